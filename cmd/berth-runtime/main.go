@@ -1,0 +1,100 @@
+// berth-runtime is berth's OCI runtime, with runc's command line: create, start, state, kill,
+// delete, run, exec, pause, resume, ps, list, features, spec.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/berthproject/berth/internal/runtime/libct"
+	"github.com/spf13/cobra"
+)
+
+type globals struct {
+	root      string
+	log       string
+	logFormat string
+	debug     bool
+	systemd   bool
+}
+
+func main() {
+	if libct.IsInit() {
+		libct.InitMain() // never returns
+	}
+	g := &globals{}
+	cmd := rootCommand(g)
+	if err := cmd.Execute(); err != nil {
+		var ec exitCode
+		if errors.As(err, &ec) {
+			os.Exit(int(ec))
+		}
+		reportError(g, err)
+		os.Exit(1)
+	}
+}
+
+// exitCode carries a container's exit status out of run/exec without printing an error.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func reportError(g *globals, err error) {
+	fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
+	if g.log == "" {
+		return
+	}
+	f, ferr := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if ferr != nil {
+		return
+	}
+	defer f.Close()
+	now := time.Now().Format(time.RFC3339Nano)
+	if g.logFormat == "json" {
+		b, _ := json.Marshal(map[string]string{"level": "error", "msg": err.Error(), "time": now})
+		f.Write(append(b, '\n'))
+	} else {
+		fmt.Fprintf(f, "time=%q level=error msg=%q\n", now, err.Error())
+	}
+}
+
+func rootCommand(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "berth-runtime",
+		Short:         "berth's OCI container runtime (runc-compatible command line)",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if g.systemd {
+				return errors.New("--systemd-cgroup is not supported: use cgroupfs paths")
+			}
+			return nil
+		},
+	}
+	f := root.PersistentFlags()
+	f.StringVar(&g.root, "root", "/run/berth-runtime", "directory for the state of containers")
+	f.StringVar(&g.log, "log", "", "file to write errors to (as runc's --log)")
+	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
+	f.BoolVar(&g.debug, "debug", false, "enable debug output")
+	f.BoolVar(&g.systemd, "systemd-cgroup", false, "use the systemd cgroup driver (not supported)")
+	var rootless string
+	f.StringVar(&rootless, "rootless", "auto", "accepted for runc compatibility")
+	root.AddCommand(createCmd(g), startCmd(g), stateCmd(g), killCmd(g), deleteCmd(g), runCmd(g),
+		execCmd(g), pauseCmd(g), resumeCmd(g), psCmd(g), listCmd(g), featuresCmd(), specCmd(), eventsCmd(g))
+	return root
+}
+
+func (g *globals) runtime() *libct.Runtime {
+	return &libct.Runtime{
+		Store: libct.Store{Root: g.root},
+		Warn:  func(format string, a ...any) { fmt.Fprintf(os.Stderr, "berth-runtime: warning: "+format+"\n", a...) },
+	}
+}
+
+func stdio() [3]*os.File { return [3]*os.File{os.Stdin, os.Stdout, os.Stderr} }
+
+func ctx() context.Context { return context.Background() }

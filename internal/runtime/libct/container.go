@@ -1,0 +1,444 @@
+// Package libct is berth's OCI runtime library: it creates, starts, signals, execs into and
+// deletes containers described by OCI bundles. cmd/berth-runtime is a thin CLI over it.
+//
+// A container is made by re-executing the runtime binary (a sealed copy, see exeseal) as
+// "init": its C constructor (package nsenter) sets up namespaces before Go starts, then the Go
+// half (init_linux.go) builds the root filesystem and waits on exec.fifo until `start`.
+package libct
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/berthproject/berth/internal/runtime/caps"
+	"github.com/berthproject/berth/internal/runtime/cgroup"
+	"github.com/berthproject/berth/internal/runtime/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Runtime runs containers whose state lives under Store.Root.
+type Runtime struct {
+	Store Store
+	// Warn receives non-fatal problems (unknown capabilities, ignored LSM labels, hook failures
+	// after start).
+	Warn func(format string, args ...any)
+}
+
+func (r *Runtime) warn(format string, args ...any) {
+	if r.Warn != nil {
+		r.Warn(format, args...)
+	}
+}
+
+// CreateOpts are the inputs of Create.
+type CreateOpts struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	Stdio         [3]*os.File
+	// console is a connected console socket made by Run for a foreground terminal.
+	console *os.File
+}
+
+// LoadSpec reads and parses <bundle>/config.json.
+func LoadSpec(bundle string) (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("bundle %s: config.json not found", bundle)
+		}
+		return nil, err
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("bundle %s: malformed config.json: %w", bundle, err)
+	}
+	return &s, nil
+}
+
+// Create makes a container up to the "created" state: namespaces, cgroup, root filesystem, all
+// ready, the init blocked until Start.
+func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr error) {
+	if err := ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := LoadSpec(bundle)
+	if err != nil {
+		return nil, err
+	}
+	var rootfs string
+	if spec.Root != nil {
+		rootfs = spec.Root.Path
+		if !filepath.IsAbs(rootfs) {
+			rootfs = filepath.Join(bundle, rootfs)
+		}
+	}
+	if err := Validate(spec, rootfs); err != nil {
+		return nil, err
+	}
+	if rootfs, err = filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, err
+	}
+	if spec.Process.Terminal && o.ConsoleSocket == "" && o.console == nil {
+		return nil, errors.New("cannot allocate tty if runtime will detach without setting console socket")
+	}
+	if !spec.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, errors.New("cannot use console socket if runtime will not detach or allocate tty")
+	}
+	if _, unknown, _ := caps.FromSpec(spec.Process.Capabilities); len(unknown) > 0 {
+		r.warn("capabilities unknown to this kernel are ignored: %v", unknown)
+	}
+	if spec.Process.ApparmorProfile != "" || spec.Process.SelinuxLabel != "" || (spec.Linux != nil && spec.Linux.MountLabel != "") {
+		r.warn("this kernel has no LSM enabled: apparmorProfile, selinuxLabel and mountLabel are ignored")
+	}
+	prog, warnings, err := seccomp.Compile(spec.Linux.Seccomp)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warnings {
+		r.warn("%s", w)
+	}
+
+	if err := os.MkdirAll(r.Store.Root, 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(r.Store.Root, 0o700); err != nil {
+		return nil, err
+	}
+	dir := r.Store.dir(o.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("container %s: %w", o.ID, ErrExist)
+		}
+		return nil, err
+	}
+	cgPath := spec.Linux.CgroupsPath
+	if cgPath == "" {
+		cgPath = cgroup.DefaultPath(o.ID)
+	}
+	cg, err := cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			cg.Destroy()
+			os.RemoveAll(dir)
+		}
+	}()
+
+	fifoPath := filepath.Join(dir, fifoName)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer fifo.Close()
+	extra := []*os.File{fifo}
+	cfg := &initConfig{
+		Mode: "create", Process: spec.Process, Spec: spec, Rootfs: rootfs, NoPivot: o.NoPivot,
+		Seccomp: prog, FifoFd: initSyncFd + 1,
+		NewUTS: hasNewNS(spec, specs.UTSNamespace), NewNS: hasNewNS(spec, specs.MountNamespace),
+		UserNS: hasNS(spec, specs.UserNamespace),
+	}
+	console := o.console
+	if o.ConsoleSocket != "" {
+		if console, err = dialConsole(o.ConsoleSocket); err != nil {
+			return nil, err
+		}
+		defer console.Close()
+	}
+	if console != nil {
+		extra = append(extra, console)
+		cfg.ConsoleFd = initSyncFd + 2
+	}
+	st := &State{
+		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), Owner: owner(),
+		CgroupPath: cgPath, Annotations: spec.Annotations, Config: spec,
+	}
+	cfg.State = r.Store.OCI(st)
+	cfg.State.Status = specs.StateCreating
+
+	var cloneflags uintptr
+	var joins []nsJoin
+	for _, ns := range spec.Linux.Namespaces {
+		if ns.Path == "" {
+			cloneflags |= nsFlags[ns.Type]
+		} else {
+			joins = append(joins, nsJoin{flag: nsFlags[ns.Type], path: ns.Path})
+		}
+	}
+	proc, err := spawn(ctx, spawnOpts{
+		cfg: cfg, cloneflags: cloneflags, joins: joins,
+		uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings,
+		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra,
+		onHooks: func(pid int) error {
+			hs := cfg.State
+			hs.Pid = pid
+			if spec.Hooks == nil {
+				return nil
+			}
+			if err := runHooks(ctx, "prestart", spec.Hooks.Prestart, hs); err != nil { //nolint:staticcheck // prestart is deprecated but still part of the spec
+				return err
+			}
+			return runHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, hs)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			unix.Kill(proc.pid, unix.SIGKILL)
+		}
+	}()
+	st.Pid = proc.pid
+	st.StartTime, _ = processStartTime(proc.pid)
+	st.CgroupPaths = cg.GetPaths()
+	if err := r.Store.Save(st); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.pid); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+func owner() string {
+	if u, err := user.LookupId(strconv.Itoa(os.Geteuid())); err == nil {
+		return u.Username
+	}
+	return "#" + strconv.Itoa(os.Geteuid())
+}
+
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+}
+
+// Start releases a created container's init to exec the user's process.
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	st, err := r.Store.Load(id)
+	if err != nil {
+		return err
+	}
+	switch status := r.Store.Status(st); status {
+	case Created:
+	case Stopped:
+		return errors.New("cannot start a container that has stopped")
+	case Running, Paused:
+		return errors.New("cannot start an already running container")
+	default:
+		return fmt.Errorf("cannot start a container in the %s state", status)
+	}
+	fifoPath := filepath.Join(r.Store.dir(id), fifoName)
+	fd, err := unix.Open(fifoPath, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	// The init opens the fifo for writing once it is ready; poll so that an init that died
+	// meanwhile is noticed instead of blocking forever.
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 100)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+		if n > 0 && pfd[0].Revents&unix.POLLIN != 0 {
+			var b [1]byte
+			if n, _ := unix.Read(fd, b[:]); n == 1 {
+				break
+			}
+		}
+		if !st.initAlive() {
+			return errors.New("cannot start a container that has stopped")
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	if err := os.Remove(fifoPath); err != nil {
+		return err
+	}
+	if h := st.Config.Hooks; h != nil {
+		if err := runHooks(ctx, "poststart", h.Poststart, r.Store.OCI(st)); err != nil {
+			r.warn("%v", err)
+		}
+	}
+	return nil
+}
+
+// Kill sends sig to the container's init, or with all to every process of its cgroup.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	st, err := r.Store.Load(id)
+	if err != nil {
+		return err
+	}
+	if r.Store.Status(st) == Stopped && !all {
+		return errors.New("container not running")
+	}
+	if !all {
+		if err := unix.Kill(st.Pid, sig); err != nil {
+			return fmt.Errorf("kill container %s: %w", id, err)
+		}
+		return nil
+	}
+	return signalAll(st, sig)
+}
+
+func signalAll(st *State, sig unix.Signal) error {
+	m, err := cgroupOf(st)
+	if err != nil {
+		return err
+	}
+	if sig == unix.SIGKILL {
+		// Freeze so that no process can fork away from the kill, then thaw so it is delivered.
+		m.Freeze("FROZEN")
+		defer m.Freeze("THAWED")
+	}
+	pids, err := m.GetAllPids()
+	if err != nil {
+		return err
+	}
+	for _, p := range pids {
+		unix.Kill(p, sig)
+	}
+	return nil
+}
+
+// Delete removes a stopped (or, with force, any) container: its processes, cgroup and state.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	st, err := r.Store.Load(id)
+	if err != nil {
+		if errors.Is(err, ErrNotExist) && ValidateID(id) == nil {
+			// A create killed half-way leaves a directory without state: clear it.
+			if _, serr := os.Stat(r.Store.dir(id)); serr == nil {
+				return os.RemoveAll(r.Store.dir(id))
+			}
+		}
+		return err
+	}
+	status := r.Store.Status(st)
+	switch status {
+	case Running, Paused:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, status)
+		}
+	}
+	if status != Stopped {
+		if err := signalAll(st, unix.SIGKILL); err != nil && status == Created {
+			unix.Kill(st.Pid, unix.SIGKILL)
+		}
+		if st.initAlive() {
+			unix.Kill(st.Pid, unix.SIGKILL)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for st.initAlive() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if m, err := cgroupOf(st); err == nil {
+		// Processes that outlived init (shared pid namespace) die with their cgroup.
+		if pids, _ := m.GetAllPids(); len(pids) > 0 {
+			signalAll(st, unix.SIGKILL)
+			deadline := time.Now().Add(5 * time.Second)
+			for len(pids) > 0 && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+				pids, _ = m.GetAllPids()
+			}
+		}
+		if err := m.Destroy(); err != nil {
+			r.warn("remove cgroup of %s: %v", id, err)
+		}
+	}
+	if h := st.Config.Hooks; h != nil {
+		s := r.Store.OCI(st)
+		s.Status = specs.StateStopped
+		if err := runHooks(ctx, "poststop", h.Poststop, s); err != nil {
+			r.warn("%v", err)
+		}
+	}
+	return os.RemoveAll(r.Store.dir(id))
+}
+
+// Pause freezes every process of the container.
+func (r *Runtime) Pause(id string) error {
+	st, m, err := r.cgroupFor(id)
+	if err != nil {
+		return err
+	}
+	if s := r.Store.Status(st); s != Running && s != Created {
+		return fmt.Errorf("container not running")
+	}
+	return m.Freeze("FROZEN")
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error {
+	st, m, err := r.cgroupFor(id)
+	if err != nil {
+		return err
+	}
+	if r.Store.Status(st) != Paused {
+		return fmt.Errorf("container not paused")
+	}
+	return m.Freeze("THAWED")
+}
+
+// Pids lists the processes of the container.
+func (r *Runtime) Pids(id string) ([]int, error) {
+	_, m, err := r.cgroupFor(id)
+	if err != nil {
+		return nil, err
+	}
+	return m.GetAllPids()
+}
+
+// Stats reads the container's cgroup statistics.
+func (r *Runtime) Stats(id string) (*cgroup.Stats, error) {
+	_, m, err := r.cgroupFor(id)
+	if err != nil {
+		return nil, err
+	}
+	return m.GetStats()
+}
+
+func (r *Runtime) cgroupFor(id string) (*State, cgroup.Manager, error) {
+	st, err := r.Store.Load(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := cgroupOf(st)
+	return st, m, err
+}
+
+func cgroupOf(st *State) (cgroup.Manager, error) {
+	var res *specs.LinuxResources
+	if st.Config != nil && st.Config.Linux != nil {
+		res = st.Config.Linux.Resources
+	}
+	return cgroup.New(st.CgroupPath, res, nil, st.CgroupPaths)
+}

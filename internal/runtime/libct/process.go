@@ -1,0 +1,224 @@
+package libct
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"github.com/berthproject/berth/internal/runtime/cgroup"
+	"github.com/berthproject/berth/internal/runtime/exeseal"
+	"github.com/berthproject/berth/internal/runtime/nsenter"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+type nsJoin struct {
+	flag uintptr
+	path string
+}
+
+// spawnOpts describe one process to start inside (new or existing) namespaces.
+type spawnOpts struct {
+	cfg        *initConfig
+	cloneflags uintptr
+	joins      []nsJoin
+	uidMaps    []specs.LinuxIDMapping
+	gidMaps    []specs.LinuxIDMapping
+	cgroup     cgroup.Manager
+	resources  bool // apply the cgroup's resources (create), or only join it (exec)
+	stdio      [3]*os.File
+	extra      []*os.File // handed over as fds 4, 5, ...
+	// onHooks runs prestart and createRuntime hooks once the init asks (create only).
+	onHooks func(pid int) error
+}
+
+// spawned is a process the runtime started; it is the runtime's child (CLONE_PARENT).
+type spawned struct {
+	pid int
+}
+
+// spawn starts berth-runtime's init from a sealed copy of the binary, walks it through the
+// bootstrap (namespaces, id maps, cgroup) and the JSON phase until it reports ready.
+func spawn(ctx context.Context, o spawnOpts) (_ *spawned, retErr error) {
+	exe, err := exeseal.Self()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socketpair: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "init-sync-parent")
+	child := os.NewFile(uintptr(fds[1]), "init-sync-child")
+	defer parent.Close()
+
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
+		Args:       []string{"berth-runtime", "init"},
+		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initSyncFd)},
+		Stdin:      o.stdio[0],
+		Stdout:     o.stdio[1],
+		Stderr:     o.stdio[2],
+		ExtraFiles: append([]*os.File{child}, o.extra...),
+	}
+	if err := cmd.Start(); err != nil {
+		child.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	child.Close()
+	first := cmd.Process.Pid
+	final := 0
+	defer func() {
+		if retErr != nil {
+			if final > 0 {
+				unix.Kill(final, unix.SIGKILL)
+				var ws unix.WaitStatus
+				unix.Wait4(final, &ws, 0, nil)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	}()
+
+	if o.cgroup != nil {
+		if err := o.cgroup.Apply(first); err != nil {
+			return nil, fmt.Errorf("join cgroup: %w", err)
+		}
+		if o.resources {
+			if err := o.cgroup.Set(nil); err != nil {
+				return nil, fmt.Errorf("apply cgroup resources: %w", err)
+			}
+		}
+	}
+	if err := writeBootstrap(parent, o.cloneflags, o.joins); err != nil {
+		return nil, err
+	}
+	forked := o.cloneflags&unix.CLONE_NEWPID != 0
+	for _, j := range o.joins {
+		forked = forked || j.flag == unix.CLONE_NEWPID
+	}
+	// Bootstrap replies: 'U' (write my id maps), 'P' + pid, or 'E' + message.
+	for final == 0 {
+		var b [1]byte
+		if _, err := io.ReadFull(parent, b[:]); err != nil {
+			return nil, initExitError(cmd, "init exited during bootstrap")
+		}
+		switch b[0] {
+		case 'U':
+			if err := writeIDMaps(first, o.uidMaps, o.gidMaps); err != nil {
+				return nil, err
+			}
+			if _, err := parent.Write([]byte{'u'}); err != nil {
+				return nil, fmt.Errorf("init bootstrap: %w", err)
+			}
+		case 'P':
+			var p uint32
+			if err := binary.Read(parent, binary.NativeEndian, &p); err != nil {
+				return nil, fmt.Errorf("init bootstrap: read pid: %w", err)
+			}
+			final = int(p)
+		case 'E':
+			var n uint32
+			if err := binary.Read(parent, binary.NativeEndian, &n); err != nil || n > 4096 {
+				return nil, errors.New("init bootstrap: malformed error")
+			}
+			msg := make([]byte, n)
+			io.ReadFull(parent, msg)
+			return nil, errors.New(string(msg))
+		default:
+			return nil, fmt.Errorf("init bootstrap: unexpected byte %q", b[0])
+		}
+	}
+	if forked {
+		// The intermediate process exits as soon as it has reported the pid.
+		cmd.Wait()
+	}
+
+	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
+	if err := enc.Encode(o.cfg); err != nil {
+		return nil, fmt.Errorf("send init config: %w", err)
+	}
+	for {
+		var m syncMsg
+		if err := dec.Decode(&m); err != nil {
+			return nil, waitError(final, "init exited before it was ready")
+		}
+		switch m.Type {
+		case "hooks":
+			reply := syncMsg{Type: "hooks-done", Pid: final}
+			if o.onHooks != nil {
+				if err := o.onHooks(final); err != nil {
+					return nil, err
+				}
+			}
+			if err := enc.Encode(reply); err != nil {
+				return nil, err
+			}
+		case "ready":
+			return &spawned{pid: final}, nil
+		case "error":
+			return nil, errors.New(m.Message)
+		default:
+			return nil, fmt.Errorf("init: unexpected message %q", m.Type)
+		}
+	}
+}
+
+func writeBootstrap(w io.Writer, cloneflags uintptr, joins []nsJoin) error {
+	buf := binary.NativeEndian.AppendUint32(nil, nsenter.BootstrapMagic)
+	buf = binary.NativeEndian.AppendUint32(buf, uint32(cloneflags))
+	buf = binary.NativeEndian.AppendUint32(buf, uint32(len(joins)))
+	for _, j := range joins {
+		buf = binary.NativeEndian.AppendUint32(buf, uint32(j.flag))
+		buf = binary.NativeEndian.AppendUint32(buf, uint32(len(j.path)))
+		buf = append(buf, j.path...)
+	}
+	if _, err := w.Write(buf); err != nil {
+		return fmt.Errorf("send bootstrap: %w", err)
+	}
+	return nil
+}
+
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
+	format := func(ms []specs.LinuxIDMapping) []byte {
+		var sb strings.Builder
+		for _, m := range ms {
+			fmt.Fprintf(&sb, "%d %d %d\n", m.ContainerID, m.HostID, m.Size)
+		}
+		return []byte(sb.String())
+	}
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	if err := os.WriteFile(dir+"uid_map", format(uids), 0); err != nil {
+		return fmt.Errorf("write uid_map: %w", err)
+	}
+	if err := os.WriteFile(dir+"gid_map", format(gids), 0); err != nil {
+		return fmt.Errorf("write gid_map: %w", err)
+	}
+	return nil
+}
+
+func initExitError(cmd *exec.Cmd, what string) error {
+	if err := cmd.Wait(); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return errors.New(what)
+}
+
+func waitError(pid int, what string) error {
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err == nil {
+		if ws.Signaled() {
+			return fmt.Errorf("%s: killed by %v", what, ws.Signal())
+		}
+		return fmt.Errorf("%s: exit status %d", what, ws.ExitStatus())
+	}
+	return errors.New(what)
+}

@@ -1,0 +1,227 @@
+package libct
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Status is the one state machine of a container, as the OCI runtime spec names its states.
+type Status string
+
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Paused   Status = "paused"
+	Stopped  Status = "stopped"
+)
+
+// ErrNotExist is returned when no container has the given id.
+var ErrNotExist = errors.New("container does not exist")
+
+// ErrExist is returned by Create when the id is taken.
+var ErrExist = errors.New("container with given ID already exists")
+
+const (
+	stateFile = "state.json"
+	fifoName  = "exec.fifo"
+)
+
+// State is what the runtime remembers of a container between commands, in <root>/<id>/state.json.
+// The status is not stored: it is derived from the init process, the fifo and the freezer each
+// time, so it cannot go stale when the process dies on its own.
+type State struct {
+	ID          string            `json:"id"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Pid         int               `json:"init_process_pid"`
+	StartTime   uint64            `json:"init_process_start"` // /proc/<pid>/stat field 22: tells pid reuse apart
+	Created     time.Time         `json:"created"`
+	Owner       string            `json:"owner"`
+	CgroupPaths map[string]string `json:"cgroup_paths"`
+	CgroupPath  string            `json:"cgroup_path"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Namespaces the container created, as /proc/<pid>/ns paths are only valid while init lives.
+	Config *specs.Spec `json:"config"`
+}
+
+var idPattern = regexp.MustCompile(`^[\w+\-.]+$`)
+
+// ValidateID applies runc's rule: an id is a path component, so only [A-Za-z0-9_+-.] and never
+// "." or "..".
+func ValidateID(id string) error {
+	if id == "" || id == "." || id == ".." || len(id) > 1024 || !idPattern.MatchString(id) {
+		return fmt.Errorf("invalid container id %q: only [A-Za-z0-9_+-.] are allowed", id)
+	}
+	return nil
+}
+
+// Store holds the state of every container under one root directory.
+type Store struct{ Root string }
+
+func (s Store) dir(id string) string { return filepath.Join(s.Root, id) }
+
+// Load reads a container's saved state.
+func (s Store) Load(id string) (*State, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir(id), stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
+	}
+	return &st, nil
+}
+
+// Save writes the state atomically: a reader sees the old or the new file, never half of one.
+func (s Store) Save(st *State) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(s.dir(st.ID), stateFile), b, 0o600)
+}
+
+// IDs lists the containers in the store.
+func (s Store) IDs() ([]string, error) {
+	ents, err := os.ReadDir(s.Root)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range ents {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			if _, err := os.Stat(filepath.Join(s.dir(e.Name()), stateFile)); err == nil {
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids, nil
+}
+
+// WriteFileAtomic writes data to a temp file beside path, syncs it and renames it into place.
+func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), mode)
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// processStartTime reads field 22 of /proc/<pid>/stat; 0 when the process is gone.
+func processStartTime(pid int) (uint64, string) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, ""
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, ""
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, ""
+	}
+	t, _ := strconv.ParseUint(f[19], 10, 64)
+	return t, f[0]
+}
+
+// initAlive reports whether the saved init process still runs (and is not a zombie).
+func (st *State) initAlive() bool {
+	if st.Pid <= 0 {
+		return false
+	}
+	t, pstate := processStartTime(st.Pid)
+	return t != 0 && t == st.StartTime && pstate != "Z" && pstate != "X"
+}
+
+// Status derives the current state of the container.
+func (s Store) Status(st *State) Status {
+	if !st.initAlive() {
+		return Stopped
+	}
+	if _, err := os.Lstat(filepath.Join(s.dir(st.ID), fifoName)); err == nil {
+		return Created
+	}
+	if frozen(st) {
+		return Paused
+	}
+	return Running
+}
+
+// OCIState is the state the OCI spec defines, plus runc's extra fields that tools read.
+type OCIState struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// OCI renders the state for `state`, hooks and callers.
+func (s Store) OCI(st *State) OCIState {
+	status := s.Status(st)
+	pid := st.Pid
+	if status == Stopped {
+		pid = 0
+	}
+	return OCIState{
+		State: specs.State{
+			Version:     specs.Version,
+			ID:          st.ID,
+			Status:      specs.ContainerState(status),
+			Pid:         pid,
+			Bundle:      st.Bundle,
+			Annotations: st.Annotations,
+		},
+		Rootfs:  st.Rootfs,
+		Created: st.Created,
+		Owner:   st.Owner,
+	}
+}
+
+func frozen(st *State) bool {
+	m, err := cgroupOf(st)
+	if err != nil {
+		return false
+	}
+	fs, err := m.GetFreezerState()
+	return err == nil && fs == "FROZEN"
+}
+
+func isAlive(pid int) bool {
+	return unix.Kill(pid, 0) == nil
+}
