@@ -88,11 +88,19 @@ func rootCommand(g *globals) *cobra.Command {
 	return root
 }
 
+var startTime = time.Now()
+
 func (g *globals) runtime() *libct.Runtime {
-	return &libct.Runtime{
+	rt := &libct.Runtime{
 		Store: libct.Store{Root: g.root},
 		Warn:  func(format string, a ...any) { fmt.Fprintf(os.Stderr, "berth-runtime: warning: "+format+"\n", a...) },
 	}
+	if g.debug {
+		rt.Debug = func(format string, a ...any) {
+			fmt.Fprintf(os.Stderr, "berth-runtime: debug: %8.3fms "+format+"\n", append([]any{float64(time.Since(startTime).Microseconds()) / 1000}, a...)...)
+		}
+	}
+	return rt
 }
 
 func stdio() [3]*os.File { return [3]*os.File{os.Stdin, os.Stdout, os.Stderr} }

@@ -5,18 +5,78 @@
 package exeseal
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
 
 const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 
-// Self returns an fd holding a sealed copy of the running executable. Exec it through
-// /proc/self/fd/N (the fd has no close-on-exec until exec is done by the caller's fork).
+// Self returns an fd to execute (through /proc/self/fd/N) that is the running executable but
+// cannot be written through: a read-only overlayfs view of it (no copy, runc's current approach),
+// or, where overlayfs cannot be used, a sealed memfd copy.
 func Self() (*os.File, error) {
+	if f, err := overlayView(); err == nil {
+		return f, nil
+	}
+	return sealedCopy()
+}
+
+// overlayView mounts, detached from every mount namespace, a read-only overlayfs whose lower
+// layers are the executable's directory and an empty tmpfs, and opens the executable in it.
+// Nothing is attached anywhere, so nothing needs unmounting: the mount lives as long as the fd.
+func overlayView() (*os.File, error) {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	dir, base := filepath.Split(exe)
+	empty, err := detachedMount("tmpfs", nil, unix.MOUNT_ATTR_RDONLY)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(empty)
+	lower := strings.TrimSuffix(dir, "/") + ":/proc/self/fd/" + strconv.Itoa(empty)
+	if strings.ContainsAny(dir, ":,") {
+		return nil, errors.New("executable path holds overlayfs separators")
+	}
+	mnt, err := detachedMount("overlay", map[string]string{"lowerdir": lower}, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, base, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), "overlay:"+exe), nil
+}
+
+func detachedMount(fstype string, opts map[string]string, attrs int) (int, error) {
+	fsfd, err := unix.Fsopen(fstype, unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(fsfd)
+	for k, v := range opts {
+		if err := unix.FsconfigSetString(fsfd, k, v); err != nil {
+			return -1, fmt.Errorf("fsconfig %s: %w", k, err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return -1, err
+	}
+	return unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
+}
+
+// sealedCopy copies the executable into a memfd and seals it against any change.
+func sealedCopy() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open own executable: %w", err)

@@ -30,6 +30,14 @@ type Runtime struct {
 	// Warn receives non-fatal problems (unknown capabilities, ignored LSM labels, hook failures
 	// after start).
 	Warn func(format string, args ...any)
+	// Debug, when set, receives a trace of the steps of each operation with their timing.
+	Debug func(format string, args ...any)
+}
+
+func (r *Runtime) debug(format string, args ...any) {
+	if r.Debug != nil {
+		r.Debug(format, args...)
+	}
 }
 
 func (r *Runtime) warn(format string, args ...any) {
@@ -113,6 +121,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		r.warn("%s", w)
 	}
 
+	r.debug("spec validated, seccomp compiled")
 	if err := os.MkdirAll(r.Store.Root, 0o700); err != nil {
 		return nil, err
 	}
@@ -142,6 +151,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		}
 	}()
 
+	r.debug("cgroup manager ready")
 	fifoPath := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
@@ -185,7 +195,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 			joins = append(joins, nsJoin{flag: nsFlags[ns.Type], path: ns.Path})
 		}
 	}
-	proc, err := spawn(ctx, spawnOpts{
+	proc, err := spawn(ctx, r.debug, spawnOpts{
 		cfg: cfg, cloneflags: cloneflags, joins: joins,
 		uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings,
 		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra,
@@ -209,6 +219,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 			unix.Kill(proc.pid, unix.SIGKILL)
 		}
 	}()
+	r.debug("init ready")
 	st.Pid = proc.pid
 	st.StartTime, _ = processStartTime(proc.pid)
 	st.CgroupPaths = cg.GetPaths()
@@ -360,6 +371,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
+	r.debug("delete: processes gone")
 	if m, err := cgroupOf(st); err == nil {
 		// Processes that outlived init (shared pid namespace) die with their cgroup.
 		if pids, _ := m.GetAllPids(); len(pids) > 0 {
@@ -374,6 +386,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 			r.warn("remove cgroup of %s: %v", id, err)
 		}
 	}
+	r.debug("delete: cgroup removed")
 	if h := st.Config.Hooks; h != nil {
 		s := r.Store.OCI(st)
 		s.Status = specs.StateStopped

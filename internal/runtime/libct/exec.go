@@ -83,7 +83,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 		extra = append(extra, console)
 		cfg.ConsoleFd = initSyncFd + 1
 	}
-	proc, err := spawn(ctx, spawnOpts{cfg: cfg, joins: joins, cgroup: cg, stdio: o.Stdio, extra: extra})
+	proc, err := spawn(ctx, r.debug, spawnOpts{cfg: cfg, joins: joins, cgroup: cg, stdio: o.Stdio, extra: extra})
 	if err != nil {
 		return 0, err
 	}

@@ -141,10 +141,12 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 		r.Delete(ctx, o.ID, true)
 		return 0, err
 	}
+	r.debug("started")
 	if detach {
 		return 0, nil
 	}
 	code, err := fg.wait(st.Pid)
+	r.debug("exited")
 	if derr := r.Delete(ctx, o.ID, true); err == nil {
 		err = derr
 	}

@@ -46,8 +46,9 @@ type spawned struct {
 
 // spawn starts berth-runtime's init from a sealed copy of the binary, walks it through the
 // bootstrap (namespaces, id maps, cgroup) and the JSON phase until it reports ready.
-func spawn(ctx context.Context, o spawnOpts) (_ *spawned, retErr error) {
+func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spawned, retErr error) {
 	exe, err := exeseal.Self()
+	debug("sealed executable ready")
 	if err != nil {
 		return nil, err
 	}
@@ -74,6 +75,7 @@ func spawn(ctx context.Context, o spawnOpts) (_ *spawned, retErr error) {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	child.Close()
+	debug("init started")
 	first := cmd.Process.Pid
 	final := 0
 	defer func() {
@@ -93,11 +95,16 @@ func spawn(ctx context.Context, o spawnOpts) (_ *spawned, retErr error) {
 			return nil, fmt.Errorf("join cgroup: %w", err)
 		}
 		if o.resources {
-			if err := o.cgroup.Set(nil); err != nil {
+			cg, err := o.cgroup.GetCgroups()
+			if err == nil {
+				err = o.cgroup.Set(cg.Resources)
+			}
+			if err != nil {
 				return nil, fmt.Errorf("apply cgroup resources: %w", err)
 			}
 		}
 	}
+	debug("cgroup applied")
 	if err := writeBootstrap(parent, o.cloneflags, o.joins); err != nil {
 		return nil, err
 	}
@@ -142,6 +149,7 @@ func spawn(ctx context.Context, o spawnOpts) (_ *spawned, retErr error) {
 		cmd.Wait()
 	}
 
+	debug("namespaces ready, pid %d", final)
 	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
 	if err := enc.Encode(o.cfg); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
