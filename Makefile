@@ -1,0 +1,62 @@
+# berth: a Docker-compatible container engine. `make up` takes a fresh machine to a running
+# container; `make test` is what CI runs. See README.md.
+GO        ?= go
+BIN       := bin
+GOFLAGS   ?= -buildvcs=false
+export GOFLAGS
+CACHE     := .cache
+STATICCHECK_VERSION := 2025.1.1
+
+BINARIES := $(BIN)/berth-runtime
+
+.PHONY: all build deps up test unit integration lint fmt vet staticcheck conformance-runtime bench-runtime bench clean
+
+all: build
+
+build: $(BINARIES)
+
+# Rebuilt every time: go build is incremental and knows the dependencies better than make.
+$(BIN)/berth-runtime: FORCE
+	CGO_ENABLED=1 $(GO) build -trimpath -o $@ ./cmd/berth-runtime
+
+FORCE:
+
+# deps installs what building and testing need on a fresh Debian machine of this kind.
+deps:
+	@bash hack/install-deps.sh
+
+# up: install, build, make a busybox bundle and run a hello container with berth-runtime.
+up: deps build
+	@bash hack/up.sh
+
+# test: unit tests, then root integration tests that run real containers.
+test: lint unit integration
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
+
+integration: build
+	BERTH_RUNTIME=$(CURDIR)/$(BIN)/berth-runtime $(GO) test -count=1 -timeout 15m ./test/...
+
+lint: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	@command -v staticcheck >/dev/null 2>&1 || [ -x "$$($(GO) env GOPATH)/bin/staticcheck" ] || \
+		$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	PATH="$$PATH:$$($(GO) env GOPATH)/bin" staticcheck ./...
+
+-include hack/conformance/conformance.mk
+
+bench-runtime: build
+	bash hack/bench-runtime.sh
+
+bench: bench-runtime
+
+clean:
+	rm -rf $(BIN) $(CACHE)
