@@ -5,7 +5,7 @@ BIN       := bin
 GOFLAGS   ?= -buildvcs=false
 export GOFLAGS
 CACHE     := .cache
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 
 BINARIES := $(BIN)/berth-runtime
 

@@ -15,10 +15,10 @@ import (
 func execCmd(g *globals) *cobra.Command {
 	var (
 		processPath, cwd, userSpec, pidFile, consoleSocket, apparmor, label string
-		env, capsAdd                                                       []string
-		addGids                                                            []int
-		tty, detach, noNewPrivs, ignorePaused                              bool
-		preserveFds                                                        int
+		env, capsAdd                                                        []string
+		addGids                                                             []int
+		tty, detach, noNewPrivs, ignorePaused                               bool
+		preserveFds                                                         int
 	)
 	cmd := &cobra.Command{
 		Use:   "exec [flags] <container-id> [command [args...]]",

@@ -205,7 +205,8 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 			if spec.Hooks == nil {
 				return nil
 			}
-			if err := runHooks(ctx, "prestart", spec.Hooks.Prestart, hs); err != nil { //nolint:staticcheck // prestart is deprecated but still part of the spec
+			//lint:ignore SA1019 prestart is deprecated but still part of the OCI spec and runc runs it
+			if err := runHooks(ctx, "prestart", spec.Hooks.Prestart, hs); err != nil {
 				return err
 			}
 			return runHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, hs)

@@ -75,8 +75,6 @@ type initCtx struct {
 	cfg *initConfig
 	enc *json.Encoder
 	dec *json.Decoder
-	// pty is the slave side when the process has a terminal.
-	pty *os.File
 }
 
 // setup does everything that can fail visibly (so create reports it) and returns the resolved

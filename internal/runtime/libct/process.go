@@ -15,6 +15,7 @@ import (
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/runtime/exeseal"
 	"github.com/berthproject/berth/internal/runtime/nsenter"
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -47,6 +48,26 @@ type spawned struct {
 // spawn starts berth-runtime's init from a sealed copy of the binary, walks it through the
 // bootstrap (namespaces, id maps, cgroup) and the JSON phase until it reports ready.
 func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spawned, retErr error) {
+	// Creating cgroup directories and writing limits is slow on cgroup v1 (one hierarchy per
+	// controller): do it while the init is being exec'd, and only add the pid afterwards.
+	cgReady := make(chan error, 1)
+	if o.cgroup != nil && o.resources {
+		go func() {
+			err := o.cgroup.Apply(-1)
+			if err == nil {
+				var cg *cgroups.Cgroup
+				if cg, err = o.cgroup.GetCgroups(); err == nil {
+					err = o.cgroup.Set(cg.Resources)
+				}
+			}
+			if err != nil {
+				err = fmt.Errorf("apply cgroup resources: %w", err)
+			}
+			cgReady <- err
+		}()
+	} else {
+		cgReady <- nil
+	}
 	exe, err := exeseal.Self()
 	debug("sealed executable ready")
 	if err != nil {
@@ -90,18 +111,12 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		}
 	}()
 
+	if err := <-cgReady; err != nil {
+		return nil, err
+	}
 	if o.cgroup != nil {
 		if err := o.cgroup.Apply(first); err != nil {
 			return nil, fmt.Errorf("join cgroup: %w", err)
-		}
-		if o.resources {
-			cg, err := o.cgroup.GetCgroups()
-			if err == nil {
-				err = o.cgroup.Set(cg.Resources)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("apply cgroup resources: %w", err)
-			}
 		}
 	}
 	debug("cgroup applied")
@@ -144,15 +159,15 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 			return nil, fmt.Errorf("init bootstrap: unexpected byte %q", b[0])
 		}
 	}
-	if forked {
-		// The intermediate process exits as soon as it has reported the pid.
-		cmd.Wait()
-	}
 
 	debug("namespaces ready, pid %d", final)
 	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
 	if err := enc.Encode(o.cfg); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
+	}
+	if forked {
+		// The intermediate process exits as soon as it has reported the pid: reap it.
+		cmd.Wait()
 	}
 	for {
 		var m syncMsg

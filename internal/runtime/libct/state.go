@@ -12,7 +12,6 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 )
 
 // Status is the one state machine of a container, as the OCI runtime spec names its states.
@@ -126,7 +125,7 @@ func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err == nil {
+	if _, err = tmp.Write(data); err == nil {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -220,8 +219,4 @@ func frozen(st *State) bool {
 	}
 	fs, err := m.GetFreezerState()
 	return err == nil && fs == "FROZEN"
-}
-
-func isAlive(pid int) bool {
-	return unix.Kill(pid, 0) == nil
 }
