@@ -58,8 +58,10 @@ done
 
 # On a hybrid cgroup host (v1 controllers plus cgroup2 at /sys/fs/cgroup/unified) crun 1.8
 # refuses every container; without that mount it uses the v1 controllers like runc does.
-hybrid=0
-if command -v mountpoint >/dev/null && mountpoint -q /sys/fs/cgroup/unified; then hybrid=1; fi
+hybrid=0 cgroup_mode=$(stat -fc %T /sys/fs/cgroup) # cgroup2fs, or tmpfs for v1/hybrid
+if command -v mountpoint >/dev/null && mountpoint -q /sys/fs/cgroup/unified; then
+	hybrid=1 cgroup_mode="hybrid (v1 + v2 at /sys/fs/cgroup/unified)"
+fi
 
 # --- runtimes -----------------------------------------------------------------------------
 RT_NAMES=() RT_PATHS=() RT_WRAP=() SKIPPED=()
@@ -90,7 +92,7 @@ if [ -z "$runtimes_arg" ]; then
 	add_runtime runc runc
 else
 	for spec in $runtimes_arg; do
-		[[ $spec = *:* ]] && add_runtime "${spec%%:*}" "${spec#*:}" || add_runtime "$spec" "$spec"
+		if [[ $spec = *:* ]]; then add_runtime "${spec%%:*}" "${spec#*:}"; else add_runtime "$spec" "$spec"; fi
 	done
 fi
 ((${#RT_NAMES[@]})) || die "no runtime to test"
@@ -122,7 +124,8 @@ build_suite() {
 	tmp=$SUITE.partial
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
-	dir=$("$GO" mod download -json "$RT_TOOLS_MODULE@$RT_TOOLS_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+	# Outside any module (ours or a go.work) so only the proxy and module cache matter.
+	dir=$(cd "$WORK" && GOWORK=off GOFLAGS=-mod=mod "$GO" mod download -json "$RT_TOOLS_MODULE@$RT_TOOLS_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
 	[ -d "$dir" ] || die "go mod download gave no module dir for $RT_TOOLS_MODULE@$RT_TOOLS_VERSION"
 	# The module cache is read-only: build in a writable copy with a go.mod of our own.
 	cp -R "$dir" "$tmp/src"
@@ -146,7 +149,8 @@ build_suite() {
 		mkdir -p "$tmp/validation"
 		"$GO" build -o "$tmp/validation/" ./validation/...
 	)
-	local rootfs="rootfs-$("$GO" env GOARCH).tar.gz"
+	local rootfs
+	rootfs="rootfs-$("$GO" env GOARCH).tar.gz"
 	[ -f "$tmp/src/$rootfs" ] || die "runtime-tools ships no $rootfs"
 	cp "$tmp/src/$rootfs" "$tmp/run/"
 	touch "$tmp/.complete"
@@ -182,8 +186,8 @@ mounts_under() {
 # linux_ns_itype runs containers without a mount namespace, so their proc, sysfs, dev and rootfs
 # bind mounts land in ours, under the bundle dir.
 umount_leaks() {
-	local dir=$1 round mp left
-	for round in 1 2 3 4 5; do
+	local dir=$1 mp left
+	for _ in 1 2 3 4 5; do # over-mounts stack on one path
 		left=$(mounts_under "$dir")
 		[ -z "$left" ] && return 0
 		while IFS= read -r mp; do
@@ -198,7 +202,7 @@ json_field() { sed -n 's/.*"'"$1"'"[[:space:]]*:[[:space:]]*"\{0,1\}\([^",}]*\).
 
 # Containers left by a program: only those whose bundle is under our TMPDIR are ours.
 kill_strays() {
-	local i=$1 dir=$2 rt=${RT_PATHS[$1]} ids id st bundle pid p link l
+	local i=$1 dir=$2 rt=${RT_PATHS[$1]} ids id st bundle pid
 	ids=$(in_rt_ns "$i" timeout 10 "$rt" list -q 2>/dev/null) ||
 		ids=$(in_rt_ns "$i" timeout 10 "$rt" list 2>/dev/null | awk 'NR > 1 { print $1 }') || ids=""
 	for id in $ids; do
@@ -214,18 +218,16 @@ kill_strays() {
 			note "could not delete container $id"
 	done
 	# Processes still running from a bundle (no mount namespace, or a runtime that died half-way).
-	for p in /proc/[0-9]*; do
-		pid=${p#/proc/}
-		[ "$pid" = $$ ] && continue
-		for l in cwd root; do
-			link=$(readlink "$p/$l" 2>/dev/null) || continue
-			if [[ $link = "$dir"/* ]]; then
-				note "killed stray process $pid ($(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-60)) with $l $link"
-				kill -KILL "$pid" 2>/dev/null || true
-				break
-			fi
+	# One find rather than a readlink per process: this runs after every program.
+	# (find fails on processes that exit while it reads /proc: ignore that.)
+	{ find /proc -mindepth 2 -maxdepth 2 -path '/proc/[0-9]*' \( -name cwd -o -name root \) \
+		-lname "$dir/*" -printf '%h %f %l\n' 2>/dev/null || true; } | sort -u -k1,1 |
+		while read -r p l link; do
+			pid=${p#/proc/}
+			[ "$pid" = $$ ] && continue
+			note "killed stray process $pid ($(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-60)) with $l $link"
+			kill -KILL "$pid" 2>/dev/null || true
 		done
-	done
 }
 
 # The cgroup tests use /cgrouptest and testdir/cgrouptest/container and leave them behind.
@@ -260,10 +262,20 @@ cleanup_after() {
 	cleanup_cgroups
 }
 
-CUR_I="" CUR_TMP=""
+CUR_I="" CUR_TMP="" CUR_PID=""
+# shellcheck disable=SC2317 # invoked by the trap below
 on_exit() {
+	# Stop the program that is running: timeout leads its own process group (the program and
+	# the runtime commands it started), so signal that group; timeout -k bounds the wait.
+	if [ -n "$CUR_PID" ] && kill -0 "$CUR_PID" 2>/dev/null; then
+		local c
+		for c in $(ps -o pid= --ppid "$CUR_PID" 2>/dev/null); do
+			kill -TERM -- "-$c" 2>/dev/null || kill -TERM "$c" 2>/dev/null || true
+		done
+		wait "$CUR_PID" 2>/dev/null || true
+	fi
 	if [ -n "$CUR_TMP" ]; then
-		say "interrupted: cleaning up $CUR_TMP"
+		say "stopped early: cleaning up $CUR_TMP"
 		cleanup_after "$CUR_I" "$CUR_TMP" || true
 	fi
 }
@@ -318,12 +330,14 @@ for i in "${!RT_NAMES[@]}"; do
 		: >"$NOTES"
 		CUR_I=$i CUR_TMP=$tmp
 		start=$(date +%s%N)
-		set +e
+		# In the background so that an interrupt reaches our trap at once (see on_exit).
 		(cd "$RUN_DIR" && export TMPDIR=$tmp RUNTIME=$rt && in_rt_ns "$i" \
 			timeout -k 10 "$PROG_TIMEOUT" "$SUITE/validation/$prog") \
-			>"$res_dir/$prog.tap" 2>"$res_dir/$prog.err" </dev/null
-		rc=$?
-		set -e
+			>"$res_dir/$prog.tap" 2>"$res_dir/$prog.err" </dev/null &
+		CUR_PID=$!
+		rc=0
+		wait "$CUR_PID" || rc=$?
+		CUR_PID=""
 		secs=$(( ($(date +%s%N) - start) / 1000000 ))
 		cleanup_after "$i" "$tmp"
 		CUR_TMP=""
@@ -362,11 +376,11 @@ w=30
 for prog in "${PROGS[@]}"; do ((${#prog} > w)) && w=${#prog}; done
 echo
 printf "%-${w}s" program
-for name in "${RT_NAMES[@]}"; do printf '  %-28s' "$name"; done
+for name in "${RT_NAMES[@]}"; do printf '  %-30s' "$name"; done
 echo
 for prog in "${PROGS[@]}"; do
 	printf "%-${w}s" "$prog"
-	for name in "${RT_NAMES[@]}"; do printf '  %-28s' "$(cell "$name/$prog")"; done
+	for name in "${RT_NAMES[@]}"; do printf '  %-30s' "$(cell "$name/$prog")"; done
 	echo
 done
 echo
@@ -404,7 +418,7 @@ mkdir -p "$(dirname "$out")"
 	echo "# OCI runtime-tools validation: runtime comparison"
 	echo
 	echo "Generated by \`hack/conformance-runtime.sh\` ($(date -u +%Y-%m-%d)). Suite: $RT_TOOLS_MODULE $RT_TOOLS_VERSION,"
-	echo "${#PROGS[@]} programs${only:+ matching \`$only\`}. Host: Linux $(uname -r), cgroup $([ "$hybrid" = 1 ] && echo "hybrid (v1 + v2 at /sys/fs/cgroup/unified)" || echo "$(stat -fc %T /sys/fs/cgroup)")."
+	echo "${#PROGS[@]} programs${only:+ matching \`$only\`}. Host: Linux $(uname -r), cgroup $cgroup_mode."
 	echo "A cell is the result and the count of assertions ok/not ok (skipped assertions are not counted)."
 	echo "PASS needs exit 0, no \`not ok\`, no error diagnostic outside an assertion, and either at least one"
 	echo "\`ok\`, a lifecycle program's clean \`1..0\`, or a \`*_fail\` program's silent refusal of the bad config."
@@ -434,7 +448,7 @@ mkdir -p "$(dirname "$out")"
 	if have berth && have crun; then
 		echo
 		if ((${#regress[@]})); then
-			echo "berth fails ${#regress[@]} program(s) that crun passes: $(printf '`%s` ' "${regress[@]}")"
+			echo "berth fails ${#regress[@]} program(s) that crun passes: $(printf "\`%s\` " "${regress[@]}")"
 		else
 			echo "berth passes every program crun passes."
 		fi

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -24,19 +26,127 @@ func OpenRoot(dir string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), dir), nil
 }
 
+// openat2 is used directly where the kernel has it (5.6+): one syscall per lookup, against
+// pathrs-lite's careful but much longer emulation, which remains the fallback.
+var haveOpenat2 = sync.OnceValue(func() bool {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+})
+
+// inRoot resolves path below root with openat2(RESOLVE_IN_ROOT): ".." and absolute symlinks stop at
+// root, and magic links (/proc/<pid>/fd/...) are refused.
+func inRoot(root *os.File, path string, flags uint64) (*os.File, error) {
+	for {
+		fd, err := unix.Openat2(int(root.Fd()), path, &unix.OpenHow{
+			Flags:   flags | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue // a concurrent rename inside the root: the kernel asks for a retry
+		}
+		if err != nil {
+			return nil, &os.PathError{Op: "openat2", Path: path, Err: err}
+		}
+		return os.NewFile(uintptr(fd), filepath.Join(root.Name(), path)), nil
+	}
+}
+
 // Open returns an O_PATH handle to path resolved inside root. The last component may be a
 // symlink; it is followed inside the root too.
 func Open(root *os.File, path string) (*os.File, error) {
+	if haveOpenat2() {
+		return inRoot(root, path, unix.O_PATH)
+	}
 	return pathrs.OpenatInRoot(root, path)
 }
 
 // MkdirAll creates path and its parents inside root and returns an O_PATH handle to it.
 func MkdirAll(root *os.File, path string, mode os.FileMode) (*os.File, error) {
-	return pathrs.MkdirAllHandle(root, path, mode)
+	if !haveOpenat2() {
+		return pathrs.MkdirAllHandle(root, path, mode)
+	}
+	budget := 40 // symlinks followed, as the kernel's MAXSYMLINKS
+	return mkdirAll(root, path, mode, &budget)
+}
+
+// mkdirAll walks from the root, resolving each prefix inside it and creating what is missing
+// relative to the handle of its (already resolved) parent, so no step can be redirected outside.
+// A dangling symlink on the way has its target created, inside the root, as the kernel would
+// resolve it.
+func mkdirAll(root *os.File, path string, mode os.FileMode, budget *int) (*os.File, error) {
+	if h, err := inRoot(root, path, unix.O_PATH|unix.O_DIRECTORY); err == nil {
+		return h, nil
+	}
+	parts := strings.Split(filepath.Clean("/"+path), "/")[1:]
+	cur, err := inRoot(root, "/", unix.O_PATH|unix.O_DIRECTORY)
+	if err != nil {
+		return nil, err
+	}
+	for i, part := range parts {
+		if part == "" {
+			continue
+		}
+		prefix := "/" + strings.Join(parts[:i+1], "/")
+		next, err := inRoot(root, prefix, unix.O_PATH|unix.O_DIRECTORY)
+		if errors.Is(err, unix.ENOENT) {
+			err = unix.Mkdirat(int(cur.Fd()), part, uint32(mode.Perm()))
+			if errors.Is(err, unix.EEXIST) {
+				// Something is there but did not resolve to a directory: a dangling symlink.
+				target, lerr := readlinkat(cur, part)
+				if lerr != nil {
+					cur.Close()
+					return nil, &os.PathError{Op: "mkdir", Path: prefix, Err: unix.ENOTDIR}
+				}
+				if *budget--; *budget < 0 {
+					cur.Close()
+					return nil, &os.PathError{Op: "mkdir", Path: prefix, Err: unix.ELOOP}
+				}
+				if !filepath.IsAbs(target) {
+					target = filepath.Join(filepath.Dir(prefix), target)
+				}
+				var h *os.File
+				if h, err = mkdirAll(root, target, mode, budget); err == nil {
+					h.Close()
+				}
+			}
+			if err != nil {
+				cur.Close()
+				return nil, &os.PathError{Op: "mkdir", Path: prefix, Err: err}
+			}
+			next, err = inRoot(root, prefix, unix.O_PATH|unix.O_DIRECTORY)
+		}
+		cur.Close()
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	return cur, nil
+}
+
+func readlinkat(dir *os.File, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(int(dir.Fd()), name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
 }
 
 // Reopen turns an O_PATH handle into a real open file with flags, without re-resolving a path.
 func Reopen(h *os.File, flags int) (*os.File, error) {
+	if flags&unix.O_DIRECTORY != 0 {
+		// A directory handle can be reopened through "." relative to itself, without procfs.
+		fd, err := unix.Openat(int(h.Fd()), ".", flags|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, &os.PathError{Op: "reopen", Path: h.Name(), Err: err}
+		}
+		return os.NewFile(uintptr(fd), h.Name()), nil
+	}
 	return pathrs.Reopen(h, flags)
 }
 
@@ -47,6 +157,8 @@ func CreateFile(root *os.File, path string, mode os.FileMode) (*os.File, error) 
 	if h, err := Open(root, path); err == nil {
 		return h, nil
 	}
+	// Create the parent, then the file relative to the parent's handle, never following a
+	// final symlink; then resolve it again inside the root.
 	parent, err := MkdirAll(root, filepath.Dir(filepath.Join("/", path)), 0o755)
 	if err != nil {
 		return nil, err
@@ -68,7 +180,7 @@ func CreateFile(root *os.File, path string, mode os.FileMode) (*os.File, error) 
 	if err == nil {
 		unix.Close(fd)
 	}
-	return pathrs.OpenatInRoot(root, path)
+	return Open(root, path)
 }
 
 // ProcPath names an open fd through /proc/thread-self, so that syscalls taking a path (mount,

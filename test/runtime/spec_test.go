@@ -120,7 +120,7 @@ func TestSpecEnforced(t *testing.T) {
 	if strings.TrimSpace(string(host)) == "2048" {
 		t.Errorf("ipc sysctl leaked to the host")
 	}
-	wantLimits := map[string]string{}
+	var wantLimits map[string]string
 	if r.Cgroup.Version == 2 {
 		wantLimits = map[string]string{"memory.max": "67108864", "pids.max": "77", "cpu.max": "50000 100000"}
 	} else {

@@ -6,6 +6,8 @@ package seccomp
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -106,7 +108,7 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 			}
 		}
 	}
-	bpf, err := f.ExportBPFMem()
+	bpf, err := exportBPF(f)
 	if err != nil {
 		return nil, nil, fmt.Errorf("seccomp: export filter: %w", err)
 	}
@@ -180,4 +182,25 @@ func conditions(args []specs.LinuxSeccompArg) (conds []libseccomp.ScmpCondition,
 		conds = append(conds, c)
 	}
 	return conds, split, nil
+}
+
+// exportBPF returns the compiled program. libseccomp before 2.6 can only write it to a file
+// descriptor, so it goes through an anonymous memfd there.
+func exportBPF(f *libseccomp.ScmpFilter) ([]byte, error) {
+	if b, err := f.ExportBPFMem(); err == nil {
+		return b, nil
+	}
+	fd, err := unix.MemfdCreate("seccomp-bpf", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	mem := os.NewFile(uintptr(fd), "seccomp-bpf")
+	defer mem.Close()
+	if err := f.ExportBPF(mem); err != nil {
+		return nil, err
+	}
+	if _, err := mem.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(mem)
 }
