@@ -3,7 +3,6 @@
 package runtime_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -137,14 +136,27 @@ type result struct {
 	code           int
 }
 
-// rt runs berth-runtime with this env's root.
+// rt runs berth-runtime with this env's root. Output goes to files, not pipes: a created or
+// detached container inherits the runtime's stdio and would hold a pipe open after it exits.
 func (e *env) rt(args ...string) result {
 	e.t.Helper()
 	cmd := exec.Command(runtimeBin, append([]string{"--root", e.root}, args...)...)
-	var o, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &se
-	err := cmd.Run()
-	r := result{stdout: o.String(), stderr: se.String()}
+	dir := e.t.TempDir()
+	outF, err := os.Create(filepath.Join(dir, "stdout"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer outF.Close()
+	errF, err := os.Create(filepath.Join(dir, "stderr"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer errF.Close()
+	cmd.Stdout, cmd.Stderr = outF, errF
+	err = cmd.Run()
+	o, _ := os.ReadFile(outF.Name())
+	se, _ := os.ReadFile(errF.Name())
+	r := result{stdout: string(o), stderr: string(se)}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {
