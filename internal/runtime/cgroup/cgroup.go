@@ -47,7 +47,40 @@ func New(path string, res *specs.LinuxResources, devices []specs.LinuxDevice, pa
 	if V2() {
 		return fs2.NewManager(cg, paths[""])
 	}
-	return fs.NewManager(cg, paths)
+	m, err := fs.NewManager(cg, paths)
+	if err != nil {
+		return nil, err
+	}
+	return v1Manager{m}, nil
+}
+
+// v1Manager writes device rules itself, in the order the spec lists them (the OCI spec asks
+// for that order, and the library's rule emulator writes them sorted); the rest is the library's.
+type v1Manager struct{ *fs.Manager }
+
+func (m v1Manager) Set(r *cgroups.Resources) error {
+	if r == nil || r.SkipDevices || len(r.Devices) == 0 {
+		return m.Manager.Set(r)
+	}
+	rest := *r
+	rest.SkipDevices = true
+	if err := m.Manager.Set(&rest); err != nil {
+		return err
+	}
+	dir := m.Path("devices")
+	if dir == "" {
+		return nil
+	}
+	for _, rule := range r.Devices {
+		file := "devices.deny"
+		if rule.Allow {
+			file = "devices.allow"
+		}
+		if err := cgroups.WriteFile(dir, file, rule.CgroupString()); err != nil {
+			return fmt.Errorf("device rule %q: %w", rule.CgroupString(), err)
+		}
+	}
+	return nil
 }
 
 // defaultDeviceRules are the devices every container may use, whatever its spec says (runc's list).
@@ -78,6 +111,9 @@ func ConvertResources(res *specs.LinuxResources, devices []specs.LinuxDevice) (*
 	}
 	r.Devices = append(r.Devices, defaultDeviceRules...)
 	for _, d := range devices {
+		if d.Type == "p" {
+			continue // FIFOs are not subject to the device cgroup
+		}
 		t, err := deviceType(d.Type)
 		if err != nil {
 			return nil, err

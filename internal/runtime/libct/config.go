@@ -24,10 +24,12 @@ type initConfig struct {
 	// FifoFd (create) is an O_PATH handle on exec.fifo; ConsoleFd a connected console socket.
 	FifoFd    int `json:"fifo_fd,omitempty"`
 	ConsoleFd int `json:"console_fd,omitempty"`
-	// NewUTS, NewMount: what the init may change.
-	NewUTS bool `json:"new_uts,omitempty"`
-	NewNS  bool `json:"new_ns,omitempty"`
-	UserNS bool `json:"user_ns,omitempty"`
+	// UTSNS and MountNS: the container has a UTS / mount namespace of its own (new or joined), so
+	// the init may set the hostname and build the root with pivot_root; without a mount namespace
+	// the mounts land in the caller's namespace and the init only chroots, as runc and crun do.
+	UTSNS   bool `json:"uts_ns,omitempty"`
+	MountNS bool `json:"mount_ns,omitempty"`
+	UserNS  bool `json:"user_ns,omitempty"`
 }
 
 // syncMsg is one JSON message on the sync socket, in either direction.

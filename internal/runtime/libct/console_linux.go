@@ -47,7 +47,7 @@ func (ic *initCtx) attachConsole(master *os.File) error {
 			return fmt.Errorf("set console size: %w", err)
 		}
 	}
-	if ic.cfg.Mode == "create" && ic.cfg.NewNS {
+	if ic.cfg.Mode == "create" {
 		if err := bindConsole(slave); err != nil {
 			return err
 		}

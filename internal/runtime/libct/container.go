@@ -156,6 +156,15 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// The init opens it for writing as the container's root, which is another host uid in a
+	// user namespace: give it to that uid (and undo the umask).
+	rootUID, rootGID := hostID(spec.Linux.UIDMappings, 0), hostID(spec.Linux.GIDMappings, 0)
+	if err := os.Chown(fifoPath, rootUID, rootGID); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(fifoPath, 0o622); err != nil {
+		return nil, err
+	}
 	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -165,7 +174,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	cfg := &initConfig{
 		Mode: "create", Process: spec.Process, Spec: spec, Rootfs: rootfs, NoPivot: o.NoPivot,
 		Seccomp: prog, FifoFd: initSyncFd + 1,
-		NewUTS: hasNewNS(spec, specs.UTSNamespace), NewNS: hasNewNS(spec, specs.MountNamespace),
+		UTSNS: hasNS(spec, specs.UTSNamespace), MountNS: hasNS(spec, specs.MountNamespace),
 		UserNS: hasNS(spec, specs.UserNamespace),
 	}
 	console := o.console
@@ -235,6 +244,19 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	return st, nil
 }
 
+// hostID maps a container id to the host through mappings (the identity without any).
+func hostID(mappings []specs.LinuxIDMapping, id uint32) int {
+	if len(mappings) == 0 {
+		return int(id)
+	}
+	for _, m := range mappings {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return int(m.HostID + id - m.ContainerID)
+		}
+	}
+	return int(id)
+}
+
 func owner() string {
 	if u, err := user.LookupId(strconv.Itoa(os.Geteuid())); err == nil {
 		return u.Username
@@ -285,6 +307,9 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 				break
 			}
 		}
+		if n > 0 && pfd[0].Revents&unix.POLLHUP != 0 {
+			return errors.New("container init exited before it was started")
+		}
 		if !st.initAlive() {
 			return errors.New("cannot start a container that has stopped")
 		}
@@ -295,8 +320,19 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err := os.Remove(fifoPath); err != nil {
 		return err
 	}
+	// Wait for end-of-file: the init's write end closes when it execs the process. Until then
+	// the init is still berth's code, and a signal sent by `kill` could be lost on it; poststart
+	// hooks too must only run once the process is there.
+	unix.SetNonblock(fd, false)
+	var b [16]byte
+	for {
+		n, err := unix.Read(fd, b[:])
+		if n <= 0 && err != unix.EINTR {
+			break
+		}
+	}
 	if h := st.Config.Hooks; h != nil {
-		if err := runHooks(ctx, "poststart", h.Poststart, r.Store.OCI(st)); err != nil {
+		for _, err := range runAllHooks(ctx, "poststart", h.Poststart, r.Store.OCI(st)) {
 			r.warn("%v", err)
 		}
 	}
@@ -391,7 +427,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if h := st.Config.Hooks; h != nil {
 		s := r.Store.OCI(st)
 		s.Status = specs.StateStopped
-		if err := runHooks(ctx, "poststop", h.Poststop, s); err != nil {
+		for _, err := range runAllHooks(ctx, "poststop", h.Poststop, s) {
 			r.warn("%v", err)
 		}
 	}

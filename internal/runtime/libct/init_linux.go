@@ -83,14 +83,10 @@ func (ic *initCtx) setup() (string, error) {
 	cfg := ic.cfg
 	p := cfg.Process
 	if cfg.Mode == "create" {
-		if cfg.NewNS {
-			if err := ic.prepareRootfs(); err != nil {
-				return "", err
-			}
-		} else if err := ic.hooks(); err != nil {
+		if err := ic.prepareRootfs(); err != nil {
 			return "", err
 		}
-		if cfg.NewUTS {
+		if cfg.UTSNS {
 			if cfg.Spec.Hostname != "" {
 				if err := unix.Sethostname([]byte(cfg.Spec.Hostname)); err != nil {
 					return "", fmt.Errorf("sethostname: %w", err)
@@ -108,7 +104,7 @@ func (ic *initCtx) setup() (string, error) {
 			return "", err
 		}
 	}
-	if cfg.Mode == "create" && cfg.NewNS {
+	if cfg.Mode == "create" {
 		if err := ic.finishRootfs(); err != nil {
 			return "", err
 		}
@@ -146,7 +142,9 @@ func (ic *initCtx) hooks() error {
 	return nil
 }
 
-// waitForStart blocks until `start` opens exec.fifo for reading.
+// waitForStart blocks until `start` opens exec.fifo for reading. The write end stays open,
+// close-on-exec, so `start` sees end-of-file exactly when the user's process has been exec'd
+// (or the init died): poststart hooks then run after the process really started.
 func waitForStart(fifoFd int) error {
 	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fifoFd), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -155,7 +153,6 @@ func waitForStart(fifoFd int) error {
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	unix.Close(fd)
 	unix.Close(fifoFd)
 	return nil
 }

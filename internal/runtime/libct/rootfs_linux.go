@@ -20,14 +20,16 @@ import (
 func (ic *initCtx) prepareRootfs() error {
 	spec, rootfs := ic.cfg.Spec, ic.cfg.Rootfs
 	unix.Umask(0)
-	if err := unix.Mount("", "/", "", propagationFlags[spec.Linux.RootfsPropagation], ""); err != nil {
-		return fmt.Errorf("set propagation of /: %w", err)
-	}
-	if err := parentMountPrivate(rootfs); err != nil {
-		return err
-	}
-	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind mount rootfs %s: %w", rootfs, err)
+	if ic.cfg.MountNS {
+		if err := unix.Mount("", "/", "", propagationFlags[spec.Linux.RootfsPropagation], ""); err != nil {
+			return fmt.Errorf("set propagation of /: %w", err)
+		}
+		if err := parentMountPrivate(rootfs); err != nil {
+			return err
+		}
+		if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind mount rootfs %s: %w", rootfs, err)
+		}
 	}
 	root, err := pathsafe.OpenRoot(rootfs)
 	if err != nil {
@@ -65,7 +67,10 @@ func (ic *initCtx) prepareRootfs() error {
 	if err := ic.hooks(); err != nil {
 		return err
 	}
-	if ic.cfg.NoPivot {
+	switch {
+	case !ic.cfg.MountNS:
+		return chrootOnly(rootfs)
+	case ic.cfg.NoPivot:
 		return moveRoot(rootfs)
 	}
 	return pivotRoot(rootfs)
@@ -512,6 +517,15 @@ func moveRoot(rootfs string) error {
 	}
 	if err := unix.Chroot("."); err != nil {
 		return err
+	}
+	return unix.Chdir("/")
+}
+
+// chrootOnly enters a root without a mount namespace of its own: nothing can be moved or
+// pivoted without changing the caller's namespace.
+func chrootOnly(rootfs string) error {
+	if err := unix.Chroot(rootfs); err != nil {
+		return fmt.Errorf("chroot %s: %w", rootfs, err)
 	}
 	return unix.Chdir("/")
 }

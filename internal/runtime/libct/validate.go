@@ -121,10 +121,10 @@ func Validate(s *specs.Spec, rootfs string) error {
 	if newUser && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
 		bad("a new user namespace needs both uidMappings and gidMappings")
 	}
-	if s.Hostname != "" && !hasNewNS(s, specs.UTSNamespace) {
+	if s.Hostname != "" && !hasNS(s, specs.UTSNamespace) {
 		bad("unable to set hostname without a private UTS namespace")
 	}
-	if s.Domainname != "" && !hasNewNS(s, specs.UTSNamespace) {
+	if s.Domainname != "" && !hasNS(s, specs.UTSNamespace) {
 		bad("unable to set domainname without a private UTS namespace")
 	}
 	for k := range s.Linux.Sysctl {
@@ -202,17 +202,17 @@ func validateSysctl(s *specs.Spec, key string) error {
 		"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true}
 	switch {
 	case ipc[key] || strings.HasPrefix(key, "fs.mqueue."):
-		if hasNewNS(s, specs.IPCNamespace) {
+		if hasNS(s, specs.IPCNamespace) {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed in the host's IPC namespace", key)
 	case strings.HasPrefix(key, "net."):
-		if hasNewNS(s, specs.NetworkNamespace) || hasNS(s, specs.NetworkNamespace) {
+		if hasNS(s, specs.NetworkNamespace) {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed in the host's network namespace", key)
 	case key == "kernel.hostname" || key == "kernel.domainname":
-		if hasNewNS(s, specs.UTSNamespace) {
+		if hasNS(s, specs.UTSNamespace) {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed in the host's UTS namespace", key)
