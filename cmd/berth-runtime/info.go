@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"path/filepath"
 	"time"
@@ -24,7 +25,7 @@ func featuresCmd() *cobra.Command {
 				OCIVersionMin: "1.0.0",
 				OCIVersionMax: specs.Version,
 				Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-				MountOptions:  libct.MountOptionNames(),
+				MountOptions:  initproc.MountOptionNames(),
 				Linux: &features.Linux{
 					Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 					Capabilities: caps.Names(),

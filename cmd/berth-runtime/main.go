@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"time"
 
@@ -23,8 +24,8 @@ type globals struct {
 }
 
 func main() {
-	if libct.IsInit() {
-		libct.InitMain() // never returns
+	if initproc.IsInit() {
+		initproc.Main() // never returns
 	}
 	g := &globals{}
 	cmd := rootCommand(g)

@@ -18,24 +18,20 @@ import (
 
 const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 
-// Self returns an fd to execute (through /proc/self/fd/N) that is the running executable but
+// Open returns an fd to execute (through /proc/self/fd/N) that is the executable at path but
 // cannot be written through: a read-only overlayfs view of it (no copy, runc's current approach),
 // or, where overlayfs cannot be used, a sealed memfd copy.
-func Self() (*os.File, error) {
-	if f, err := overlayView(); err == nil {
+func Open(path string) (*os.File, error) {
+	if f, err := overlayView(path); err == nil {
 		return f, nil
 	}
-	return sealedCopy()
+	return sealedCopy(path)
 }
 
 // overlayView mounts, detached from every mount namespace, a read-only overlayfs whose lower
 // layers are the executable's directory and an empty tmpfs, and opens the executable in it.
 // Nothing is attached anywhere, so nothing needs unmounting: the mount lives as long as the fd.
-func overlayView() (*os.File, error) {
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return nil, err
-	}
+func overlayView(exe string) (*os.File, error) {
 	dir, base := filepath.Split(exe)
 	empty, err := detachedMount("tmpfs", nil, unix.MOUNT_ATTR_RDONLY)
 	if err != nil {
@@ -76,8 +72,8 @@ func detachedMount(fstype string, opts map[string]string, attrs int) (int, error
 }
 
 // sealedCopy copies the executable into a memfd and seals it against any change.
-func sealedCopy() (*os.File, error) {
-	src, err := os.Open("/proc/self/exe")
+func sealedCopy(exe string) (*os.File, error) {
+	src, err := os.Open(exe)
 	if err != nil {
 		return nil, fmt.Errorf("open own executable: %w", err)
 	}

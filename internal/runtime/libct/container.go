@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -171,11 +172,11 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	}
 	defer fifo.Close()
 	extra := []*os.File{fifo}
-	cfg := &initConfig{
+	cfg := &initproc.Config{
 		Mode: "create", Process: spec.Process, Spec: spec, Rootfs: rootfs, NoPivot: o.NoPivot,
-		Seccomp: prog, FifoFd: initSyncFd + 1,
-		UTSNS: hasNS(spec, specs.UTSNamespace), MountNS: hasNS(spec, specs.MountNamespace),
-		UserNS: hasNS(spec, specs.UserNamespace),
+		Seccomp: prog, FifoFd: initproc.SyncFd + 1,
+		UTSNS: initproc.HasNS(spec, specs.UTSNamespace), MountNS: initproc.HasNS(spec, specs.MountNamespace),
+		UserNS: initproc.HasNS(spec, specs.UserNamespace),
 	}
 	console := o.console
 	if o.ConsoleSocket != "" {
@@ -186,7 +187,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	}
 	if console != nil {
 		extra = append(extra, console)
-		cfg.ConsoleFd = initSyncFd + 2
+		cfg.ConsoleFd = initproc.SyncFd + 2
 	}
 	st := &State{
 		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), Owner: owner(),
@@ -207,7 +208,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	proc, err := spawn(ctx, r.debug, spawnOpts{
 		cfg: cfg, cloneflags: cloneflags, joins: joins,
 		uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings,
-		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra,
+		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec),
 		onHooks: func(pid int) error {
 			hs := cfg.State
 			hs.Pid = pid
@@ -215,10 +216,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 				return nil
 			}
 			//lint:ignore SA1019 prestart is deprecated but still part of the OCI spec and runc runs it
-			if err := runHooks(ctx, "prestart", spec.Hooks.Prestart, hs); err != nil {
+			if err := initproc.RunHooks(ctx, "prestart", spec.Hooks.Prestart, hs); err != nil {
 				return err
 			}
-			return runHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, hs)
+			return initproc.RunHooks(ctx, "createRuntime", spec.Hooks.CreateRuntime, hs)
 		},
 	})
 	if err != nil {
@@ -242,6 +243,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		}
 	}
 	return st, nil
+}
+
+func hasHugetlb(s *specs.Spec) bool {
+	return s.Linux != nil && s.Linux.Resources != nil && len(s.Linux.Resources.HugepageLimits) > 0
 }
 
 // hostID maps a container id to the host through mappings (the identity without any).
@@ -332,7 +337,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		}
 	}
 	if h := st.Config.Hooks; h != nil {
-		for _, err := range runAllHooks(ctx, "poststart", h.Poststart, r.Store.OCI(st)) {
+		for _, err := range initproc.RunAllHooks(ctx, "poststart", h.Poststart, r.Store.OCI(st)) {
 			r.warn("%v", err)
 		}
 	}
@@ -427,7 +432,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if h := st.Config.Hooks; h != nil {
 		s := r.Store.OCI(st)
 		s.Status = specs.StateStopped
-		for _, err := range runAllHooks(ctx, "poststop", h.Poststop, s) {
+		for _, err := range initproc.RunAllHooks(ctx, "poststop", h.Poststop, s) {
 			r.warn("%v", err)
 		}
 	}

@@ -2,28 +2,9 @@ package libct
 
 import (
 	"encoding/json"
-	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
-
-// MountOptionNames lists the mount options this runtime understands.
-func MountOptionNames() []string {
-	var out []string
-	for k := range mountFlags {
-		out = append(out, k)
-	}
-	for k := range propagationFlags {
-		if k != "" {
-			out = append(out, k)
-		}
-	}
-	for k := range recursiveAttrs {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // DefaultSpec is the bundle config `berth-runtime spec` writes: runc's defaults.
 func DefaultSpec() *specs.Spec {

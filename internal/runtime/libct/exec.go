@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"strconv"
 
@@ -70,7 +71,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	cfg := &initConfig{Mode: "exec", Process: o.Process, Seccomp: prog, State: r.Store.OCI(st), UserNS: hasNS(spec, specs.UserNamespace)}
+	cfg := &initproc.Config{Mode: "exec", Process: o.Process, Seccomp: prog, State: r.Store.OCI(st), UserNS: initproc.HasNS(spec, specs.UserNamespace)}
 	var extra []*os.File
 	console := o.console
 	if o.ConsoleSocket != "" {
@@ -81,9 +82,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 	}
 	if console != nil && o.Process.Terminal {
 		extra = append(extra, console)
-		cfg.ConsoleFd = initSyncFd + 1
+		cfg.ConsoleFd = initproc.SyncFd + 1
 	}
-	proc, err := spawn(ctx, r.debug, spawnOpts{cfg: cfg, joins: joins, cgroup: cg, stdio: o.Stdio, extra: extra})
+	proc, err := spawn(ctx, r.debug, spawnOpts{cfg: cfg, joins: joins, cgroup: cg, hugetlb: hasHugetlb(spec), stdio: o.Stdio, extra: extra})
 	if err != nil {
 		return 0, err
 	}

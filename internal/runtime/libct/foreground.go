@@ -14,6 +14,19 @@ import (
 type Foreground struct {
 	Terminal bool
 	sock     *os.File // our end of the console socket pair
+	sigs     chan os.Signal
+}
+
+// forwarded are the signals relayed to the process. Not all signals: asking Go for every signal
+// costs milliseconds of sigaction calls on each start and stop, and the rest are either
+// synchronous faults or job control that belongs to the caller's terminal.
+var forwarded = []os.Signal{unix.SIGHUP, unix.SIGINT, unix.SIGQUIT, unix.SIGTERM, unix.SIGUSR1,
+	unix.SIGUSR2, unix.SIGWINCH, unix.SIGALRM, unix.SIGCONT, unix.SIGPWR}
+
+// catch starts queueing forwardable signals; call it before the process exists so none is lost.
+func (f *Foreground) catch() {
+	f.sigs = make(chan os.Signal, 32)
+	signal.Notify(f.sigs, forwarded...)
 }
 
 // Console returns the fd to hand to Create or Exec as their console when Terminal is set.
@@ -31,8 +44,7 @@ func (f *Foreground) console() (*os.File, error) {
 
 // wait relays the terminal (if any) and signals until pid exits.
 func (f *Foreground) wait(pid int) (int, error) {
-	sigs := make(chan os.Signal, 32)
-	signal.Notify(sigs)
+	sigs := f.sigs
 	defer signal.Stop(sigs)
 	var restore func()
 	if f.sock != nil {
@@ -118,6 +130,9 @@ func resize(master *os.File) {
 // returning its exit code.
 func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, error) {
 	fg := &Foreground{}
+	if !detach {
+		fg.catch()
+	}
 	if !detach && o.ConsoleSocket == "" {
 		spec, err := LoadSpec(o.Bundle)
 		if err != nil {
@@ -135,9 +150,15 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 	}
 	st, err := r.Create(ctx, o)
 	if err != nil {
+		if fg.sigs != nil {
+			signal.Stop(fg.sigs)
+		}
 		return 0, err
 	}
 	if err := r.Start(ctx, o.ID); err != nil {
+		if fg.sigs != nil {
+			signal.Stop(fg.sigs)
+		}
 		r.Delete(ctx, o.ID, true)
 		return 0, err
 	}
@@ -156,6 +177,7 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 // ExecForeground runs Exec and waits for the process, relaying its terminal and signals.
 func (r *Runtime) ExecForeground(ctx context.Context, id string, o ExecOpts) (int, error) {
 	fg := &Foreground{Terminal: o.Process.Terminal && o.ConsoleSocket == ""}
+	fg.catch()
 	c, err := fg.console()
 	if err != nil {
 		return 0, err
@@ -169,6 +191,7 @@ func (r *Runtime) ExecForeground(ctx context.Context, id string, o ExecOpts) (in
 		c.Close()
 	}
 	if err != nil {
+		signal.Stop(fg.sigs)
 		return 0, err
 	}
 	return fg.wait(pid)

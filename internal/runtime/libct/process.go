@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -27,13 +29,14 @@ type nsJoin struct {
 
 // spawnOpts describe one process to start inside (new or existing) namespaces.
 type spawnOpts struct {
-	cfg        *initConfig
+	cfg        *initproc.Config
 	cloneflags uintptr
 	joins      []nsJoin
 	uidMaps    []specs.LinuxIDMapping
 	gidMaps    []specs.LinuxIDMapping
 	cgroup     cgroup.Manager
 	resources  bool // apply the cgroup's resources (create), or only join it (exec)
+	hugetlb    bool // the container has hugepage limits
 	stdio      [3]*os.File
 	extra      []*os.File // handed over as fds 4, 5, ...
 	// onHooks runs prestart and createRuntime hooks once the init asks (create only).
@@ -68,7 +71,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	} else {
 		cgReady <- nil
 	}
-	exe, err := exeseal.Self()
+	exe, err := exeseal.Open(initBinary())
 	debug("sealed executable ready")
 	if err != nil {
 		return nil, err
@@ -85,7 +88,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:       []string{"berth-runtime", "init"},
-		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initSyncFd)},
+		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd)},
 		Stdin:      o.stdio[0],
 		Stdout:     o.stdio[1],
 		Stderr:     o.stdio[2],
@@ -111,16 +114,21 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		}
 	}()
 
+	// On cgroup v1 the init joins its cgroups itself, first thing (see nsexec.c for why); on v2
+	// the runtime moves it once it has reported its final pid, and the init creates its cgroup
+	// namespace only then (the namespace's root is the cgroup the process is in at that moment).
 	if err := <-cgReady; err != nil {
 		return nil, err
 	}
-	if o.cgroup != nil {
-		if err := o.cgroup.Apply(first); err != nil {
-			return nil, fmt.Errorf("join cgroup: %w", err)
-		}
+	var selfJoin, unifiedDirs []string
+	cloneflags := o.cloneflags
+	if o.cgroup != nil && !cgroup.V2() {
+		selfJoin, unifiedDirs = cgroupDirs(o.cgroup)
+	} else if o.cgroup != nil {
+		o.cfg.UnshareCgroup = cloneflags&unix.CLONE_NEWCGROUP != 0
+		cloneflags &^= unix.CLONE_NEWCGROUP
 	}
-	debug("cgroup applied")
-	if err := writeBootstrap(parent, o.cloneflags, o.joins); err != nil {
+	if err := writeBootstrap(parent, cloneflags, o.joins, selfJoin); err != nil {
 		return nil, err
 	}
 	forked := o.cloneflags&unix.CLONE_NEWPID != 0
@@ -161,6 +169,21 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	}
 
 	debug("namespaces ready, pid %d", final)
+	if o.cgroup != nil && selfJoin == nil {
+		if err := o.cgroup.Apply(final); err != nil {
+			return nil, fmt.Errorf("join cgroup: %w", err)
+		}
+		debug("cgroup joined")
+	}
+	if o.hugetlb {
+		// A hybrid host's cgroup2 mount holds hugetlb: join it only when limits need it, since a
+		// whole-process move there costs a grace period.
+		for _, d := range unifiedDirs {
+			if err := cgroups.WriteCgroupProc(d, final); err != nil {
+				return nil, fmt.Errorf("join cgroup %s: %w", d, err)
+			}
+		}
+	}
 	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
 	if err := enc.Encode(o.cfg); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
@@ -170,13 +193,13 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		cmd.Wait()
 	}
 	for {
-		var m syncMsg
+		var m initproc.SyncMsg
 		if err := dec.Decode(&m); err != nil {
 			return nil, waitError(final, "init exited before it was ready")
 		}
 		switch m.Type {
 		case "hooks":
-			reply := syncMsg{Type: "hooks-done", Pid: final}
+			reply := initproc.SyncMsg{Type: "hooks-done", Pid: final}
 			if o.onHooks != nil {
 				if err := o.onHooks(final); err != nil {
 					return nil, err
@@ -195,7 +218,39 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	}
 }
 
-func writeBootstrap(w io.Writer, cloneflags uintptr, joins []nsJoin) error {
+// initBinary is berth-runtime-init beside the running binary, or the running binary itself,
+// which can serve as its own init (slower: it loads the whole runtime).
+func initBinary() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "/proc/self/exe"
+	}
+	lean := filepath.Join(filepath.Dir(self), "berth-runtime-init")
+	if fi, err := os.Stat(lean); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+		return lean
+	}
+	return self
+}
+
+// cgroupDirs lists the distinct directories of a cgroup v1 manager: those of v1 hierarchies (with
+// a "tasks" file) and those on a hybrid host's cgroup2 mount.
+func cgroupDirs(m cgroup.Manager) (v1, unified []string) {
+	seen := map[string]bool{}
+	for _, d := range m.GetPaths() {
+		if d == "" || seen[d] {
+			continue
+		}
+		seen[d] = true
+		if _, err := os.Stat(filepath.Join(d, "tasks")); err == nil {
+			v1 = append(v1, d)
+		} else {
+			unified = append(unified, d)
+		}
+	}
+	return v1, unified
+}
+
+func writeBootstrap(w io.Writer, cloneflags uintptr, joins []nsJoin, cgroupDirs []string) error {
 	buf := binary.NativeEndian.AppendUint32(nil, nsenter.BootstrapMagic)
 	buf = binary.NativeEndian.AppendUint32(buf, uint32(cloneflags))
 	buf = binary.NativeEndian.AppendUint32(buf, uint32(len(joins)))
@@ -203,6 +258,11 @@ func writeBootstrap(w io.Writer, cloneflags uintptr, joins []nsJoin) error {
 		buf = binary.NativeEndian.AppendUint32(buf, uint32(j.flag))
 		buf = binary.NativeEndian.AppendUint32(buf, uint32(len(j.path)))
 		buf = append(buf, j.path...)
+	}
+	buf = binary.NativeEndian.AppendUint32(buf, uint32(len(cgroupDirs)))
+	for _, d := range cgroupDirs {
+		buf = binary.NativeEndian.AppendUint32(buf, uint32(len(d)))
+		buf = append(buf, d...)
 	}
 	if _, err := w.Write(buf); err != nil {
 		return fmt.Errorf("send bootstrap: %w", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,12 +91,15 @@ func (s Store) Load(id string) (*State, error) {
 }
 
 // Save writes the state atomically: a reader sees the old or the new file, never half of one.
+// It is not fsynced: the state describes live processes, so it has no meaning after the machine
+// goes down (the root is normally a tmpfs under /run), and a sync would cost each create
+// milliseconds on a disk.
 func (s Store) Save(st *State) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(s.dir(st.ID), stateFile), b, 0o600)
+	return writeFileAtomic(filepath.Join(s.dir(st.ID), stateFile), b, 0o600, false)
 }
 
 // IDs lists the containers in the store.
@@ -120,12 +124,16 @@ func (s Store) IDs() ([]string, error) {
 
 // WriteFileAtomic writes data to a temp file beside path, syncs it and renames it into place.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeFileAtomic(path, data, mode, true)
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode, sync bool) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(data); err == nil {
+	if _, err = tmp.Write(data); err == nil && sync {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -182,13 +190,8 @@ func (s Store) Status(st *State) Status {
 	return Running
 }
 
-// OCIState is the state the OCI spec defines, plus runc's extra fields that tools read.
-type OCIState struct {
-	specs.State
-	Rootfs  string    `json:"rootfs"`
-	Created time.Time `json:"created"`
-	Owner   string    `json:"owner"`
-}
+// OCIState is the state the OCI spec defines, plus runc's extra fields (initproc.OCIState).
+type OCIState = initproc.OCIState
 
 // OCI renders the state for `state`, hooks and callers.
 func (s Store) OCI(st *State) OCIState {

@@ -3,6 +3,7 @@ package libct
 import (
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,52 +28,6 @@ var procNsName = map[specs.LinuxNamespaceType]string{
 	specs.PIDNamespace: "pid", specs.NetworkNamespace: "net", specs.MountNamespace: "mnt",
 	specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.UserNamespace: "user",
 	specs.CgroupNamespace: "cgroup",
-}
-
-// hasNewNS reports whether the spec asks for a new namespace of type t (no path: create one).
-func hasNewNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
-		}
-	}
-	return false
-}
-
-func hasNS(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t {
-			return true
-		}
-	}
-	return false
-}
-
-var rlimitNames = map[string]int{
-	"RLIMIT_CPU": unix.RLIMIT_CPU, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_DATA": unix.RLIMIT_DATA,
-	"RLIMIT_STACK": unix.RLIMIT_STACK, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK,
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE, "RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME": unix.RLIMIT_RTTIME,
-}
-
-var propagationFlags = map[string]uintptr{
-	"":            unix.MS_SLAVE | unix.MS_REC,
-	"private":     unix.MS_PRIVATE,
-	"rprivate":    unix.MS_PRIVATE | unix.MS_REC,
-	"shared":      unix.MS_SHARED,
-	"rshared":     unix.MS_SHARED | unix.MS_REC,
-	"slave":       unix.MS_SLAVE,
-	"rslave":      unix.MS_SLAVE | unix.MS_REC,
-	"unbindable":  unix.MS_UNBINDABLE,
-	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
 }
 
 // Validate checks a spec before anything is made, so a bad config leaves nothing behind.
@@ -114,17 +69,17 @@ func Validate(s *specs.Spec, rootfs string) error {
 			bad("namespace %q path %q is not absolute", ns.Type, ns.Path)
 		}
 	}
-	newUser := hasNewNS(s, specs.UserNamespace)
+	newUser := initproc.HasNewNS(s, specs.UserNamespace)
 	if (len(s.Linux.UIDMappings) > 0 || len(s.Linux.GIDMappings) > 0) && !newUser {
 		bad("uid/gid mappings given without a new user namespace")
 	}
 	if newUser && (len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0) {
 		bad("a new user namespace needs both uidMappings and gidMappings")
 	}
-	if s.Hostname != "" && !hasNS(s, specs.UTSNamespace) {
+	if s.Hostname != "" && !initproc.HasNS(s, specs.UTSNamespace) {
 		bad("unable to set hostname without a private UTS namespace")
 	}
-	if s.Domainname != "" && !hasNS(s, specs.UTSNamespace) {
+	if s.Domainname != "" && !initproc.HasNS(s, specs.UTSNamespace) {
 		bad("unable to set domainname without a private UTS namespace")
 	}
 	for k := range s.Linux.Sysctl {
@@ -136,7 +91,7 @@ func Validate(s *specs.Spec, rootfs string) error {
 		if !filepath.IsAbs(m.Destination) {
 			bad("mounts[%d]: destination %q is not absolute", i, m.Destination)
 		}
-		if _, _, _, err := parseMountOptions(m.Options); err != nil {
+		if _, _, _, err := initproc.ParseMountOptions(m.Options); err != nil {
 			bad("mounts[%d] (%s): %v", i, m.Destination, err)
 		}
 	}
@@ -155,7 +110,7 @@ func Validate(s *specs.Spec, rootfs string) error {
 			bad("masked or read-only path %q is not absolute", p)
 		}
 	}
-	if _, ok := propagationFlags[s.Linux.RootfsPropagation]; !ok {
+	if _, ok := initproc.PropagationFlags[s.Linux.RootfsPropagation]; !ok {
 		bad("invalid rootfsPropagation %q", s.Linux.RootfsPropagation)
 	}
 	if s.Linux.IntelRdt != nil {
@@ -173,7 +128,7 @@ func validateProcess(p *specs.Process) []error {
 		errs = append(errs, fmt.Errorf("process.cwd %q must be an absolute path", p.Cwd))
 	}
 	for _, r := range p.Rlimits {
-		if _, ok := rlimitNames[r.Type]; !ok {
+		if _, ok := initproc.RlimitNames[r.Type]; !ok {
 			errs = append(errs, fmt.Errorf("rlimit %q is not a valid type", r.Type))
 		} else if r.Soft > r.Hard {
 			errs = append(errs, fmt.Errorf("rlimit %s: soft %d is above hard %d", r.Type, r.Soft, r.Hard))
@@ -202,17 +157,17 @@ func validateSysctl(s *specs.Spec, key string) error {
 		"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true}
 	switch {
 	case ipc[key] || strings.HasPrefix(key, "fs.mqueue."):
-		if hasNS(s, specs.IPCNamespace) {
+		if initproc.HasNS(s, specs.IPCNamespace) {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed in the host's IPC namespace", key)
 	case strings.HasPrefix(key, "net."):
-		if hasNS(s, specs.NetworkNamespace) {
+		if initproc.HasNS(s, specs.NetworkNamespace) {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed in the host's network namespace", key)
 	case key == "kernel.hostname" || key == "kernel.domainname":
-		if hasNS(s, specs.UTSNamespace) {
+		if initproc.HasNS(s, specs.UTSNamespace) {
 			return nil
 		}
 		return fmt.Errorf("sysctl %q is not allowed in the host's UTS namespace", key)

@@ -6,7 +6,8 @@
 // side (internal/runtime/libct) finishes the container's set-up in the final process.
 //
 // Wire format of the bootstrap message, all integers native-endian uint32:
-//   magic, cloneflags, njoin, then njoin times { nstype, pathlen, path bytes }.
+//   magic, cloneflags, njoin, then njoin times { nstype, pathlen, path bytes },
+//   ncgroup, then ncgroup times { pathlen, path bytes } (cgroup v1 directories to join).
 // Replies written to the same fd: 'U' (please write my uid/gid maps; wait for 'u'), then
 // 'P' followed by the pid of the process that will continue as the container process.
 // Any failure is reported as 'E' + uint32 length + message, and the process exits 1.
@@ -149,6 +150,30 @@ __attribute__((constructor)) static void berth_nsexec(void)
 		if (ent[0] == CLONE_NEWPID)
 			join_pid = 1;
 	}
+	// Join the cgroups first, while still in the runtime's namespaces. Moving oneself as a single
+	// thread ("0" into "tasks") skips the kernel's threadgroup lock, whose write side waits for an
+	// RCU grace period: milliseconds per container on cgroup v1 when the runtime moves the pid.
+	uint32_t ncg;
+	if (read_all(sync_fd, &ncg, sizeof(ncg)) < 0)
+		bail("read bootstrap cgroup count");
+	if (ncg > 32)
+		bail("too many cgroups: %u", ncg);
+	for (uint32_t i = 0; i < ncg; i++) {
+		uint32_t len;
+		char path[4096];
+		if (read_all(sync_fd, &len, sizeof(len)) < 0 || len == 0 || len + sizeof("/tasks") > sizeof(path))
+			bail("bad cgroup path length");
+		if (read_all(sync_fd, path, len) < 0)
+			bail("read cgroup path");
+		memcpy(path + len, "/tasks", sizeof("/tasks"));
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			bail("open %s", path);
+		if (write(fd, "0", 1) != 1)
+			bail("join cgroup %s", path);
+		close(fd);
+	}
+
 	for (int rank = 0; rank <= 2; rank++) {
 		for (uint32_t i = 0; i < njoin; i++) {
 			if (join_rank(types[i]) != rank)

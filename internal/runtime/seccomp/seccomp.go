@@ -1,6 +1,6 @@
-// Package seccomp compiles the seccomp section of an OCI spec into a BPF program (with libseccomp,
-// in the runtime) and loads such a program (with one syscall, in the container's init), so the
-// init path never runs the compiler.
+// Package seccomp compiles the seccomp section of an OCI spec into a BPF program with libseccomp,
+// in the runtime; the container's init loads it with one syscall (package filter), so the init
+// path never runs or links the compiler.
 package seccomp
 
 import (
@@ -10,16 +10,14 @@ import (
 	"os"
 	"strings"
 
+	"github.com/berthproject/berth/internal/runtime/seccomp/filter"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
-// Program is a compiled filter ready for Load.
-type Program struct {
-	BPF   []byte `json:"bpf"`
-	Flags uint   `json:"flags,omitempty"`
-}
+// Program is a compiled filter, loaded in the container by filter.Load.
+type Program = filter.Program
 
 // Compile builds the filter. Syscall names unknown to this libseccomp but real on some kernel are
 // skipped and returned as warnings; names no kernel knows are an error.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/berthproject/berth/internal/runtime/seccomp/filter"
 	mobyseccomp "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -185,13 +186,13 @@ func TestConditionsSplit(t *testing.T) {
 }
 
 func TestLoadMalformed(t *testing.T) {
-	for _, p := range []*Program{{}, {BPF: make([]byte, 7)}} {
-		if err := Load(p); err == nil {
+	for _, p := range []*filter.Program{{}, {BPF: make([]byte, 7)}} {
+		if err := filter.Load(p); err == nil {
 			t.Errorf("Load of a %d-byte program succeeded", len(p.BPF))
 		}
 	}
-	if err := Load(nil); err != nil {
-		t.Errorf("Load(nil) = %v", err)
+	if err := filter.Load(nil); err != nil {
+		t.Errorf("filter.Load(nil) = %v", err)
 	}
 }
 
@@ -234,7 +235,7 @@ func TestLoadChild(t *testing.T) {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := Load(p); err != nil {
+	if err := filter.Load(p); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "x"), 0o755); !errors.Is(err, unix.ENOSYS) {

@@ -1,4 +1,4 @@
-package libct
+package initproc
 
 import (
 	"context"
@@ -12,34 +12,40 @@ import (
 	"strings"
 
 	"github.com/berthproject/berth/internal/runtime/caps"
-	"github.com/berthproject/berth/internal/runtime/seccomp"
+	"github.com/berthproject/berth/internal/runtime/seccomp/filter"
 	"golang.org/x/sys/unix"
 )
 
 // IsInit reports whether this process was started by spawn as a container's init.
 func IsInit() bool { return os.Getenv("_BERTH_INIT_FD") != "" }
 
-// InitMain is the Go half of a container's init. The namespaces are already in place (nsenter);
+// Main is the Go half of a container's init. The namespaces are already in place (nsenter);
 // this finishes the container and execs the user's process. It never returns.
-func InitMain() {
+func Main() {
 	runtime.LockOSThread() // capabilities, no_new_privs and seccomp are per thread: exec from this one
-	sock := os.NewFile(initSyncFd, "init-sync")
+	sock := os.NewFile(SyncFd, "init-sync")
 	enc, dec := json.NewEncoder(sock), json.NewDecoder(sock)
 	fail := func(err error) {
-		enc.Encode(syncMsg{Type: "error", Message: err.Error()})
+		enc.Encode(SyncMsg{Type: "error", Message: err.Error()})
 		os.Exit(1)
 	}
-	var cfg initConfig
+	var cfg Config
 	if err := dec.Decode(&cfg); err != nil {
 		os.Exit(1) // the runtime went away
 	}
 	os.Unsetenv("_BERTH_INIT_FD")
+	if cfg.UnshareCgroup {
+		// Per thread, like the rest of what init does: this locked thread is the one that execs.
+		if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+			fail(fmt.Errorf("create cgroup namespace: %w", err))
+		}
+	}
 	ic := &initCtx{cfg: &cfg, enc: enc, dec: dec}
 	path, err := ic.setup()
 	if err != nil {
 		fail(err)
 	}
-	if err := enc.Encode(syncMsg{Type: "ready"}); err != nil {
+	if err := enc.Encode(SyncMsg{Type: "ready"}); err != nil {
 		os.Exit(1)
 	}
 	sock.Close()
@@ -51,7 +57,7 @@ func InitMain() {
 		if h := cfg.Spec.Hooks; h != nil {
 			st := cfg.State
 			st.Status = "running"
-			if err := runHooks(ic.ctx(), "startContainer", h.StartContainer, st); err != nil {
+			if err := RunHooks(ic.ctx(), "startContainer", h.StartContainer, st); err != nil {
 				fmt.Fprintf(os.Stderr, "berth-runtime init: %v\n", err)
 				os.Exit(1)
 			}
@@ -72,7 +78,7 @@ func InitMain() {
 }
 
 type initCtx struct {
-	cfg *initConfig
+	cfg *Config
 	enc *json.Encoder
 	dec *json.Decoder
 }
@@ -125,10 +131,10 @@ func (ic *initCtx) setup() (string, error) {
 // hooks asks the runtime to run prestart and createRuntime hooks, then runs createContainer
 // hooks here, in the container's namespaces, before pivot_root.
 func (ic *initCtx) hooks() error {
-	if err := ic.enc.Encode(syncMsg{Type: "hooks"}); err != nil {
+	if err := ic.enc.Encode(SyncMsg{Type: "hooks"}); err != nil {
 		return err
 	}
-	var m syncMsg
+	var m SyncMsg
 	if err := ic.dec.Decode(&m); err != nil {
 		return err
 	}
@@ -137,7 +143,7 @@ func (ic *initCtx) hooks() error {
 	}
 	ic.cfg.State.Pid = m.Pid
 	if h := ic.cfg.Spec.Hooks; h != nil {
-		return runHooks(ic.ctx(), "createContainer", h.CreateContainer, ic.cfg.State)
+		return RunHooks(ic.ctx(), "createContainer", h.CreateContainer, ic.cfg.State)
 	}
 	return nil
 }
@@ -164,7 +170,7 @@ func (ic *initCtx) finalize() error {
 	p := ic.cfg.Process
 	for _, rl := range p.Rlimits {
 		lim := unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}
-		if err := unix.Setrlimit(rlimitNames[rl.Type], &lim); err != nil {
+		if err := unix.Setrlimit(RlimitNames[rl.Type], &lim); err != nil {
 			return fmt.Errorf("setrlimit %s: %w", rl.Type, err)
 		}
 	}
@@ -182,7 +188,7 @@ func (ic *initCtx) finalize() error {
 		}
 	}
 	if !p.NoNewPrivileges {
-		if err := seccomp.Load(ic.cfg.Seccomp); err != nil {
+		if err := filter.Load(ic.cfg.Seccomp); err != nil {
 			return err
 		}
 	}
@@ -220,7 +226,7 @@ func (ic *initCtx) finalize() error {
 		return fmt.Errorf("current working directory is outside of container mount namespace root")
 	}
 	if p.NoNewPrivileges {
-		if err := seccomp.Load(ic.cfg.Seccomp); err != nil {
+		if err := filter.Load(ic.cfg.Seccomp); err != nil {
 			return err
 		}
 	}

@@ -1,7 +1,8 @@
-package libct
+package initproc
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -70,7 +71,7 @@ type mountOpts struct {
 
 // parseMountOptions splits OCI mount options into mount(2) flags, propagation changes, recursive
 // attributes and the filesystem-specific data string.
-func parseMountOptions(options []string) (mountOpts, bool, bool, error) {
+func ParseMountOptions(options []string) (mountOpts, bool, bool, error) {
 	var o mountOpts
 	var data []string
 	for _, opt := range options {
@@ -82,7 +83,7 @@ func parseMountOptions(options []string) (mountOpts, bool, bool, error) {
 			}
 			continue
 		}
-		if p, ok := propagationFlags[opt]; ok && opt != "" {
+		if p, ok := PropagationFlags[opt]; ok && opt != "" {
 			o.propagation = append(o.propagation, p)
 			continue
 		}
@@ -104,4 +105,22 @@ func parseMountOptions(options []string) (mountOpts, bool, bool, error) {
 	}
 	o.data = strings.Join(data, ",")
 	return o, o.flags&unix.MS_BIND != 0, o.flags&unix.MS_REC != 0, nil
+}
+
+// MountOptionNames lists the mount options this runtime understands.
+func MountOptionNames() []string {
+	var out []string
+	for k := range mountFlags {
+		out = append(out, k)
+	}
+	for k := range PropagationFlags {
+		if k != "" {
+			out = append(out, k)
+		}
+	}
+	for k := range recursiveAttrs {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

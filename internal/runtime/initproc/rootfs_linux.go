@@ -1,4 +1,4 @@
-package libct
+package initproc
 
 import (
 	"errors"
@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/berthproject/berth/internal/pathsafe"
-	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/moby/sys/mountinfo"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -21,7 +20,7 @@ func (ic *initCtx) prepareRootfs() error {
 	spec, rootfs := ic.cfg.Spec, ic.cfg.Rootfs
 	unix.Umask(0)
 	if ic.cfg.MountNS {
-		if err := unix.Mount("", "/", "", propagationFlags[spec.Linux.RootfsPropagation], ""); err != nil {
+		if err := unix.Mount("", "/", "", PropagationFlags[spec.Linux.RootfsPropagation], ""); err != nil {
 			return fmt.Errorf("set propagation of /: %w", err)
 		}
 		if err := parentMountPrivate(rootfs); err != nil {
@@ -44,6 +43,12 @@ func (ic *initCtx) prepareRootfs() error {
 		if filepath.Clean(m.Destination) == "/dev" && (m.Type == "bind" || hasOpt(m.Options, "bind") || hasOpt(m.Options, "rbind")) {
 			devBound = true
 		}
+	}
+	// The working directory is made if the image lacks it (as runc does), inside the root.
+	if cwd, err := pathsafe.MkdirAll(root, ic.cfg.Process.Cwd, 0o755); err != nil {
+		return fmt.Errorf("create cwd %s: %w", ic.cfg.Process.Cwd, err)
+	} else {
+		cwd.Close()
 	}
 	if !devBound {
 		if err := createDevices(root, spec.Linux.Devices, ic.cfg.UserNS); err != nil {
@@ -109,7 +114,7 @@ func parentMountPrivate(rootfs string) error {
 }
 
 func (ic *initCtx) mountOne(root *os.File, m specs.Mount) error {
-	opts, bind, rec, err := parseMountOptions(m.Options)
+	opts, bind, rec, err := ParseMountOptions(m.Options)
 	if err != nil {
 		return err
 	}
@@ -264,14 +269,14 @@ func remount(h *os.File, flags uintptr) error {
 // tmpfs with one directory per hierarchy. With a cgroup namespace the kernel scopes each
 // hierarchy to the container's cgroup; without one, the container's own directories are bound.
 func (ic *initCtx) mountCgroup(root *os.File, dest string, target *os.File, flags uintptr) error {
-	cgns := hasNewNS(ic.cfg.Spec, specs.CgroupNamespace)
+	cgns := HasNewNS(ic.cfg.Spec, specs.CgroupNamespace)
 	ro := flags & unix.MS_RDONLY
 	base := flags & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	own, err := ownCgroups()
 	if err != nil {
 		return err
 	}
-	if cgroup.V2() {
+	if cgroup2Host() {
 		if cgns {
 			if err := unix.Mount("cgroup2", pathsafe.ProcPath(target), "cgroup2", flags, ""); err == nil {
 				return nil
@@ -615,4 +620,11 @@ func maskPath(root, null *os.File, p string) error {
 		return unix.Mount("tmpfs", pathsafe.ProcPath(h), "tmpfs", unix.MS_RDONLY, "")
 	}
 	return unix.Mount(pathsafe.ProcPath(null), pathsafe.ProcPath(h), "", unix.MS_BIND, "")
+}
+
+// cgroup2Host reports whether /sys/fs/cgroup is the unified hierarchy (checked here rather than
+// through the cgroup library, which the init does not link).
+func cgroup2Host() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

@@ -1,4 +1,6 @@
-package seccomp
+// Package filter holds a compiled seccomp program and loads it. It is what a container's init
+// needs of seccomp, without the compiler (libseccomp) that package seccomp links.
+package filter
 
 import (
 	"fmt"
@@ -8,8 +10,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Load installs a compiled program on the calling thread (and, with TSYNC, on all its threads).
-// Without no_new_privs this needs CAP_SYS_ADMIN, so the init calls it before dropping capabilities.
+// Without no_new_privs, loading needs CAP_SYS_ADMIN: the init calls it before dropping capabilities.
+// Program is a compiled filter: sock_filter instructions in native byte order, and the
+// flags for seccomp(2).
+type Program struct {
+	BPF   []byte `json:"bpf"`
+	Flags uint   `json:"flags,omitempty"`
+}
+
+// Load installs p on the calling thread (with TSYNC in its flags, on all threads).
 func Load(p *Program) error {
 	if p == nil {
 		return nil

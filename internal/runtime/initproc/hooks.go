@@ -1,4 +1,4 @@
-package libct
+package initproc
 
 import (
 	"bytes"
@@ -13,7 +13,7 @@ import (
 
 // runHooks runs each hook with the container state on its stdin, as the OCI spec requires.
 // A hook that fails or outlives its timeout fails the operation and the hooks after it are skipped.
-func runHooks(ctx context.Context, kind string, hooks []specs.Hook, state OCIState) error {
+func RunHooks(ctx context.Context, kind string, hooks []specs.Hook, state OCIState) error {
 	in, err := json.Marshal(state)
 	if err != nil {
 		return err
@@ -28,7 +28,7 @@ func runHooks(ctx context.Context, kind string, hooks []specs.Hook, state OCISta
 
 // runAllHooks is for poststart and poststop, where a failing hook is only a warning and the
 // remaining hooks still run.
-func runAllHooks(ctx context.Context, kind string, hooks []specs.Hook, state OCIState) []error {
+func RunAllHooks(ctx context.Context, kind string, hooks []specs.Hook, state OCIState) []error {
 	in, err := json.Marshal(state)
 	if err != nil {
 		return []error{err}
