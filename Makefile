@@ -17,7 +17,7 @@ build: $(BINARIES)
 
 # Rebuilt every time: go build is incremental and knows the dependencies better than make.
 $(BIN)/berth-runtime: FORCE
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-extldflags=-static" -o $(BIN)/berth-runtime-init ./cmd/berth-runtime-init
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-s -w -extldflags=-static" -o $(BIN)/berth-runtime-init ./cmd/berth-runtime-init
 	CGO_ENABLED=1 $(GO) build -trimpath -o $@ ./cmd/berth-runtime
 
 FORCE:

@@ -131,6 +131,10 @@ func (ic *initCtx) setup() (string, error) {
 // hooks asks the runtime to run prestart and createRuntime hooks, then runs createContainer
 // hooks here, in the container's namespaces, before pivot_root.
 func (ic *initCtx) hooks() error {
+	h := ic.cfg.Spec.Hooks
+	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) == 0 {
+		return nil // no round trip to the runtime for nothing
+	}
 	if err := ic.enc.Encode(SyncMsg{Type: "hooks"}); err != nil {
 		return err
 	}

@@ -190,11 +190,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		cfg.ConsoleFd = initproc.SyncFd + 2
 	}
 	st := &State{
-		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), Owner: owner(),
+		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), OwnerUID: os.Geteuid(),
 		CgroupPath: cgPath, Annotations: spec.Annotations, Config: spec,
 	}
-	cfg.State = r.Store.OCI(st)
-	cfg.State.Status = specs.StateCreating
+	cfg.State = st.hookState(specs.StateCreating)
 
 	var cloneflags uintptr
 	var joins []nsJoin
@@ -262,11 +261,12 @@ func hostID(mappings []specs.LinuxIDMapping, id uint32) int {
 	return int(id)
 }
 
-func owner() string {
-	if u, err := user.LookupId(strconv.Itoa(os.Geteuid())); err == nil {
+// ownerName names a uid for `state` and `list`; looked up when shown, not on every create.
+func ownerName(uid int) string {
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
 		return u.Username
 	}
-	return "#" + strconv.Itoa(os.Geteuid())
+	return "#" + strconv.Itoa(uid)
 }
 
 func writePidFile(path string, pid int) error {
@@ -283,6 +283,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	return r.start(ctx, st)
+}
+
+// start is Start on a state already in hand (Run has it from Create).
+func (r *Runtime) start(ctx context.Context, st *State) error {
+	id := st.ID
 	switch status := r.Store.Status(st); status {
 	case Created:
 	case Stopped:
@@ -337,7 +343,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 		}
 	}
 	if h := st.Config.Hooks; h != nil {
-		for _, err := range initproc.RunAllHooks(ctx, "poststart", h.Poststart, r.Store.OCI(st)) {
+		for _, err := range initproc.RunAllHooks(ctx, "poststart", h.Poststart, st.hookState(specs.StateRunning)) {
 			r.warn("%v", err)
 		}
 	}
@@ -394,6 +400,12 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 		}
 		return err
 	}
+	return r.delete(ctx, st, force)
+}
+
+// delete is Delete on a state already in hand.
+func (r *Runtime) delete(ctx context.Context, st *State, force bool) error {
+	id := st.ID
 	status := r.Store.Status(st)
 	switch status {
 	case Running, Paused:
@@ -430,8 +442,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	}
 	r.debug("delete: cgroup removed")
 	if h := st.Config.Hooks; h != nil {
-		s := r.Store.OCI(st)
-		s.Status = specs.StateStopped
+		s := st.hookState(specs.StateStopped)
 		for _, err := range initproc.RunAllHooks(ctx, "poststop", h.Poststop, s) {
 			r.warn("%v", err)
 		}

@@ -71,7 +71,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	cfg := &initproc.Config{Mode: "exec", Process: o.Process, Seccomp: prog, State: r.Store.OCI(st), UserNS: initproc.HasNS(spec, specs.UserNamespace)}
+	cfg := &initproc.Config{Mode: "exec", Process: o.Process, Seccomp: prog, State: st.hookState(specs.StateRunning), UserNS: initproc.HasNS(spec, specs.UserNamespace)}
 	var extra []*os.File
 	console := o.console
 	if o.ConsoleSocket != "" {

@@ -155,11 +155,11 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 		}
 		return 0, err
 	}
-	if err := r.Start(ctx, o.ID); err != nil {
+	if err := r.start(ctx, st); err != nil {
 		if fg.sigs != nil {
 			signal.Stop(fg.sigs)
 		}
-		r.Delete(ctx, o.ID, true)
+		r.delete(ctx, st, true)
 		return 0, err
 	}
 	r.debug("started")
@@ -168,7 +168,7 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 	}
 	code, err := fg.wait(st.Pid)
 	r.debug("exited")
-	if derr := r.Delete(ctx, o.ID, true); err == nil {
+	if derr := r.delete(ctx, st, true); err == nil {
 		err = derr
 	}
 	return code, err

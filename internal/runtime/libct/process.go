@@ -131,6 +131,11 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	if err := writeBootstrap(parent, cloneflags, o.joins, selfJoin); err != nil {
 		return nil, err
 	}
+	// Encode the init's configuration while its namespaces are being made.
+	cfgJSON, err := json.Marshal(o.cfg)
+	if err != nil {
+		return nil, err
+	}
 	forked := o.cloneflags&unix.CLONE_NEWPID != 0
 	for _, j := range o.joins {
 		forked = forked || j.flag == unix.CLONE_NEWPID
@@ -185,7 +190,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		}
 	}
 	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
-	if err := enc.Encode(o.cfg); err != nil {
+	if _, err := parent.Write(append(cfgJSON, '\n')); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
 	}
 	if forked {

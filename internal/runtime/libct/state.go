@@ -47,7 +47,7 @@ type State struct {
 	Pid         int               `json:"init_process_pid"`
 	StartTime   uint64            `json:"init_process_start"` // /proc/<pid>/stat field 22: tells pid reuse apart
 	Created     time.Time         `json:"created"`
-	Owner       string            `json:"owner"`
+	OwnerUID    int               `json:"owner_uid"`
 	CgroupPaths map[string]string `json:"cgroup_paths"`
 	CgroupPath  string            `json:"cgroup_path"`
 	Annotations map[string]string `json:"annotations,omitempty"`
@@ -211,7 +211,16 @@ func (s Store) OCI(st *State) OCIState {
 		},
 		Rootfs:  st.Rootfs,
 		Created: st.Created,
-		Owner:   st.Owner,
+		Owner:   ownerName(st.OwnerUID),
+	}
+}
+
+// hookState is the state handed to hooks, with a status the caller knows rather than probes.
+func (st *State) hookState(status specs.ContainerState) OCIState {
+	return OCIState{
+		State: specs.State{Version: specs.Version, ID: st.ID, Status: status, Pid: st.Pid,
+			Bundle: st.Bundle, Annotations: st.Annotations},
+		Rootfs: st.Rootfs, Created: st.Created,
 	}
 }
 
