@@ -71,7 +71,8 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	} else {
 		cgReady <- nil
 	}
-	exe, err := exeseal.Open(initBinary())
+	initPath := initBinary()
+	exe, err := exeseal.Open(initPath)
 	debug("sealed executable ready")
 	if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:       []string{"berth-runtime", "init"},
+		Args:       []string{filepath.Base(initPath), "init"},
 		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOMAXPROCS=1", "GOGC=off"},
 		Stdin:      o.stdio[0],
 		Stdout:     o.stdio[1],
