@@ -16,9 +16,11 @@ all: build
 build: $(BINARIES)
 
 # Rebuilt every time: go build is incremental and knows the dependencies better than make.
+# Both runtime binaries are static: no dynamic loader on the container start path (libseccomp
+# is linked from libseccomp.a; osusergo/netgo keep glibc's NSS out).
 $(BIN)/berth-runtime: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-s -w -extldflags=-static" -o $(BIN)/berth-runtime-init ./cmd/berth-runtime-init
-	CGO_ENABLED=1 $(GO) build -trimpath -o $@ ./cmd/berth-runtime
+	CGO_ENABLED=1 $(GO) build -trimpath -tags osusergo,netgo -ldflags "-extldflags=-static" -o $@ ./cmd/berth-runtime
 
 FORCE:
 
