@@ -7,6 +7,7 @@ import (
 	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"strconv"
+	"strings"
 
 	"github.com/berthproject/berth/internal/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -117,19 +118,9 @@ func ParseSignal(s string) (unix.Signal, error) {
 	if len(name) < 3 || !(name[:3] == "SIG" || name[:3] == "sig") {
 		name = "SIG" + name
 	}
-	sig := unix.SignalNum(upper(name))
+	sig := unix.SignalNum(strings.ToUpper(name))
 	if sig == 0 {
 		return 0, fmt.Errorf("unknown signal %q", s)
 	}
 	return sig, nil
-}
-
-func upper(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= 'a' && c <= 'z' {
-			b[i] = c - 32
-		}
-	}
-	return string(b)
 }

@@ -29,7 +29,7 @@ func (f *Foreground) catch() {
 	signal.Notify(f.sigs, forwarded...)
 }
 
-// Console returns the fd to hand to Create or Exec as their console when Terminal is set.
+// console returns the socket end to hand to Create or Exec as their console when Terminal is set.
 func (f *Foreground) console() (*os.File, error) {
 	if !f.Terminal {
 		return nil, nil
@@ -182,13 +182,10 @@ func (r *Runtime) ExecForeground(ctx context.Context, id string, o ExecOpts) (in
 	if err != nil {
 		return 0, err
 	}
-	if c != nil {
-		defer c.Close()
-		o.console = c
-	}
+	o.console = c
 	pid, err := r.Exec(ctx, id, o)
 	if c != nil {
-		c.Close()
+		c.Close() // the init has its copy; ours would keep the receive side from seeing EOF
 	}
 	if err != nil {
 		signal.Stop(fg.sigs)
