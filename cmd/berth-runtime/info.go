@@ -5,7 +5,6 @@ import (
 	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/berthproject/berth/internal/runtime/caps"
 	"github.com/berthproject/berth/internal/runtime/cgroup"
@@ -47,33 +46,6 @@ func featuresCmd() *cobra.Command {
 			return printJSON(f2)
 		},
 	}
-}
-
-func eventsCmd(g *globals) *cobra.Command {
-	var stats bool
-	var interval time.Duration
-	cmd := &cobra.Command{
-		Use: "events [--stats] <container-id>", Short: "print container resource statistics", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			rt := g.runtime()
-			for {
-				s, err := rt.Stats(args[0])
-				if err != nil {
-					return err
-				}
-				if err := printJSON(map[string]any{"type": "stats", "id": args[0], "data": s}); err != nil {
-					return err
-				}
-				if stats {
-					return nil
-				}
-				time.Sleep(interval)
-			}
-		},
-	}
-	cmd.Flags().BoolVar(&stats, "stats", false, "print statistics once and exit")
-	cmd.Flags().DurationVar(&interval, "interval", 5*time.Second, "interval between statistics")
-	return cmd
 }
 
 func specCmd() *cobra.Command {

@@ -51,7 +51,8 @@ func TestHooks(t *testing.T) {
 		// which must then be writable.
 		s.Root.Readonly = false
 		s.Hooks = &specs.Hooks{
-			Prestart:        []specs.Hook{lcHook(host("prestart"))}, //nolint:staticcheck // deprecated but still run
+			//lint:ignore SA1019 prestart is deprecated but still run
+			Prestart:        []specs.Hook{lcHook(host("prestart"))},
 			CreateRuntime:   []specs.Hook{lcHook(host("createRuntime"))},
 			CreateContainer: []specs.Hook{lcHook(host("createContainer"))},
 			StartContainer:  []specs.Hook{lcHook("/tmp/startContainer.json")},
@@ -160,7 +161,8 @@ func TestFailingCreateHook(t *testing.T) {
 				h := &specs.Hooks{Poststart: []specs.Hook{poststart}}
 				switch kind {
 				case "prestart":
-					h.Prestart = []specs.Hook{failing} //nolint:staticcheck // deprecated but still run
+					//lint:ignore SA1019 prestart is deprecated but still run
+					h.Prestart = []specs.Hook{failing}
 					h.CreateRuntime = []specs.Hook{later}
 				case "createRuntime":
 					h.CreateRuntime = []specs.Hook{failing, later}

@@ -562,11 +562,10 @@ func TestKillDefaultSignal(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
+	exited := false
 	defer func() {
-		select {
-		case <-done:
-		default:
-			cmd.Process.Kill() // our own berth-runtime process, by pid
+		if !exited {
+			cmd.Process.Kill() // our own berth-runtime process, by pid; cleanup deletes the container
 			<-done
 		}
 	}()
@@ -593,6 +592,7 @@ func TestKillDefaultSignal(t *testing.T) {
 	e.lcMust("kill", id)
 	select {
 	case err := <-done:
+		exited = true
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
 			code = ee.ExitCode()
@@ -604,7 +604,11 @@ func TestKillDefaultSignal(t *testing.T) {
 			t.Errorf("run exited %d after a default kill, want 42 (the TERM trap); output: %s", code, b)
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatalf("the container did not exit within 10s of a default kill (not SIGTERM?)")
+		sig := map[string]string{}
+		for _, f := range []string{"State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt"} {
+			sig[f] = lcProcField(pid, f)
+		}
+		t.Fatalf("the container did not exit within 10s of a default kill (not SIGTERM?); init %d: %v", pid, sig)
 	}
 }
 

@@ -4,6 +4,7 @@ package runtime_test
 
 import (
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -92,6 +93,26 @@ func lcUserNS(s *specs.Spec) {
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 }
 
+// lcUserNSBundle is e.bundle for a user-namespaced container. The init runs as host uid 100000,
+// which must be able to reach the rootfs: t.TempDir() makes 0700 directories, so the bundle and
+// its parent are opened to search (runc fails on a 0700 path just the same: "mount ... permission
+// denied").
+func (e *env) lcUserNSBundle(mutate func(*specs.Spec), checkerArgs ...string) string {
+	e.t.Helper()
+	b := e.bundle(func(s *specs.Spec) {
+		lcUserNS(s)
+		if mutate != nil {
+			mutate(s)
+		}
+	}, checkerArgs...)
+	for _, d := range []string{b, filepath.Dir(b)} {
+		if err := os.Chmod(d, 0o711); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	return b
+}
+
 // lcRootlessMounts changes the default mounts the way `runc spec --rootless` does: no cgroup
 // mount, and /sys bound from the host instead of a new sysfs.
 func lcRootlessMounts(s *specs.Spec) {
@@ -121,12 +142,7 @@ func TestUserNamespace(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			b := e.bundle(func(s *specs.Spec) {
-				lcUserNS(s)
-				if tc.mounts != nil {
-					tc.mounts(s)
-				}
-			}, "-stat", "/checker")
+			b := e.lcUserNSBundle(tc.mounts, "-stat", "/checker")
 			r := e.runChecker(b)
 			if r.UID.Real != 0 || r.UID.Effective != 0 || r.GID.Real != 0 || r.GID.Effective != 0 {
 				t.Errorf("uid/gid inside = %+v/%+v, want 0", r.UID, r.GID)
@@ -153,7 +169,7 @@ func TestUserNamespace(t *testing.T) {
 func TestUserNamespaceHostView(t *testing.T) {
 	e := newEnv(t)
 	id := e.id()
-	pid := e.lcRunDetached(e.bundle(sleeper(lcUserNS)), id)
+	pid := e.lcRunDetached(e.lcUserNSBundle(sleeper(nil)), id)
 	if got := strings.Fields(lcProcField(pid, "Uid")); strings.Join(got, " ") != "100000 100000 100000 100000" {
 		t.Errorf("host view of Uid = %v, want 100000 x4", got)
 	}

@@ -132,6 +132,7 @@ func (ic *initCtx) setup() (string, error) {
 // hooks here, in the container's namespaces, before pivot_root.
 func (ic *initCtx) hooks() error {
 	h := ic.cfg.Spec.Hooks
+	//lint:ignore SA1019 prestart is deprecated but still part of the OCI spec and still run
 	if h == nil || len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer) == 0 {
 		return nil // no round trip to the runtime for nothing
 	}
