@@ -89,7 +89,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
 		Args:       []string{filepath.Base(initPath), "init"},
-		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOMAXPROCS=1", "GOGC=off"},
+		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"},
 		Stdin:      o.stdio[0],
 		Stdout:     o.stdio[1],
 		Stderr:     o.stdio[2],
