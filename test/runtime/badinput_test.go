@@ -110,7 +110,7 @@ func TestBadInput(t *testing.T) {
 				if cmd == "run" {
 					args = []string{cmd, "--detach", "--bundle", b, id}
 				}
-				r := e.rtf(args...)
+				r := e.rt(args...)
 				if r.code == 0 {
 					e.rt("delete", "--force", id)
 					t.Errorf("%s succeeded; want an error mentioning %q", cmd, tc.want)
@@ -135,7 +135,7 @@ func TestDuplicateID(t *testing.T) {
 	e := newEnv(t)
 	id := e.id()
 	b1 := e.bundle(sleeper(nil))
-	e.mustRTF("create", "--bundle", b1, id)
+	e.mustRT("create", "--bundle", b1, id)
 	defer e.rt("delete", "--force", id)
 	st1 := e.ociState(id)
 	stateFile := filepath.Join(e.root, id, "state.json")
@@ -145,7 +145,7 @@ func TestDuplicateID(t *testing.T) {
 	}
 
 	b2 := e.bundle(sleeper(nil))
-	r := e.rtf("create", "--bundle", b2, id)
+	r := e.rt("create", "--bundle", b2, id)
 	if r.code == 0 {
 		t.Fatalf("second create of %s succeeded", id)
 	}
@@ -153,7 +153,7 @@ func TestDuplicateID(t *testing.T) {
 		t.Errorf("stderr %q lacks \"already exists\"", r.stderr)
 	}
 	// The same with run.
-	if r := e.rtf("run", "--detach", "--bundle", b2, id); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+	if r := e.rt("run", "--detach", "--bundle", b2, id); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
 		t.Errorf("run with a taken id: exit %d, stderr %q", r.code, r.stderr)
 	}
 	after, err := os.ReadFile(stateFile)

@@ -3,6 +3,7 @@
 package runtime_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/berthproject/berth/internal/runtime/libct"
 	"github.com/berthproject/berth/test/checker/report"
@@ -136,11 +138,19 @@ type result struct {
 	code           int
 }
 
+// rtTimeout bounds every berth-runtime call, so a hang fails the test instead of the package.
+const rtTimeout = time.Minute
+
 // rt runs berth-runtime with this env's root. Output goes to files, not pipes: a created or
 // detached container inherits the runtime's stdio and would hold a pipe open after it exits.
 func (e *env) rt(args ...string) result {
 	e.t.Helper()
-	cmd := exec.Command(runtimeBin, append([]string{"--root", e.root}, args...)...)
+	return e.rtIn(nil, args...)
+}
+
+// rtIn is rt with stdin (nil: /dev/null).
+func (e *env) rtIn(stdin *os.File, args ...string) result {
+	e.t.Helper()
 	dir := e.t.TempDir()
 	outF, err := os.Create(filepath.Join(dir, "stdout"))
 	if err != nil {
@@ -152,11 +162,20 @@ func (e *env) rt(args ...string) result {
 		e.t.Fatal(err)
 	}
 	defer errF.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), rtTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, runtimeBin, append([]string{"--root", e.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = outF, errF
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
 	err = cmd.Run()
 	o, _ := os.ReadFile(outF.Name())
 	se, _ := os.ReadFile(errF.Name())
 	r := result{stdout: string(o), stderr: string(se)}
+	if ctx.Err() != nil {
+		e.t.Fatalf("berth-runtime %v: timed out after %v\nstdout: %s\nstderr: %s", args, rtTimeout, r.stdout, r.stderr)
+	}
 	if ee, ok := err.(*exec.ExitError); ok {
 		r.code = ee.ExitCode()
 	} else if err != nil {

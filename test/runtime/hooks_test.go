@@ -62,7 +62,7 @@ func TestHooks(t *testing.T) {
 	}))
 	startFile := filepath.Join(b, "rootfs", "tmp", "startContainer.json")
 
-	e.lcMust("create", "--bundle", b, id)
+	e.mustRT("create", "--bundle", b, id)
 	pid := e.ociState(id).Pid
 	for _, kind := range []string{"prestart", "createRuntime", "createContainer"} {
 		st, ok := lcReadHookState(t, host(kind), 0)
@@ -85,7 +85,7 @@ func TestHooks(t *testing.T) {
 		}
 	}
 
-	e.lcMust("start", id)
+	e.mustRT("start", id)
 	// poststart runs before start returns (as with runc); startContainer runs in the init after
 	// start released it, so it may finish a moment later.
 	if st, ok := lcReadHookState(t, host("poststart"), 0); !ok {
@@ -109,12 +109,12 @@ func TestHooks(t *testing.T) {
 		t.Errorf("poststop ran before delete")
 	}
 
-	e.lcMust("kill", id, "KILL")
+	e.mustRT("kill", id, "KILL")
 	e.lcWaitStatus(id, specs.StateStopped, 5*time.Second)
 	if lcExists(host("poststop")) {
 		t.Errorf("poststop ran at kill, before delete")
 	}
-	e.lcMust("delete", id)
+	e.mustRT("delete", id)
 	if st, ok := lcReadHookState(t, host("poststop"), 0); !ok {
 		t.Errorf("poststop hook had not run when delete returned")
 	} else if st.ID != id || st.Status != specs.StateStopped || st.Bundle != b {
@@ -134,7 +134,7 @@ func TestHookEnvAndArgs(t *testing.T) {
 			Env:  []string{"HOOKVAR=hv", "PATH=/bin:/usr/bin"},
 		}}}
 	}))
-	e.lcMust("create", "--bundle", b, id)
+	e.mustRT("create", "--bundle", b, id)
 	got, err := os.ReadFile(outFile)
 	if err != nil {
 		t.Fatalf("createRuntime hook did not run: %v", err)
@@ -142,7 +142,7 @@ func TestHookEnvAndArgs(t *testing.T) {
 	if string(got) != "first|second|hv|hook-argv0" {
 		t.Errorf("hook saw %q, want \"first|second|hv|hook-argv0\" ($0 $1 $HOOKVAR argv[0])", got)
 	}
-	e.lcMust("delete", "--force", id)
+	e.mustRT("delete", "--force", id)
 }
 
 // TestFailingCreateHook checks that a creation hook exiting 1 fails create, that later hooks do
@@ -171,7 +171,7 @@ func TestFailingCreateHook(t *testing.T) {
 				}
 				s.Hooks = h
 			}))
-			r := e.lcRT("create", "--bundle", b, id)
+			r := e.rt("create", "--bundle", b, id)
 			if r.code == 0 {
 				t.Fatalf("create with a failing %s hook succeeded", kind)
 			}
@@ -194,7 +194,7 @@ func TestFailingCreateHook(t *testing.T) {
 			if lcExists(filepath.Join(e.root, id)) {
 				t.Errorf("state dir %s left after a failed create", filepath.Join(e.root, id))
 			}
-			if r := e.lcMust("list", "-q"); strings.TrimSpace(r.stdout) != "" {
+			if r := e.mustRT("list", "-q"); strings.TrimSpace(r.stdout) != "" {
 				t.Errorf("list after a failed create: %q", r.stdout)
 			}
 			var left []string

@@ -4,7 +4,6 @@ package runtime_test
 // events, each checked against what the host sees (/proc, cgroupfs, the state root).
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -18,56 +17,6 @@ import (
 )
 
 // ---- helpers for lifecycle_test.go, namespaces_test.go and hooks_test.go (prefixed lc) ----
-
-// lcTimeout bounds every berth-runtime call these tests make, so a hang fails instead of
-// blocking the package.
-const lcTimeout = 30 * time.Second
-
-// lcRT runs berth-runtime like e.rt, but with stdout and stderr in files rather than pipes: a
-// container started by create or run --detach inherits them, and a pipe would keep the call from
-// returning until the container exits. The command is killed after lcTimeout.
-func (e *env) lcRT(args ...string) result {
-	e.t.Helper()
-	dir := e.t.TempDir()
-	o, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer o.Close()
-	se, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer se.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), lcTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, runtimeBin, append([]string{"--root", e.root}, args...)...)
-	cmd.Stdout, cmd.Stderr = o, se
-	err = cmd.Run()
-	var r result
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("berth-runtime %v: %v", args, err)
-	}
-	ob, _ := os.ReadFile(o.Name())
-	sb, _ := os.ReadFile(se.Name())
-	r.stdout, r.stderr = string(ob), string(sb)
-	if ctx.Err() != nil {
-		e.t.Fatalf("berth-runtime %v: timed out after %v\nstdout: %s\nstderr: %s", args, lcTimeout, r.stdout, r.stderr)
-	}
-	return r
-}
-
-// lcMust is lcRT that fails the test on a non-zero exit.
-func (e *env) lcMust(args ...string) result {
-	e.t.Helper()
-	r := e.lcRT(args...)
-	if r.code != 0 {
-		e.t.Fatalf("berth-runtime %v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
-	}
-	return r
-}
 
 // lcWaitStatus polls `state` until the container reaches want, failing the test after d.
 func (e *env) lcWaitStatus(id string, want specs.ContainerState, d time.Duration) specs.State {
@@ -88,7 +37,7 @@ func (e *env) lcWaitStatus(id string, want specs.ContainerState, d time.Duration
 // lcRunDetached starts a container with run --detach and returns its init pid.
 func (e *env) lcRunDetached(bundle, id string) int {
 	e.t.Helper()
-	e.lcMust("run", "--detach", "--bundle", bundle, id)
+	e.mustRT("run", "--detach", "--bundle", bundle, id)
 	st := e.ociState(id)
 	if st.Status != specs.StateRunning || st.Pid <= 0 {
 		e.t.Fatalf("after run --detach: status %q pid %d, want running with a pid", st.Status, st.Pid)
@@ -233,7 +182,7 @@ func TestLifecycle(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "init.pid")
 
 	// create
-	e.lcMust("create", "--bundle", b, "--pid-file", pidFile, id)
+	e.mustRT("create", "--bundle", b, "--pid-file", pidFile, id)
 	st := e.ociState(id)
 	if st.Status != specs.StateCreated {
 		t.Fatalf("after create: status %q, want created", st.Status)
@@ -271,7 +220,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// start
-	e.lcMust("start", id)
+	e.mustRT("start", id)
 	st = e.ociState(id)
 	if st.Status != specs.StateRunning || st.Pid != pid {
 		t.Fatalf("after start: status %q pid %d, want running pid %d", st.Status, st.Pid, pid)
@@ -279,17 +228,17 @@ func TestLifecycle(t *testing.T) {
 	if cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline"); string(cmdline) != "sleep\x001000\x00" {
 		t.Errorf("init cmdline = %q, want sleep 1000", cmdline)
 	}
-	if r := e.lcRT("start", id); r.code == 0 {
+	if r := e.rt("start", id); r.code == 0 {
 		t.Errorf("start of a running container succeeded")
 	} else if !strings.Contains(r.stderr, "running") {
 		t.Errorf("start of a running container: stderr %q does not say it is running", r.stderr)
 	}
-	if r := e.lcRT("resume", id); r.code == 0 {
+	if r := e.rt("resume", id); r.code == 0 {
 		t.Errorf("resume of a running (not paused) container succeeded")
 	}
 
 	// pause / resume
-	e.lcMust("pause", id)
+	e.mustRT("pause", id)
 	if st = e.ociState(id); st.Status != specs.ContainerState("paused") {
 		t.Errorf("after pause: status %q, want paused", st.Status)
 	}
@@ -297,10 +246,10 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("after pause: cgroup of %d is not frozen (State: %s)", pid, lcProcField(pid, "State"))
 	}
 	// runc refuses exec into a paused container; it must not hang either (lcRT times out).
-	if r := e.lcRT("exec", id, "true"); r.code == 0 {
+	if r := e.rt("exec", id, "true"); r.code == 0 {
 		t.Errorf("exec into a paused container succeeded")
 	}
-	e.lcMust("resume", id)
+	e.mustRT("resume", id)
 	if st = e.ociState(id); st.Status != specs.StateRunning {
 		t.Errorf("after resume: status %q, want running", st.Status)
 	}
@@ -309,19 +258,19 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// exec
-	if r := e.lcRT("exec", id, "echo", "hi"); r.code != 0 || r.stdout != "hi\n" {
+	if r := e.rt("exec", id, "echo", "hi"); r.code != 0 || r.stdout != "hi\n" {
 		t.Errorf("exec echo hi: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if r := e.lcRT("exec", id, "sh", "-c", "exit 3"); r.code != 3 {
+	if r := e.rt("exec", id, "sh", "-c", "exit 3"); r.code != 3 {
 		t.Errorf("exec sh -c 'exit 3': exit %d, want 3 (stderr %q)", r.code, r.stderr)
 	}
-	if r := e.lcRT("exec", "--env", "FOO=bar", id, "sh", "-c", "echo $FOO"); r.code != 0 || r.stdout != "bar\n" {
+	if r := e.rt("exec", "--env", "FOO=bar", id, "sh", "-c", "echo $FOO"); r.code != 0 || r.stdout != "bar\n" {
 		t.Errorf("exec --env FOO=bar: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if r := e.lcRT("exec", "--cwd", "/tmp", id, "pwd"); r.code != 0 || r.stdout != "/tmp\n" {
+	if r := e.rt("exec", "--cwd", "/tmp", id, "pwd"); r.code != 0 || r.stdout != "/tmp\n" {
 		t.Errorf("exec --cwd /tmp pwd: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-	if r := e.lcRT("exec", "--user", "1000:1000", id, "sh", "-c", "id -u; id -g"); r.code != 0 || r.stdout != "1000\n1000\n" {
+	if r := e.rt("exec", "--user", "1000:1000", id, "sh", "-c", "id -u; id -g"); r.code != 0 || r.stdout != "1000\n1000\n" {
 		t.Errorf("exec --user 1000:1000: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	proc := specs.Process{
@@ -335,19 +284,19 @@ func TestLifecycle(t *testing.T) {
 	if err := os.WriteFile(procFile, pj, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.lcRT("exec", "--process", procFile, id); r.code != 0 || r.stdout != "fromfile\n/etc\n2000\n2001\n" {
+	if r := e.rt("exec", "--process", procFile, id); r.code != 0 || r.stdout != "fromfile\n/etc\n2000\n2001\n" {
 		t.Errorf("exec --process: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 	// An exec'd process sees the container's pid namespace, where the init is pid 1.
-	if r := e.lcRT("exec", id, "sh", "-c", "cat /proc/1/cmdline"); r.code != 0 || r.stdout != "sleep\x001000\x00" {
+	if r := e.rt("exec", id, "sh", "-c", "cat /proc/1/cmdline"); r.code != 0 || r.stdout != "sleep\x001000\x00" {
 		t.Errorf("exec cat /proc/1/cmdline: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
 
 	// ps: a detached exec adds a second process.
-	e.lcMust("exec", "--detach", id, "sleep", "999")
+	e.mustRT("exec", "--detach", id, "sleep", "999")
 	var pids []int
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		r := e.lcMust("ps", "--format", "json", id)
+		r := e.mustRT("ps", "--format", "json", id)
 		pids = nil
 		if err := json.Unmarshal([]byte(r.stdout), &pids); err != nil {
 			t.Fatalf("ps --format json: %v\n%s", err, r.stdout)
@@ -372,7 +321,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// list
-	r := e.lcMust("list")
+	r := e.mustRT("list")
 	found := false
 	for _, l := range strings.Split(r.stdout, "\n") {
 		if f := strings.Fields(l); len(f) >= 3 && f[0] == id {
@@ -386,7 +335,7 @@ func TestLifecycle(t *testing.T) {
 		t.Errorf("list does not show %s:\n%s", id, r.stdout)
 	}
 	var list []specs.State
-	r = e.lcMust("list", "--format", "json")
+	r = e.mustRT("list", "--format", "json")
 	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil {
 		t.Fatalf("list --format json: %v\n%s", err, r.stdout)
 	}
@@ -395,7 +344,7 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// kill KILL → stopped
-	e.lcMust("kill", id, "KILL")
+	e.mustRT("kill", id, "KILL")
 	st = e.lcWaitStatus(id, specs.StateStopped, 5*time.Second)
 	if st.Pid != 0 {
 		t.Errorf("stopped container reports pid %d, want 0 (as runc)", st.Pid)
@@ -405,15 +354,15 @@ func TestLifecycle(t *testing.T) {
 		// The exec'd process lived in the init's pid namespace: it dies with the init.
 		lcWaitGone(t, execPid, 5*time.Second)
 	}
-	if r := e.lcRT("kill", id, "KILL"); r.code == 0 {
+	if r := e.rt("kill", id, "KILL"); r.code == 0 {
 		t.Errorf("kill of a stopped container succeeded (runc: \"container not running\")")
 	}
-	if r := e.lcRT("start", id); r.code == 0 {
+	if r := e.rt("start", id); r.code == 0 {
 		t.Errorf("start of a stopped container succeeded")
 	}
 
 	// delete
-	e.lcMust("delete", id)
+	e.mustRT("delete", id)
 	if r := e.rt("state", id); r.code == 0 {
 		t.Errorf("state after delete succeeded: %s", r.stdout)
 	} else if !strings.Contains(r.stderr, "does not exist") {
@@ -430,11 +379,11 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("cgroup %s left after delete", d)
 		}
 	}
-	r = e.lcMust("list", "--format", "json")
+	r = e.mustRT("list", "--format", "json")
 	if strings.TrimSpace(r.stdout) != "[]" {
 		t.Errorf("list --format json after delete = %s, want []", r.stdout)
 	}
-	if r := e.lcRT("delete", id); r.code == 0 {
+	if r := e.rt("delete", id); r.code == 0 {
 		t.Errorf("second delete succeeded")
 	}
 }
@@ -447,7 +396,7 @@ func TestDeleteRunning(t *testing.T) {
 	pid := e.lcRunDetached(e.bundle(sleeper(nil)), id)
 	cgDirs := lcCgroupDirs(t, pid)
 
-	r := e.lcRT("delete", id)
+	r := e.rt("delete", id)
 	if r.code == 0 {
 		t.Fatalf("delete of a running container without --force succeeded")
 	}
@@ -461,7 +410,7 @@ func TestDeleteRunning(t *testing.T) {
 		t.Errorf("after a refused delete the init %d is dead", pid)
 	}
 
-	e.lcMust("delete", "--force", id)
+	e.mustRT("delete", "--force", id)
 	lcWaitGone(t, pid, 5*time.Second)
 	if r := e.rt("state", id); r.code == 0 {
 		t.Errorf("state after delete --force succeeded")
@@ -481,9 +430,9 @@ func TestDeleteForceCreated(t *testing.T) {
 	e := newEnv(t)
 	id := e.id()
 	b := e.bundle(sleeper(nil))
-	e.lcMust("create", "--bundle", b, id)
+	e.mustRT("create", "--bundle", b, id)
 	pid := e.ociState(id).Pid
-	e.lcMust("delete", "--force", id)
+	e.mustRT("delete", "--force", id)
 	lcWaitGone(t, pid, 5*time.Second)
 	if _, err := os.Lstat(filepath.Join(e.root, id)); err == nil {
 		t.Errorf("state dir left after delete --force of a created container")
@@ -501,7 +450,7 @@ func TestDeleteForceCreated(t *testing.T) {
 func TestRunExitCode(t *testing.T) {
 	e := newEnv(t)
 	id := e.id()
-	r := e.lcRT("run", "--bundle", e.lcShBundle("echo out; echo err >&2; exit 7", nil), id)
+	r := e.rt("run", "--bundle", e.lcShBundle("echo out; echo err >&2; exit 7", nil), id)
 	if r.code != 7 {
 		t.Errorf("run sh -c 'exit 7': exit %d, want 7 (stderr %q)", r.code, r.stderr)
 	}
@@ -514,7 +463,7 @@ func TestRunExitCode(t *testing.T) {
 	if _, err := os.Stat(lcDefaultCgroupDir(id)); err == nil {
 		t.Errorf("cgroup %s left after a foreground run", lcDefaultCgroupDir(id))
 	}
-	if r := e.lcRT("run", "--bundle", e.lcShBundle("exit 0", nil), e.id()); r.code != 0 {
+	if r := e.rt("run", "--bundle", e.lcShBundle("exit 0", nil), e.id()); r.code != 0 {
 		t.Errorf("run sh -c 'exit 0': exit %d (stderr %q)", r.code, r.stderr)
 	}
 }
@@ -539,7 +488,7 @@ func TestRunDetach(t *testing.T) {
 	if st := e.ociState(id); st.Status != specs.StateRunning || !lcAlive(pid) {
 		t.Errorf("detached container: status %q alive %v", st.Status, lcAlive(pid))
 	}
-	e.lcMust("delete", "--force", id)
+	e.mustRT("delete", "--force", id)
 	lcWaitGone(t, pid, 5*time.Second)
 }
 
@@ -589,7 +538,7 @@ func TestKillDefaultSignal(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	e.lcMust("kill", id)
+	e.mustRT("kill", id)
 	select {
 	case err := <-done:
 		exited = true
@@ -619,7 +568,7 @@ func TestEventsStats(t *testing.T) {
 	e := newEnv(t)
 	id := e.id()
 	e.lcRunDetached(e.bundle(sleeper(nil)), id)
-	r := e.lcMust("events", "--stats", id)
+	r := e.mustRT("events", "--stats", id)
 	var ev struct {
 		Type string                     `json:"type"`
 		ID   string                     `json:"id"`
@@ -653,8 +602,8 @@ func TestEventsStats(t *testing.T) {
 	} else if err := json.Unmarshal(raw, &pids); err != nil || pids.Current != 1 {
 		t.Errorf("events --stats: data.pids.current = %d (%v), want 1: %s", pids.Current, err, raw)
 	}
-	e.lcMust("delete", "--force", id)
-	if r := e.lcRT("events", "--stats", id); r.code == 0 {
+	e.mustRT("delete", "--force", id)
+	if r := e.rt("events", "--stats", id); r.code == 0 {
 		t.Errorf("events --stats of a deleted container succeeded")
 	}
 }

@@ -64,7 +64,7 @@ func TestJoinNetNamespace(t *testing.T) {
 	if st := e.ociState(owner); st.Status != specs.StateRunning || lcNSLink(t, pid, "net") != ownerNet {
 		t.Errorf("owner after the joiner ran: status %q", st.Status)
 	}
-	e.lcMust("delete", "--force", owner)
+	e.mustRT("delete", "--force", owner)
 }
 
 // TestJoinMissingNamespace checks that a namespace path that does not exist fails create and
@@ -75,7 +75,7 @@ func TestJoinMissingNamespace(t *testing.T) {
 	b := e.bundle(sleeper(func(s *specs.Spec) {
 		lcSetNSPath(s, specs.NetworkNamespace, "/proc/999999999/ns/net")
 	}))
-	if r := e.lcRT("create", "--bundle", b, id); r.code == 0 {
+	if r := e.rt("create", "--bundle", b, id); r.code == 0 {
 		t.Fatalf("create joining a missing namespace succeeded")
 	}
 	if r := e.rt("state", id); r.code == 0 {
@@ -189,9 +189,9 @@ func TestUserNamespaceHostView(t *testing.T) {
 		t.Errorf("sleeper shares the host's user namespace")
 	}
 	// An exec joins the user namespace too.
-	if r := e.lcRT("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map"); r.code != 0 || strings.Join(strings.Fields(r.stdout), " ") != "0 0 100000 65536" {
+	if r := e.rt("exec", id, "sh", "-c", "id -u; cat /proc/self/uid_map"); r.code != 0 || strings.Join(strings.Fields(r.stdout), " ") != "0 0 100000 65536" {
 		t.Errorf("exec in the user namespace: exit %d stdout %q stderr %q", r.code, r.stdout, r.stderr)
 	}
-	e.lcMust("delete", "--force", id)
+	e.mustRT("delete", "--force", id)
 	lcWaitGone(t, pid, 5*time.Second)
 }

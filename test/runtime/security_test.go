@@ -5,7 +5,6 @@ package runtime_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -112,60 +110,6 @@ func (e *env) assertNoTraces(id, bundle string) {
 	}
 }
 
-// rtf runs berth-runtime like e.rt but with stdout and stderr in files rather than pipes, so a
-// command that leaves a process behind holding them (create, run --detach) does not block the test
-// until that process exits. It kills the command (by its pid) after a minute.
-func (e *env) rtf(args ...string) result {
-	e.t.Helper()
-	return e.rtfIn(nil, args...)
-}
-
-// rtfIn is rtf with stdin (nil: /dev/null).
-func (e *env) rtfIn(stdin *os.File, args ...string) result {
-	e.t.Helper()
-	dir := e.t.TempDir()
-	o, err := os.Create(filepath.Join(dir, "stdout"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer o.Close()
-	se, err := os.Create(filepath.Join(dir, "stderr"))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer se.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, runtimeBin, append([]string{"--root", e.root}, args...)...)
-	cmd.Stdout, cmd.Stderr = o, se
-	if stdin != nil {
-		cmd.Stdin = stdin
-	}
-	err = cmd.Run()
-	var r result
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("berth-runtime %v: %v", args, err)
-	}
-	if ctx.Err() != nil {
-		e.t.Errorf("berth-runtime %v: timed out", args)
-	}
-	ob, _ := os.ReadFile(o.Name())
-	sb, _ := os.ReadFile(se.Name())
-	r.stdout, r.stderr = string(ob), string(sb)
-	return r
-}
-
-func (e *env) mustRTF(args ...string) result {
-	e.t.Helper()
-	r := e.rtf(args...)
-	if r.code != 0 {
-		e.t.Fatalf("berth-runtime %v: exit %d\nstdout: %s\nstderr: %s", args, r.code, r.stdout, r.stderr)
-	}
-	return r
-}
-
 // ---- CVE-2019-5736: the init's executable is not the host binary and cannot be written ----
 
 // hostBinary is a host executable a container's init may run: berth-runtime itself, or the
@@ -213,7 +157,7 @@ func TestCVE20195736InitExeSealed(t *testing.T) {
 	b := e.bundle(sleeper(nil))
 	id := e.id()
 	bins := initCandidates(t)
-	e.mustRTF("create", "--bundle", b, id)
+	e.mustRT("create", "--bundle", b, id)
 	defer e.rt("delete", "--force", id)
 	pid := e.ociState(id).Pid
 	exe := fmt.Sprintf("/proc/%d/exe", pid)
@@ -256,7 +200,7 @@ func TestCVE20195736FromSibling(t *testing.T) {
 	e := newEnv(t)
 	bins := initCandidates(t)
 	victim := e.id()
-	e.mustRTF("create", "--bundle", e.bundle(sleeper(nil)), victim)
+	e.mustRT("create", "--bundle", e.bundle(sleeper(nil)), victim)
 	defer e.rt("delete", "--force", victim)
 	pid := e.ociState(victim).Pid
 	script := `set -u
@@ -351,14 +295,14 @@ func (e *env) runWithDirStdin(dir string, args ...string) result {
 		e.t.Fatal(err)
 	}
 	defer d.Close()
-	return e.rtfIn(d, args...)
+	return e.rtIn(d, args...)
 }
 
 // TestCVE202421626Exec does the same through `exec --cwd`.
 func TestCVE202421626Exec(t *testing.T) {
 	e := newEnv(t)
 	id := e.id()
-	e.mustRTF("run", "--detach", "--bundle", e.bundle(sleeper(nil)), id)
+	e.mustRT("run", "--detach", "--bundle", e.bundle(sleeper(nil)), id)
 	defer e.rt("delete", "--force", id)
 	for n := 3; n <= 20; n++ {
 		cwd := "/proc/self/fd/" + strconv.Itoa(n)
@@ -482,7 +426,7 @@ func TestProcSymlinkRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			id := e.id()
-			r := e.rtf("create", "--bundle", b, id)
+			r := e.rt("create", "--bundle", b, id)
 			if r.code == 0 {
 				e.rt("delete", "--force", id)
 				t.Fatalf("create with /proc -> %s succeeded", target)
@@ -567,7 +511,7 @@ func TestStateDirModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := e.id()
-	e.mustRTF("create", "--bundle", e.bundle(sleeper(nil)), id)
+	e.mustRT("create", "--bundle", e.bundle(sleeper(nil)), id)
 	defer e.rt("delete", "--force", id)
 	for _, d := range []string{e.root, filepath.Join(e.root, id)} {
 		fi, err := os.Stat(d)
@@ -582,7 +526,7 @@ func TestStateDirModes(t *testing.T) {
 	fresh := filepath.Join(t.TempDir(), "a", "root")
 	id2 := e.id()
 	b := e.bundle(sleeper(nil))
-	if r := e.rtf("--root", fresh, "create", "--bundle", b, id2); r.code != 0 {
+	if r := e.rt("--root", fresh, "create", "--bundle", b, id2); r.code != 0 {
 		t.Fatalf("create with a fresh root: %s", r.stderr)
 	}
 	defer e.rt("--root", fresh, "delete", "--force", id2)
@@ -603,7 +547,7 @@ func TestInvalidContainerIDs(t *testing.T) {
 	b := e.bundle(sleeper(nil))
 	for _, id := range []string{"../x", "a/b", "..", ".", "", "x y", "../../../../tmp/berth-escape", "a\nb"} {
 		cmd := []string{"--root", root, "create", "--bundle", b, id}
-		r := e.rtf(cmd...)
+		r := e.rt(cmd...)
 		if r.code == 0 {
 			e.rt("--root", root, "delete", "--force", id)
 			t.Errorf("create %q succeeded", id)
@@ -681,7 +625,7 @@ func TestConsoleSocket(t *testing.T) {
 		s.Process.Args = []string{"sh", "-c", "tty; ls -l /dev/console; echo DONE"}
 	})
 	id := e.id()
-	e.mustRTF("create", "--bundle", b, "--console-socket", sock, id)
+	e.mustRT("create", "--bundle", b, "--console-socket", sock, id)
 	defer e.rt("delete", "--force", id)
 	g := <-ch
 	if g.err != nil {
