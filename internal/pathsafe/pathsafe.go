@@ -150,6 +150,17 @@ func Reopen(h *os.File, flags int) (*os.File, error) {
 	return pathrs.Reopen(h, flags)
 }
 
+// MkdirAllOpen is MkdirAll returning the directory opened for reading, ready to serve as the
+// dirfd of *at calls (mknodat, symlinkat, openat) that create entries in it.
+func MkdirAllOpen(root *os.File, path string, mode os.FileMode) (*os.File, error) {
+	h, err := MkdirAll(root, path, mode)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY)
+}
+
 // CreateFile makes sure path exists inside root as a regular file (creating parent directories and
 // an empty file as needed, never following a final symlink) and returns an O_PATH handle to it.
 // It is how bind-mount targets for files are made.
@@ -159,16 +170,11 @@ func CreateFile(root *os.File, path string, mode os.FileMode) (*os.File, error) 
 	}
 	// Create the parent, then the file relative to the parent's handle, never following a
 	// final symlink; then resolve it again inside the root.
-	parent, err := MkdirAll(root, filepath.Dir(filepath.Join("/", path)), 0o755)
-	if err != nil {
-		return nil, err
-	}
-	defer parent.Close()
 	base := filepath.Base(path)
 	if base == "/" || base == "." || base == ".." {
 		return nil, fmt.Errorf("invalid file path %q", path)
 	}
-	dir, err := Reopen(parent, unix.O_RDONLY|unix.O_DIRECTORY)
+	dir, err := MkdirAllOpen(root, filepath.Dir(filepath.Join("/", path)), 0o755)
 	if err != nil {
 		return nil, err
 	}

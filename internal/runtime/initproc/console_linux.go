@@ -80,12 +80,7 @@ func bindConsole(slave *os.File) error {
 		return err
 	}
 	defer root.Close()
-	dev, err := pathsafe.MkdirAll(root, "/dev", 0o755)
-	if err != nil {
-		return err
-	}
-	defer dev.Close()
-	dir, err := pathsafe.Reopen(dev, unix.O_RDONLY|unix.O_DIRECTORY)
+	dir, err := pathsafe.MkdirAllOpen(root, "/dev", 0o755)
 	if err != nil {
 		return err
 	}

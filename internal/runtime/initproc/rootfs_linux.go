@@ -423,12 +423,7 @@ func createDevice(root *os.File, n devNode, userNS bool) error {
 		defer target.Close()
 		return unix.Mount(n.path, pathsafe.ProcPath(target), "", unix.MS_BIND, "")
 	}
-	parent, err := pathsafe.MkdirAll(root, filepath.Dir(n.path), 0o755)
-	if err != nil {
-		return err
-	}
-	defer parent.Close()
-	dir, err := pathsafe.Reopen(parent, unix.O_RDONLY|unix.O_DIRECTORY)
+	dir, err := pathsafe.MkdirAllOpen(root, filepath.Dir(n.path), 0o755)
 	if err != nil {
 		return err
 	}
@@ -457,12 +452,7 @@ func devSymlinks(root *os.File, mounts []specs.Mount) error {
 	for _, m := range mounts {
 		devpts = devpts || (m.Type == "devpts" && filepath.Clean(m.Destination) == "/dev/pts")
 	}
-	h, err := pathsafe.MkdirAll(root, "/dev", 0o755)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	dir, err := pathsafe.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY)
+	dir, err := pathsafe.MkdirAllOpen(root, "/dev", 0o755)
 	if err != nil {
 		return err
 	}
