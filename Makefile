@@ -7,7 +7,10 @@ export GOFLAGS
 CACHE     := .cache
 STATICCHECK_VERSION := v0.8.2
 
-BINARIES := $(BIN)/berth-runtime
+BINARIES := $(BIN)/berth-runtime $(BIN)/berthd $(BIN)/berth
+VERSION   ?= 0.1.0-dev
+COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
+LDVERSION := -X github.com/berthproject/berth/internal/version.Version=$(VERSION) -X github.com/berthproject/berth/internal/version.GitCommit=$(COMMIT)
 
 .PHONY: all build deps up test unit integration lint fmt vet staticcheck conformance-runtime bench-runtime bench clean
 
@@ -20,7 +23,13 @@ build: $(BINARIES)
 # is linked from libseccomp.a; osusergo/netgo keep glibc's NSS out).
 $(BIN)/berth-runtime: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-s -w -extldflags=-static" -o $(BIN)/berth-runtime-init ./cmd/berth-runtime-init
-	CGO_ENABLED=1 $(GO) build -trimpath -tags osusergo,netgo -ldflags "-extldflags=-static" -o $@ ./cmd/berth-runtime
+	CGO_ENABLED=1 $(GO) build -trimpath -tags osusergo,netgo -ldflags "$(LDVERSION) -extldflags=-static" -o $@ ./cmd/berth-runtime
+
+$(BIN)/berthd: FORCE
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berthd
+
+$(BIN)/berth: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berth
 
 FORCE:
 
@@ -39,7 +48,7 @@ unit:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v /test/)
 
 integration: build
-	BERTH_RUNTIME=$(CURDIR)/$(BIN)/berth-runtime $(GO) test -count=1 -timeout 15m ./test/...
+	BERTH_RUNTIME=$(CURDIR)/$(BIN)/berth-runtime BERTH_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m ./test/...
 
 lint: fmt vet staticcheck
 

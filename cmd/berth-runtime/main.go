@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"github.com/berthproject/berth/internal/runtime/initproc"
+	"github.com/berthproject/berth/internal/version"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"time"
 
@@ -67,6 +69,7 @@ func rootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth-runtime",
 		Short:         "berth's OCI container runtime (runc-compatible command line)",
+		Version:       version.Version + "\nspec: " + specs.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {

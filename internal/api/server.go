@@ -1,0 +1,146 @@
+// Package api serves the Docker Engine API over HTTP: routing of versioned and unversioned
+// paths, API version checks, Docker's error bodies and status codes. Each group of routes
+// declares the small backend interface it needs; the daemon implements them.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/version"
+)
+
+// handler is a route's function: it returns an error instead of writing one, so errors are
+// rendered in one place (writeError) with the status their kind maps to.
+type handler func(ctx context.Context, w http.ResponseWriter, r *http.Request) error
+
+// Server routes Docker Engine API requests.
+type Server struct {
+	mux *http.ServeMux
+	log *slog.Logger
+}
+
+// New builds the server with every route of the given backends.
+func New(log *slog.Logger, sys SystemBackend) *Server {
+	s := &Server{mux: http.NewServeMux(), log: log}
+	s.systemRoutes(sys)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, errdefs.NotFound(errors.New("page not found")))
+	})
+	return s
+}
+
+func (s *Server) handle(pattern string, h handler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if err := h(r.Context(), w, r); err != nil {
+			if errdefs.HTTPStatus(err) >= 500 {
+				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			}
+			writeError(w, err)
+		}
+	})
+}
+
+var versionPrefix = regexp.MustCompile(`^/v([0-9.]+)(/.*)$`)
+
+type ctxKey int
+
+const apiVersionKey ctxKey = 0
+
+// APIVersion is the API version of a request (the served maximum when the path has none).
+func APIVersion(ctx context.Context) string {
+	if v, ok := ctx.Value(apiVersionKey).(string); ok {
+		return v
+	}
+	return version.APIVersion
+}
+
+// ServeHTTP strips an API version prefix (/v1.50/...), checks it against the served range as
+// dockerd does, sets the headers dockerd sets on every response, and routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Server", fmt.Sprintf("berth/%s (%s)", version.Version, runtime.GOOS))
+	h.Set("Api-Version", version.APIVersion)
+	h.Set("Ostype", runtime.GOOS)
+	h.Set("Docker-Experimental", "false")
+	apiVersion := version.APIVersion
+	if m := versionPrefix.FindStringSubmatch(r.URL.Path); m != nil {
+		apiVersion = m[1]
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = m[2]
+		r2.URL.RawPath = ""
+		r = r2
+	}
+	switch {
+	case !validVersion(apiVersion):
+		writeError(w, errdefs.InvalidArgument(fmt.Errorf("invalid API version %q", apiVersion)))
+		return
+	case versionLess(apiVersion, version.MinAPIVersion):
+		writeError(w, errdefs.InvalidArgument(fmt.Errorf("client version %s is too old. Minimum supported API version is %s, please upgrade your client to a newer version", apiVersion, version.MinAPIVersion)))
+		return
+	case versionLess(version.APIVersion, apiVersion):
+		writeError(w, errdefs.InvalidArgument(fmt.Errorf("client version %s is too new. Maximum supported API version is %s", apiVersion, version.APIVersion)))
+		return
+	}
+	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiVersionKey, apiVersion)))
+}
+
+func validVersion(v string) bool {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 || len(parts) > 3 {
+		return false
+	}
+	for _, p := range parts {
+		if _, err := strconv.Atoi(p); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// versionLess compares dotted API versions numerically ("1.9" < "1.24").
+func versionLess(a, b string) bool {
+	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(pa) || i < len(pb); i++ {
+		var x, y int
+		if i < len(pa) {
+			x, _ = strconv.Atoi(pa[i])
+		}
+		if i < len(pb) {
+			y, _ = strconv.Atoi(pb[i])
+		}
+		if x != y {
+			return x < y
+		}
+	}
+	return false
+}
+
+// errorResponse is the body of every error, as dockerd writes it.
+type errorResponse struct {
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	status := errdefs.HTTPStatus(err)
+	if status == http.StatusNotModified {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, errorResponse{Message: err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,104 @@
+// Package cli is the berth command line: cobra commands over the Docker Engine API client
+// (github.com/moby/moby/client), with docker's output formats and exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"syscall"
+
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+)
+
+// DefaultHost is where berthd listens unless told otherwise.
+const DefaultHost = "unix:///var/run/berth.sock"
+
+// statusError carries an exit status out of a command, as docker's CLI does.
+type statusError struct {
+	status int
+	err    error
+}
+
+func (e statusError) Error() string { return e.err.Error() }
+
+// env is what every command shares: the streams and the API client.
+type env struct {
+	host           string
+	in             io.Reader
+	out, errOut    io.Writer
+	clientInstance *client.Client
+}
+
+// client connects lazily, so `berth --help` works without a daemon.
+func (e *env) client() (*client.Client, error) {
+	if e.clientInstance != nil {
+		return e.clientInstance, nil
+	}
+	c, err := client.New(client.WithHost(e.host))
+	if err != nil {
+		return nil, err
+	}
+	e.clientInstance = c
+	return c, nil
+}
+
+// Main runs the CLI and returns its exit status.
+func Main(args []string, in io.Reader, out, errOut io.Writer) int {
+	e := &env{in: in, out: out, errOut: errOut}
+	root := &cobra.Command{
+		Use:           "berth [OPTIONS] COMMAND",
+		Short:         "A container engine that speaks Docker",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			if e.host == "" {
+				e.host = os.Getenv("BERTH_HOST")
+			}
+			if e.host == "" {
+				e.host = DefaultHost
+			}
+		},
+	}
+	root.SetArgs(args)
+	root.SetIn(in)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	root.PersistentFlags().StringVarP(&e.host, "host", "H", "", "daemon socket to connect to (default $BERTH_HOST, then "+DefaultHost+")")
+	root.AddCommand(versionCmd(e), infoCmd(e))
+	err := root.ExecuteContext(context.Background())
+	if err == nil {
+		return 0
+	}
+	var se statusError
+	if errors.As(err, &se) {
+		if se.err != nil && se.err.Error() != "" {
+			fmt.Fprintln(errOut, se.err)
+		}
+		return se.status
+	}
+	fmt.Fprintln(errOut, explain(err, e.host))
+	if strings.HasPrefix(err.Error(), "unknown command") || strings.HasPrefix(err.Error(), "unknown flag") ||
+		strings.Contains(err.Error(), "accepts") || strings.Contains(err.Error(), "requires") {
+		fmt.Fprintln(errOut, "See 'berth --help'.")
+		return 125
+	}
+	return 1
+}
+
+// explain turns a failure to reach the daemon into what the user should do about it.
+func explain(err error, host string) string {
+	switch {
+	case errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "permission denied"):
+		return fmt.Sprintf("permission denied while trying to connect to the berth daemon socket at %s.\n"+
+			"Add your user to the daemon's group and log in again: sudo usermod -aG berth $USER", host)
+	case client.IsErrConnectionFailed(err) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Sprintf("Cannot connect to the berth daemon at %s. Is berthd running?\n"+
+			"Start it with: sudo systemctl start berth (or run: sudo berthd)", host)
+	}
+	return "Error response from daemon: " + strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+}

@@ -1,0 +1,268 @@
+// Package daemon orchestrates berth's engine: it owns the data and exec roots, the configured
+// runtimes, and answers the API's backends.
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthproject/berth/internal/runtime/cgroup"
+	"github.com/berthproject/berth/internal/runtime/libct"
+	"github.com/berthproject/berth/internal/version"
+	"github.com/moby/moby/api/types/system"
+	"golang.org/x/sys/unix"
+)
+
+// Daemon is the running engine.
+type Daemon struct {
+	cfg      *Config
+	log      *slog.Logger
+	id       string
+	runtimes map[string]Runtime
+}
+
+// New prepares the data and exec roots and resolves the runtimes.
+func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
+	// Daemon roots hold container filesystems and state: never world-traversable.
+	for _, dir := range []string{cfg.DataRoot, cfg.ExecRoot} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	id, err := engineID(cfg.DataRoot)
+	if err != nil {
+		return nil, err
+	}
+	rts, err := resolveRuntimes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Daemon{cfg: cfg, log: log, id: id, runtimes: rts}, nil
+}
+
+// engineID is the daemon's stable identity, made once per data root.
+func engineID(root string) (string, error) {
+	path := filepath.Join(root, "engine-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 16)
+	if _, err := rand.Read(buf); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(buf)
+	id = id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+	if err := libct.WriteFileAtomic(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// resolveRuntimes lists the OCI runtimes: berth-runtime (beside berthd, or on PATH), runc and
+// crun when installed, and daemon.json's.
+func resolveRuntimes(cfg *Config) (map[string]Runtime, error) {
+	rts := map[string]Runtime{}
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), "berth-runtime"); isExecutable(p) {
+			rts["berth-runtime"] = Runtime{Path: p}
+		}
+	}
+	for _, name := range []string{"berth-runtime", "runc", "crun"} {
+		if _, ok := rts[name]; ok {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			rts[name] = Runtime{Path: p}
+		}
+	}
+	for name, r := range cfg.Runtimes {
+		if r.Path == "" {
+			return nil, fmt.Errorf("runtime %s: path is required", name)
+		}
+		rts[name] = r
+	}
+	if _, ok := rts[cfg.DefaultRuntime]; !ok {
+		return nil, fmt.Errorf("default runtime %q is not available (known: %s)", cfg.DefaultRuntime, strings.Join(keys(rts), ", "))
+	}
+	return rts, nil
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// SystemVersion answers GET /version.
+func (d *Daemon) SystemVersion(ctx context.Context) (*system.VersionResponse, error) {
+	kernel := kernelVersion()
+	return &system.VersionResponse{
+		Platform:      system.PlatformInfo{Name: "berth"},
+		Version:       version.Version,
+		APIVersion:    version.APIVersion,
+		MinAPIVersion: version.MinAPIVersion,
+		GitCommit:     version.GitCommit,
+		GoVersion:     runtime.Version(),
+		Os:            runtime.GOOS,
+		Arch:          runtime.GOARCH,
+		KernelVersion: kernel,
+		Components: []system.ComponentVersion{{
+			Name:    "Engine",
+			Version: version.Version,
+			Details: map[string]string{
+				"ApiVersion": version.APIVersion, "MinAPIVersion": version.MinAPIVersion,
+				"GitCommit": version.GitCommit, "GoVersion": runtime.Version(),
+				"Os": runtime.GOOS, "Arch": runtime.GOARCH, "KernelVersion": kernel,
+				"Experimental": "false",
+			},
+		}, {
+			Name:    d.cfg.DefaultRuntime,
+			Version: runtimeVersion(d.runtimes[d.cfg.DefaultRuntime].Path),
+		}},
+	}, nil
+}
+
+// SystemInfo answers GET /info.
+func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
+	var uts unix.Utsname
+	unix.Uname(&uts)
+	host, _ := os.Hostname()
+	osName, osVersion := osRelease()
+	cgVersion := "1"
+	if cgroup.V2() {
+		cgVersion = "2"
+	}
+	rts := map[string]system.RuntimeWithStatus{}
+	for name, r := range d.runtimes {
+		rts[name] = system.RuntimeWithStatus{Runtime: system.Runtime{Path: r.Path, Args: r.RuntimeArgs}}
+	}
+	fds, _ := os.ReadDir("/proc/self/fd")
+	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	info := &system.Info{
+		ID:                 d.id,
+		Driver:             "overlayfs",
+		Plugins:            system.PluginsInfo{Volume: []string{"local"}, Network: []string{"bridge", "host", "none"}, Log: []string{"json-file"}},
+		MemoryLimit:        true,
+		SwapLimit:          true,
+		CPUCfsPeriod:       true,
+		CPUCfsQuota:        true,
+		CPUShares:          true,
+		CPUSet:             true,
+		PidsLimit:          true,
+		IPv4Forwarding:     strings.TrimSpace(string(forward)) == "1",
+		Debug:              d.cfg.Debug,
+		NFd:                len(fds),
+		NGoroutines:        runtime.NumGoroutine(),
+		SystemTime:         time.Now().Format(time.RFC3339Nano),
+		LoggingDriver:      "json-file",
+		CgroupDriver:       "cgroupfs",
+		CgroupVersion:      cgVersion,
+		KernelVersion:      unix.ByteSliceToString(uts.Release[:]),
+		OperatingSystem:    osName,
+		OSVersion:          osVersion,
+		OSType:             runtime.GOOS,
+		Architecture:       unix.ByteSliceToString(uts.Machine[:]),
+		IndexServerAddress: "https://index.docker.io/v1/",
+		NCPU:               runtime.NumCPU(),
+		MemTotal:           memTotal(),
+		DockerRootDir:      d.cfg.DataRoot,
+		HTTPProxy:          os.Getenv("HTTP_PROXY"),
+		HTTPSProxy:         os.Getenv("HTTPS_PROXY"),
+		NoProxy:            os.Getenv("NO_PROXY"),
+		Name:               host,
+		ServerVersion:      version.Version,
+		Runtimes:           rts,
+		DefaultRuntime:     d.cfg.DefaultRuntime,
+		LiveRestoreEnabled: d.cfg.LiveRestore,
+		SecurityOptions:    []string{"name=seccomp,profile=builtin"},
+	}
+	info.Swarm.LocalNodeState = "inactive"
+	if cgVersion == "2" {
+		info.SecurityOptions = append(info.SecurityOptions, "name=cgroupns")
+	} else {
+		info.Warnings = append(info.Warnings, "WARNING: this host runs cgroup v1, which the kernel and container engines are retiring")
+	}
+	return info, nil
+}
+
+func kernelVersion() string {
+	var uts unix.Utsname
+	if unix.Uname(&uts) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(uts.Release[:])
+}
+
+func osRelease() (name, version string) {
+	f, err := os.Open("/etc/os-release")
+	if err != nil {
+		return "Linux", ""
+	}
+	defer f.Close()
+	name = "Linux"
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		v = strings.Trim(v, `"`)
+		switch k {
+		case "PRETTY_NAME":
+			name = v
+		case "VERSION_ID":
+			version = v
+		}
+	}
+	return name, version
+}
+
+func memTotal() int64 {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) >= 2 && f[0] == "MemTotal:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// runtimeVersion asks a runc-compatible runtime for its version line.
+func runtimeVersion(path string) string {
+	if path == "" {
+		return ""
+	}
+	out, err := exec.Command(path, "--version").Output()
+	if err != nil {
+		return ""
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimSpace(line)
+}
