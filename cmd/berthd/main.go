@@ -111,6 +111,7 @@ func run(ctx context.Context, cfg *daemon.Config) error {
 	if err != nil {
 		return err
 	}
+	defer d.Close()
 	srv := api.New(log, d)
 	listeners, err := listen(cfg, log)
 	if err != nil {

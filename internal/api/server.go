@@ -29,10 +29,17 @@ type Server struct {
 	log *slog.Logger
 }
 
-// New builds the server with every route of the given backends.
-func New(log *slog.Logger, sys SystemBackend) *Server {
+// Backend is everything the routes need from the daemon.
+type Backend interface {
+	SystemBackend
+	ImageBackend
+}
+
+// New builds the server with every route of the backend.
+func New(log *slog.Logger, b Backend) *Server {
 	s := &Server{mux: http.NewServeMux(), log: log}
-	s.systemRoutes(sys)
+	s.systemRoutes(b)
+	s.imageRoutes(b)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.NotFound(errors.New("page not found")))
 	})

@@ -14,7 +14,10 @@ import (
 	"github.com/moby/moby/api/types/system"
 )
 
-type fakeSystem struct{ err error }
+type fakeSystem struct {
+	ImageBackend // unused by these tests
+	err          error
+}
 
 func (f fakeSystem) SystemInfo(context.Context) (*system.Info, error) {
 	if f.err != nil {
@@ -27,7 +30,7 @@ func (f fakeSystem) SystemVersion(ctx context.Context) (*system.VersionResponse,
 	return &system.VersionResponse{Version: "v", APIVersion: APIVersion(ctx)}, nil
 }
 
-func serve(t *testing.T, b SystemBackend, method, path string) (*http.Response, string) {
+func serve(t *testing.T, b Backend, method, path string) (*http.Response, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	New(slog.New(slog.NewTextHandler(io.Discard, nil)), b).ServeHTTP(rec, httptest.NewRequest(method, path, nil))

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -17,10 +18,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthproject/berth/internal/archive"
+	"github.com/berthproject/berth/internal/content"
+	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/runtime/libct"
+	"github.com/berthproject/berth/internal/snapshot"
 	"github.com/berthproject/berth/internal/version"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/system"
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,6 +37,8 @@ type Daemon struct {
 	log      *slog.Logger
 	id       string
 	runtimes map[string]Runtime
+	images   *image.Service
+	snaps    snapshot.Snapshotter
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -51,7 +60,51 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, log: log, id: id, runtimes: rts}, nil
+	cs, err := content.Open(filepath.Join(cfg.DataRoot, "content"))
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := snapshot.NewOverlay(filepath.Join(cfg.DataRoot, "snapshots", "overlay"))
+	if err != nil {
+		return nil, err
+	}
+	images, err := image.New(filepath.Join(cfg.DataRoot, "image"), cs, snaps, archive.WhiteoutOverlay)
+	if err != nil {
+		snaps.Close()
+		return nil, err
+	}
+	return &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps}, nil
+}
+
+// Close releases the stores.
+func (d *Daemon) Close() error {
+	d.images.Close()
+	return d.snaps.Close()
+}
+
+// ImportImage answers POST /images/create?fromSrc=.
+func (d *Daemon) ImportImage(ctx context.Context, r io.Reader, opts image.ImportOptions) (digest.Digest, error) {
+	return d.images.Import(ctx, r, opts)
+}
+
+// ListImages answers GET /images/json.
+func (d *Daemon) ListImages(ctx context.Context) ([]imagetypes.Summary, error) {
+	return d.images.List(ctx)
+}
+
+// InspectImage answers GET /images/{name}/json.
+func (d *Daemon) InspectImage(ctx context.Context, name string) (*imagetypes.InspectResponse, error) {
+	return d.images.Inspect(ctx, name)
+}
+
+// TagImage answers POST /images/{name}/tag.
+func (d *Daemon) TagImage(ctx context.Context, name, ref string) error {
+	return d.images.Tag(ctx, name, ref)
+}
+
+// DeleteImage answers DELETE /images/{name}.
+func (d *Daemon) DeleteImage(ctx context.Context, name string, force bool) ([]imagetypes.DeleteResponse, error) {
+	return d.images.Delete(ctx, name, force)
 }
 
 // engineID is the daemon's stable identity, made once per data root.
@@ -159,8 +212,10 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 	}
 	fds, _ := os.ReadDir("/proc/self/fd")
 	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	imgs, _ := d.images.List(ctx)
 	info := &system.Info{
 		ID:                 d.id,
+		Images:             len(imgs),
 		Driver:             "overlayfs",
 		Plugins:            system.PluginsInfo{Volume: []string{"local"}, Network: []string{"bridge", "host", "none"}, Log: []string{"json-file"}},
 		MemoryLimit:        true,

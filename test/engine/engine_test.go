@@ -387,3 +387,5 @@ func TestCLIWithoutDaemon(t *testing.T) {
 		t.Errorf("unknown command: exit %d: %s", cmd.ProcessState.ExitCode(), out)
 	}
 }
+
+func runtimeCaller() (uintptr, string, int, bool) { return runtime.Caller(0) }

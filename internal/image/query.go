@@ -1,0 +1,202 @@
+package image
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/distribution/reference"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	imagetypes "github.com/moby/moby/api/types/image"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
+)
+
+func familiar(ref string) string {
+	if n, err := reference.ParseNormalizedNamed(ref); err == nil {
+		return reference.FamiliarString(n)
+	}
+	return ref
+}
+
+func (s *Service) config(id digest.Digest) (ocispec.Image, error) {
+	var img ocispec.Image
+	f, err := s.content.Open(id)
+	if err != nil {
+		return img, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return img, err
+	}
+	return img, json.Unmarshal(b, &img)
+}
+
+// List answers GET /images/json: one summary per image, newest first.
+func (s *Service) List(ctx context.Context) ([]imagetypes.Summary, error) {
+	var out []imagetypes.Summary
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return err
+			}
+			tags := []string{}
+			for _, t := range tagsOf(tx, r.ID) {
+				tags = append(tags, familiar(t))
+			}
+			labels := map[string]string{}
+			if img, err := s.config(r.ID); err == nil && img.Config.Labels != nil {
+				labels = img.Config.Labels
+			}
+			out = append(out, imagetypes.Summary{
+				ID: r.ID.String(), RepoTags: tags, RepoDigests: []string{}, Created: r.Created.Unix(),
+				Size: r.Size, Labels: labels, Containers: -1, SharedSize: -1,
+			})
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created > out[j].Created })
+	return out, err
+}
+
+// Inspect answers GET /images/{name}/json.
+func (s *Service) Inspect(ctx context.Context, name string) (*imagetypes.InspectResponse, error) {
+	var r Record
+	var tags []string
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		var err error
+		if r, err = resolve(tx, name); err != nil {
+			return err
+		}
+		tags = tagsOf(tx, r.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.config(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	resp := &imagetypes.InspectResponse{
+		ID: r.ID.String(), RepoTags: []string{}, RepoDigests: []string{},
+		Config:       &dockerspec.DockerOCIImageConfig{ImageConfig: img.Config},
+		Architecture: img.Architecture, Os: img.OS, Size: r.Size,
+		RootFS: imagetypes.RootFS{Type: img.RootFS.Type},
+	}
+	if img.Created != nil {
+		resp.Created = img.Created.Format(time.RFC3339Nano)
+	}
+	if len(img.History) > 0 {
+		resp.Comment = img.History[len(img.History)-1].Comment
+	}
+	for _, t := range tags {
+		resp.RepoTags = append(resp.RepoTags, familiar(t))
+	}
+	for _, d := range img.RootFS.DiffIDs {
+		resp.RootFS.Layers = append(resp.RootFS.Layers, d.String())
+	}
+	if !r.LastTagTime.IsZero() {
+		resp.Metadata.LastTagTime = r.LastTagTime
+	}
+	return resp, nil
+}
+
+// Tag points ref at the image name resolves to (moving ref if it named another image).
+func (s *Service) Tag(ctx context.Context, name, ref string) error {
+	n, err := ParseReference(ref)
+	if err != nil {
+		return err
+	}
+	if _, ok := n.(reference.Digested); ok {
+		return errdefs.InvalidArgument(fmt.Errorf("refusing to create a tag with a digest reference"))
+	}
+	return s.store.db.Update(func(tx *bolt.Tx) error {
+		r, err := resolve(tx, name)
+		if err != nil {
+			return err
+		}
+		r.LastTagTime = time.Now().UTC()
+		if err := putRecord(tx, r); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketTags).Put([]byte(n.String()), []byte(r.ID))
+	})
+}
+
+// Delete answers DELETE /images/{name}: a tag that is not the image's last is only untagged;
+// otherwise the image and what no other image shares (blobs, snapshot) are removed.
+func (s *Service) Delete(ctx context.Context, name string, force bool) ([]imagetypes.DeleteResponse, error) {
+	var out []imagetypes.DeleteResponse
+	var removed *Record
+	err := s.store.db.Update(func(tx *bolt.Tx) error {
+		r, err := resolve(tx, name)
+		if err != nil {
+			return err
+		}
+		tags := tagsOf(tx, r.ID)
+		byRef := ""
+		if ref, err := ParseReference(name); err == nil {
+			for _, t := range tags {
+				if t == ref.String() {
+					byRef = t
+				}
+			}
+		}
+		switch {
+		case byRef != "" && len(tags) > 1:
+			out = append(out, imagetypes.DeleteResponse{Untagged: familiar(byRef)})
+			return tx.Bucket(bucketTags).Delete([]byte(byRef))
+		case byRef == "" && len(tags) > 1 && !force:
+			return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(r.ID)))
+		}
+		for _, t := range tags {
+			if err := tx.Bucket(bucketTags).Delete([]byte(t)); err != nil {
+				return err
+			}
+			out = append(out, imagetypes.DeleteResponse{Untagged: familiar(t)})
+		}
+		if err := tx.Bucket(bucketImages).Delete([]byte(r.ID)); err != nil {
+			return err
+		}
+		out = append(out, imagetypes.DeleteResponse{Deleted: r.ID.String()})
+		removed = &r
+		return nil
+	})
+	if err != nil || removed == nil {
+		return out, err
+	}
+	// Blobs and the snapshot go after the record; what another image still uses stays.
+	shared := false
+	s.store.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
+			var o Record
+			if json.Unmarshal(v, &o) == nil && o.ChainID == removed.ChainID {
+				shared = true
+			}
+			return nil
+		})
+	})
+	s.content.Delete(removed.ID)
+	s.content.Delete(removed.Manifest)
+	if !shared {
+		s.snaps.Remove(ctx, removed.ChainID.String())
+		s.content.Delete(removed.ChainID)
+	}
+	return out, nil
+}
+
+func shortID(d digest.Digest) string {
+	e := d.Encoded()
+	if len(e) > 12 {
+		e = e[:12]
+	}
+	return e
+}
