@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -42,7 +43,7 @@ func (d *daemon) runIn(stdin, prog string, args ...string) result {
 	}
 	defer f.Close()
 	cmd := exec.Command(prog, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host(), "DOCKER_CONFIG="+d.dir)
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir)
 	cmd.Stdin = f
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -148,5 +149,42 @@ func TestImportBadInput(t *testing.T) {
 	// The daemon is still serving, with no image made by the failures.
 	if got := d.mustDocker("images", "-q"); got != "" {
 		t.Errorf("failed imports left images: %q", got)
+	}
+}
+
+// TestBerthCLIMatchesDocker drives the same image scenario with bin/berth and checks that its
+// output is the docker CLI's, byte for byte where docker's is deterministic.
+func TestBerthCLIMatchesDocker(t *testing.T) {
+	d := startDaemon(t)
+	tarPath, _ := busyboxTar(t)
+	r := d.runIn(tarPath, berthBin(), "import", "-c", `CMD ["sh"]`, "-", "busybox")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "sha256:") {
+		t.Fatalf("berth import: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := d.run(berthBin(), "tag", "busybox", "other/box:2"); r.code != 0 {
+		t.Fatalf("berth tag: %s", r.stderr)
+	}
+	// The CREATED column depends on when each client ran: compare it as "<when> ago".
+	when := regexp.MustCompile(`(Less than a second|About a minute|an? \w+|\d+ \w+) ago`)
+	same := func(args ...string) {
+		t.Helper()
+		b, dk := d.run(berthBin(), args...), d.run(dockerCLI, args...)
+		norm := func(s string) string { return strings.Join(strings.Fields(when.ReplaceAllString(s, "WHEN")), " ") }
+		if norm(b.stdout) != norm(dk.stdout) || b.code != dk.code {
+			t.Errorf("%v differs:\nberth (exit %d):\n%s%s\ndocker (exit %d):\n%s%s", args, b.code, b.stdout, b.stderr, dk.code, dk.stdout, dk.stderr)
+		}
+	}
+	same("images")
+	same("images", "-q")
+	same("images", "--no-trunc")
+	same("image", "inspect", "busybox")
+	same("image", "inspect", "-f", "{{.ID}} {{json .Config.Cmd}} {{join .RepoTags \",\"}}", "busybox")
+	same("image", "inspect", "no-such-image")
+	id := strings.Fields(d.mustDocker("images", "-q", "--no-trunc"))[0]
+	if r := d.run(berthBin(), "rmi", "other/box:2", "busybox"); r.code != 0 || r.stdout != "Untagged: other/box:2\nUntagged: busybox:latest\nDeleted: "+id+"\n" {
+		t.Errorf("berth rmi: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := d.run(berthBin(), "rmi", "busybox"); r.code != 1 || !strings.Contains(r.stderr, "No such image: busybox") {
+		t.Errorf("berth rmi of a missing image: exit %d %s", r.code, r.stderr)
 	}
 }
