@@ -7,7 +7,7 @@ export GOFLAGS
 CACHE     := .cache
 STATICCHECK_VERSION := v0.8.2
 
-BINARIES := $(BIN)/berth-runtime $(BIN)/berthd $(BIN)/berth
+BINARIES := $(BIN)/berth-runtime $(BIN)/berthd $(BIN)/berth $(BIN)/berth-shim
 VERSION   ?= 0.1.0-dev
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDVERSION := -X github.com/berthproject/berth/internal/version.Version=$(VERSION) -X github.com/berthproject/berth/internal/version.GitCommit=$(COMMIT)
@@ -27,6 +27,9 @@ $(BIN)/berth-runtime: FORCE
 
 $(BIN)/berthd: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berthd
+
+$(BIN)/berth-shim: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berth-shim
 
 $(BIN)/berth: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berth

@@ -46,13 +46,17 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// reportError writes err to --log when given (as runc does: a caller such as a shim passes the
+// container's own stderr to the runtime, which must not receive the runtime's errors), else to
+// stderr.
 func reportError(g *globals, err error) {
-	fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
 	if g.log == "" {
+		fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
 		return
 	}
 	f, ferr := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if ferr != nil {
+		fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
 		return
 	}
 	defer f.Close()

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/berthproject/berth/internal/atomicfile"
 	"io"
 	"log/slog"
 	"os"
@@ -22,7 +23,6 @@ import (
 	"github.com/berthproject/berth/internal/content"
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/runtime/cgroup"
-	"github.com/berthproject/berth/internal/runtime/libct"
 	"github.com/berthproject/berth/internal/snapshot"
 	"github.com/berthproject/berth/internal/version"
 	imagetypes "github.com/moby/moby/api/types/image"
@@ -119,7 +119,7 @@ func engineID(root string) (string, error) {
 	}
 	id := hex.EncodeToString(buf)
 	id = id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
-	if err := libct.WriteFileAtomic(path, []byte(id+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
 		return "", err
 	}
 	return id, nil

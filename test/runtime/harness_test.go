@@ -22,6 +22,7 @@ import (
 
 var (
 	runtimeBin  string // berth-runtime under test
+	shimBin     string // berth-shim under test
 	checkerBin  string // static in-container checker
 	rootfsProto string // busybox rootfs, copied into each bundle
 	repoRoot    string
@@ -45,6 +46,14 @@ func TestMain(m *testing.M) {
 			runtimeBin = filepath.Join(work, "berth-runtime")
 			if out, err := goBuild(runtimeBin, "./cmd/berth-runtime", true); err != nil {
 				fmt.Fprintf(os.Stderr, "build berth-runtime: %v\n%s", err, out)
+				return 1
+			}
+		}
+		shimBin = filepath.Join(os.Getenv("BERTH_BIN_DIR"), "berth-shim")
+		if os.Getenv("BERTH_BIN_DIR") == "" {
+			shimBin = filepath.Join(work, "berth-shim")
+			if out, err := goBuild(shimBin, "./cmd/berth-shim", false); err != nil {
+				fmt.Fprintf(os.Stderr, "build berth-shim: %v\n%s", err, out)
 				return 1
 			}
 		}

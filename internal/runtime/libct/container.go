@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"os/user"
@@ -274,7 +275,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644)
+	return atomicfile.WriteFile(abs, []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // Start releases a created container's init to exec the user's process.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"path/filepath"
@@ -99,7 +100,7 @@ func (s Store) Save(st *State) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(s.dir(st.ID), stateFile), b, 0o600, false)
+	return atomicfile.WriteFileNoSync(filepath.Join(s.dir(st.ID), stateFile), b, 0o600)
 }
 
 // IDs lists the containers in the store.
@@ -120,32 +121,6 @@ func (s Store) IDs() ([]string, error) {
 		}
 	}
 	return ids, nil
-}
-
-// WriteFileAtomic writes data to a temp file beside path, syncs it and renames it into place.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	return writeFileAtomic(path, data, mode, true)
-}
-
-func writeFileAtomic(path string, data []byte, mode os.FileMode, sync bool) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(data); err == nil && sync {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), mode)
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // processStartTime reads field 22 of /proc/<pid>/stat; 0 when the process is gone.

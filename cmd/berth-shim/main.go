@@ -1,0 +1,35 @@
+// berth-shim is the parent of one container: it runs the OCI runtime, owns the container's
+// output (json-file log), reaps it and records its exit, independently of berthd. berthd starts
+// it; it is not meant to be run by hand.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/berthproject/berth/internal/logs/jsonfile"
+	"github.com/berthproject/berth/internal/monitor"
+)
+
+func main() {
+	var o monitor.Options
+	flag.StringVar(&o.ID, "id", "", "container id")
+	flag.StringVar(&o.Bundle, "bundle", "", "OCI bundle directory")
+	flag.StringVar(&o.Runtime, "runtime", "", "path of the OCI runtime")
+	flag.StringVar(&o.RuntimeRoot, "runtime-root", "/run/berth-runtime", "the runtime's --root")
+	flag.StringVar(&o.StateDir, "state", "", "shim state directory (socket, exit record)")
+	flag.StringVar(&o.LogPath, "log", "", "json-file log path")
+	flag.Int64Var(&o.LogMaxSize, "log-max-size", jsonfile.DefaultMaxSize, "rotate the log at this size in bytes (0: never)")
+	flag.IntVar(&o.LogMaxFiles, "log-max-files", jsonfile.DefaultMaxFiles, "log files kept")
+	flag.Parse()
+	if o.ID == "" || o.Bundle == "" || o.Runtime == "" || o.StateDir == "" || o.LogPath == "" {
+		fmt.Fprintln(os.Stderr, "berth-shim: --id, --bundle, --runtime, --state and --log are required")
+		os.Exit(2)
+	}
+	if err := monitor.Run(context.Background(), o); err != nil {
+		fmt.Fprintf(os.Stderr, "berth-shim: %v\n", err)
+		os.Exit(1)
+	}
+}

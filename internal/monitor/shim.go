@@ -1,0 +1,348 @@
+package monitor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"github.com/berthproject/berth/internal/atomicfile"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/berthproject/berth/internal/logs/jsonfile"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Options configure one shim.
+type Options struct {
+	ID          string
+	Bundle      string
+	Runtime     string // path of a runc-compatible runtime
+	RuntimeRoot string
+	StateDir    string
+	LogPath     string
+	LogMaxSize  int64
+	LogMaxFiles int
+}
+
+type shim struct {
+	opts    Options
+	mu      sync.Mutex
+	pid     int
+	exit    *Exit
+	done    chan struct{}
+	logger  *jsonfile.Writer
+	copying sync.WaitGroup
+	// reapMu keeps the reaper (wait4 on any child, as a subreaper must) from taking the exit
+	// status of a runtime command that exec.Cmd is waiting for.
+	reapMu  sync.Mutex
+	sigchld chan os.Signal
+	calls   atomic.Int32 // requests being answered
+}
+
+// Run is berth-shim's main: it returns when the container has exited and been recorded.
+func Run(ctx context.Context, o Options) error {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("become subreaper: %w", err)
+	}
+	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(o.StateDir, PidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return err
+	}
+	s := &shim{opts: o, done: make(chan struct{}), sigchld: make(chan os.Signal, 1)}
+	signal.Notify(s.sigchld, unix.SIGCHLD) // before any child exists, so no exit is missed
+	l, err := listen(filepath.Join(o.StateDir, SocketFile))
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	go s.serve(l)
+	if err := s.start(ctx); err != nil {
+		s.finish(&Exit{Code: startFailureCode(err), FinishedAt: time.Now().UTC(), Error: err.Error()})
+		s.drainCalls()
+		return err
+	}
+	s.reap()
+	l.Close() // no new callers: they read exit.json
+	s.drainCalls()
+	return nil
+}
+
+// drainCalls lets the requests in flight (a daemon waiting for the exit) get their answer
+// before the shim goes; the exit record stays on disk for anyone later.
+func (s *shim) drainCalls() {
+	for deadline := time.Now().Add(5 * time.Second); s.calls.Load() > 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// startFailureCode maps a runtime's refusal to Docker's exit codes: 127 when the command is not
+// found, 126 when it cannot be executed.
+func startFailureCode(err error) int {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+		return 126
+	}
+	return 128
+}
+
+func listen(path string) (net.Listener, error) {
+	os.Remove(path)
+	old := unix.Umask(0o177)
+	l, err := net.Listen("unix", path)
+	unix.Umask(old)
+	return l, err
+}
+
+func (s *shim) runtime(args ...string) *exec.Cmd {
+	return exec.Command(s.opts.Runtime, append([]string{"--root", s.opts.RuntimeRoot, "--log", s.runtimeLog(), "--log-format", "json"}, args...)...)
+}
+
+func (s *shim) runtimeLog() string { return filepath.Join(s.opts.StateDir, "runtime.log") }
+
+// runtimeError is the last error the runtime logged, or fallback.
+func (s *shim) runtimeError(fallback error) error {
+	b, err := os.ReadFile(s.runtimeLog())
+	if err != nil {
+		return fallback
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	var entry struct {
+		Msg string `json:"msg"`
+	}
+	if json.Unmarshal([]byte(lines[len(lines)-1]), &entry) == nil && entry.Msg != "" {
+		return fmt.Errorf("%s", entry.Msg)
+	}
+	return fallback
+}
+
+// start creates the container with pipes for its output, then starts it.
+func (s *shim) start(ctx context.Context) error {
+	logger, err := jsonfile.Open(s.opts.LogPath, s.opts.LogMaxSize, s.opts.LogMaxFiles)
+	if err != nil {
+		return err
+	}
+	s.logger = logger
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	pidFile := filepath.Join(s.opts.StateDir, InitPid)
+	// The runtime hands its stdio to the container: only *os.File here, so that no copying
+	// goroutine waits on the container's output to finish (exec.Cmd would wait for EOF).
+	create := s.runtime("create", "--bundle", s.opts.Bundle, "--pid-file", pidFile, s.opts.ID)
+	create.Stdin, create.Stdout, create.Stderr = devnull, outW, errW
+	err = s.run(create)
+	outW.Close()
+	errW.Close()
+	s.copying.Add(2)
+	go s.copy(outR, logger.Stream("stdout"))
+	go s.copy(errR, logger.Stream("stderr"))
+	if err != nil {
+		return s.runtimeError(err)
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return fmt.Errorf("runtime pid file: %w", err)
+	}
+	s.mu.Lock()
+	s.pid = pid
+	s.mu.Unlock()
+	if err := s.run(s.runtime("start", s.opts.ID)); err != nil {
+		s.run(s.runtime("delete", "--force", s.opts.ID))
+		return s.runtimeError(err)
+	}
+	return nil
+}
+
+func (s *shim) copy(r *os.File, w *jsonfile.StreamWriter) {
+	defer s.copying.Done()
+	io.Copy(w, bufio.NewReader(r))
+	w.Flush()
+	r.Close()
+}
+
+// run runs a runtime command to completion without the reaper interfering.
+func (s *shim) run(cmd *exec.Cmd) error {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	return cmd.Run()
+}
+
+// reap collects every child that exits (orphans are ours as a subreaper) until the container's
+// init does.
+func (s *shim) reap() {
+	s.mu.Lock()
+	initPid := s.pid
+	s.mu.Unlock()
+	var initStatus unix.WaitStatus
+	for exited := false; !exited; {
+		s.reapMu.Lock()
+		for {
+			var ws unix.WaitStatus
+			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
+			if err == unix.EINTR {
+				continue
+			}
+			if pid <= 0 || err != nil {
+				exited = exited || err == unix.ECHILD
+				break
+			}
+			if pid == initPid {
+				initStatus, exited = ws, true
+			}
+		}
+		s.reapMu.Unlock()
+		if !exited {
+			select {
+			case <-s.sigchld:
+			case <-time.After(time.Second): // a missed signal costs a second, not a hang
+			}
+		}
+	}
+	ws := initStatus
+	e := &Exit{Code: exitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
+	// Output may still arrive from processes that outlived init (until they die with the
+	// pid namespace): give it a moment, not forever.
+	copied := make(chan struct{})
+	go func() { s.copying.Wait(); close(copied) }()
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	s.run(s.runtime("delete", "--force", s.opts.ID))
+	s.finish(e)
+}
+
+// oomKilled reads the container's memory cgroup for OOM kills (before delete removes it).
+func (s *shim) oomKilled() bool {
+	b, err := os.ReadFile(filepath.Join(s.opts.Bundle, "config.json"))
+	if err != nil {
+		return false
+	}
+	var spec specs.Spec
+	if json.Unmarshal(b, &spec) != nil || spec.Linux == nil {
+		return false
+	}
+	path := spec.Linux.CgroupsPath
+	if path == "" {
+		path = "/berth/" + s.opts.ID
+	}
+	for _, f := range []string{
+		filepath.Join("/sys/fs/cgroup/memory", path, "memory.oom_control"), // v1
+		filepath.Join("/sys/fs/cgroup", path, "memory.events"),             // v2
+	} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if n, ok := strings.CutPrefix(line, "oom_kill "); ok && strings.TrimSpace(n) != "0" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *shim) finish(e *Exit) {
+	b, _ := json.Marshal(e)
+	atomicfile.WriteFile(filepath.Join(s.opts.StateDir, ExitFile), b, 0o600)
+	if s.logger != nil {
+		s.logger.Close()
+	}
+	s.mu.Lock()
+	s.exit = e
+	s.mu.Unlock()
+	close(s.done)
+}
+
+func (s *shim) serve(l net.Listener) {
+	for {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		s.calls.Add(1)
+		go func() {
+			defer s.calls.Add(-1)
+			s.handle(conn)
+		}()
+	}
+}
+
+func (s *shim) handle(conn net.Conn) {
+	defer conn.Close()
+	var req Request
+	if err := json.NewDecoder(conn).Decode(&req); err != nil {
+		return
+	}
+	reply := func(r Reply) { json.NewEncoder(conn).Encode(r) }
+	state := func() Reply {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return Reply{Pid: s.pid, Running: s.exit == nil && s.pid > 0, Exit: s.exit}
+	}
+	switch req.Op {
+	case "state":
+		reply(state())
+	case "wait":
+		<-s.done
+		reply(state())
+	case "kill":
+		args := []string{"kill"}
+		if req.All {
+			args = append(args, "--all")
+		}
+		sig := req.Signal
+		if sig == 0 {
+			sig = int(unix.SIGTERM)
+		}
+		args = append(args, s.opts.ID, strconv.Itoa(sig))
+		if err := s.run(s.runtime(args...)); err != nil {
+			r := state()
+			r.Error = s.runtimeError(err).Error()
+			reply(r)
+			return
+		}
+		reply(state())
+	default:
+		reply(Reply{Error: fmt.Sprintf("unknown operation %q", req.Op)})
+	}
+}
+
+// exitCode is the shell's reading of a wait status: the code, or 128+signal.
+func exitCode(ws unix.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
