@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthproject/berth/internal/metadata"
+
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/distribution/reference"
 	"github.com/opencontainers/go-digest"
@@ -25,7 +27,6 @@ import (
 const schemaVersion = "1"
 
 var (
-	bucketMeta   = []byte("meta")
 	bucketImages = []byte("images")
 	bucketTags   = []byte("tags")
 )
@@ -45,30 +46,8 @@ type store struct {
 }
 
 func openStore(root string) (*store, error) {
-	db, err := bolt.Open(filepath.Join(root, "metadata.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := metadata.Open(filepath.Join(root, "metadata.db"), schemaVersion, bucketImages, bucketTags)
 	if err != nil {
-		return nil, fmt.Errorf("open image metadata: %w", err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if v := meta.Get([]byte("schema")); v != nil && string(v) != schemaVersion {
-			return fmt.Errorf("image metadata schema %s is not %s", v, schemaVersion)
-		}
-		if err := meta.Put([]byte("schema"), []byte(schemaVersion)); err != nil {
-			return err
-		}
-		for _, b := range [][]byte{bucketImages, bucketTags} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	return &store{db: db}, nil

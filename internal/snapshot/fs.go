@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/metadata"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -25,10 +26,7 @@ import (
 // Directories: root/snapshots/<id>/fs (the files) and, for overlay, root/snapshots/<id>/work.
 const schemaVersion = "1"
 
-var (
-	bucketMeta      = []byte("meta")
-	bucketSnapshots = []byte("snapshots")
-)
+var bucketSnapshots = []byte("snapshots")
 
 type driver int
 
@@ -53,29 +51,12 @@ func open(root string, d driver) (*fsSnapshotter, error) {
 	if err := os.MkdirAll(filepath.Join(root, "snapshots"), 0o700); err != nil {
 		return nil, err
 	}
-	db, err := bolt.Open(filepath.Join(root, "metadata.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := metadata.Open(filepath.Join(root, "metadata.db"), schemaVersion, bucketSnapshots)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot metadata: %w", err)
 	}
 	s := &fsSnapshotter{root: root, db: db, driver: d}
-	err = db.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		if v := meta.Get([]byte("schema")); v != nil && string(v) != schemaVersion {
-			return fmt.Errorf("snapshot metadata schema %s is not %s", v, schemaVersion)
-		}
-		if err := meta.Put([]byte("schema"), []byte(schemaVersion)); err != nil {
-			return err
-		}
-		_, err = tx.CreateBucketIfNotExists(bucketSnapshots)
-		return err
-	})
-	if err == nil {
-		err = s.removeOrphans()
-	}
-	if err != nil {
+	if err := s.removeOrphans(); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -161,7 +142,7 @@ func (s *fsSnapshotter) create(ctx context.Context, kind Kind, key, parent strin
 				return err
 			}
 		}
-		meta := tx.Bucket(bucketMeta)
+		meta := metadata.Meta(tx)
 		next, _ := strconv.ParseUint(string(meta.Get([]byte("nextid"))), 10, 64)
 		next++
 		if err := meta.Put([]byte("nextid"), []byte(strconv.FormatUint(next, 10))); err != nil {

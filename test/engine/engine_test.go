@@ -163,8 +163,15 @@ type result struct {
 // run runs a client program (docker or berth) against the daemon.
 func (d *daemon) run(prog string, args ...string) result {
 	d.t.Helper()
+	return d.runStdin(nil, prog, args...)
+}
+
+// runStdin is run with stdin (nil: none).
+func (d *daemon) runStdin(stdin io.Reader, prog string, args ...string) result {
+	d.t.Helper()
 	cmd := exec.Command(prog, args...)
 	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir)
+	cmd.Stdin = stdin
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()

@@ -42,17 +42,7 @@ func (d *daemon) runIn(stdin, prog string, args ...string) result {
 		d.t.Fatal(err)
 	}
 	defer f.Close()
-	cmd := exec.Command(prog, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir)
-	cmd.Stdin = f
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err = cmd.Run()
-	r := result{stdout: o.String(), stderr: e.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	}
-	return r
+	return d.runStdin(f, prog, args...)
 }
 
 func (d *daemon) mustDocker(args ...string) string {
