@@ -46,26 +46,32 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
-// reportError writes err to --log when given (as runc does: a caller such as a shim passes the
-// container's own stderr to the runtime, which must not receive the runtime's errors), else to
+func reportError(g *globals, err error) { g.logLine("error", err.Error()) }
+
+// logLine writes a message to --log when given (as runc does: a caller such as a shim hands the
+// container's own stderr to the runtime, which must not receive the runtime's messages), else to
 // stderr.
-func reportError(g *globals, err error) {
+func (g *globals) logLine(level, msg string) {
+	prefix := "berth-runtime: "
+	if level != "error" {
+		prefix += level + ": "
+	}
 	if g.log == "" {
-		fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
+		fmt.Fprintln(os.Stderr, prefix+msg)
 		return
 	}
-	f, ferr := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if ferr != nil {
-		fmt.Fprintf(os.Stderr, "berth-runtime: %v\n", err)
+	f, err := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, prefix+msg)
 		return
 	}
 	defer f.Close()
 	now := time.Now().Format(time.RFC3339Nano)
 	if g.logFormat == "json" {
-		b, _ := json.Marshal(map[string]string{"level": "error", "msg": err.Error(), "time": now})
+		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": now})
 		f.Write(append(b, '\n'))
 	} else {
-		fmt.Fprintf(f, "time=%q level=error msg=%q\n", now, err.Error())
+		fmt.Fprintf(f, "time=%q level=%s msg=%q\n", now, level, msg)
 	}
 }
 
@@ -101,7 +107,7 @@ var startTime = time.Now()
 func (g *globals) runtime() *libct.Runtime {
 	rt := &libct.Runtime{
 		Store: libct.Store{Root: g.root},
-		Warn:  func(format string, a ...any) { fmt.Fprintf(os.Stderr, "berth-runtime: warning: "+format+"\n", a...) },
+		Warn:  func(format string, a ...any) { g.logLine("warning", fmt.Sprintf(format, a...)) },
 	}
 	if g.debug {
 		rt.Debug = func(format string, a ...any) {

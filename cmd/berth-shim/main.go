@@ -21,6 +21,7 @@ func main() {
 	flag.StringVar(&o.RuntimeRoot, "runtime-root", "/run/berth-runtime", "the runtime's --root")
 	flag.StringVar(&o.StateDir, "state", "", "shim state directory (socket, exit record)")
 	flag.StringVar(&o.LogPath, "log", "", "json-file log path")
+	flag.StringVar(&o.Socket, "socket", "", "control socket path (default: STATE/shim.sock)")
 	flag.Int64Var(&o.LogMaxSize, "log-max-size", jsonfile.DefaultMaxSize, "rotate the log at this size in bytes (0: never)")
 	flag.IntVar(&o.LogMaxFiles, "log-max-files", jsonfile.DefaultMaxFiles, "log files kept")
 	flag.Parse()

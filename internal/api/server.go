@@ -33,6 +33,7 @@ type Server struct {
 type Backend interface {
 	SystemBackend
 	ImageBackend
+	ContainerBackend
 }
 
 // New builds the server with every route of the backend.
@@ -40,6 +41,7 @@ func New(log *slog.Logger, b Backend) *Server {
 	s := &Server{mux: http.NewServeMux(), log: log}
 	s.systemRoutes(b)
 	s.imageRoutes(b)
+	s.containerRoutes(b)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.NotFound(errors.New("page not found")))
 	})

@@ -15,8 +15,9 @@ import (
 )
 
 type fakeSystem struct {
-	ImageBackend // unused by these tests
-	err          error
+	ImageBackend     // unused by these tests
+	ContainerBackend // unused by these tests
+	err              error
 }
 
 func (f fakeSystem) SystemInfo(context.Context) (*system.Info, error) {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/archive"
+	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/runtime/cgroup"
@@ -33,12 +34,14 @@ import (
 
 // Daemon is the running engine.
 type Daemon struct {
-	cfg      *Config
-	log      *slog.Logger
-	id       string
-	runtimes map[string]Runtime
-	images   *image.Service
-	snaps    snapshot.Snapshotter
+	cfg        *Config
+	log        *slog.Logger
+	id         string
+	runtimes   map[string]Runtime
+	images     *image.Service
+	snaps      snapshot.Snapshotter
+	containers *container.Store
+	waiters    exitWaiters
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -73,7 +76,15 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		snaps.Close()
 		return nil, err
 	}
-	return &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps}, nil
+	containers, err := container.Open(filepath.Join(cfg.DataRoot, "containers"))
+	if err != nil {
+		images.Close()
+		snaps.Close()
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers}
+	d.restoreContainers()
+	return d, nil
 }
 
 // Close releases the stores.

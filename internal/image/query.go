@@ -200,3 +200,28 @@ func shortID(d digest.Digest) string {
 	}
 	return e
 }
+
+// Resolved is what running a container needs of its image.
+type Resolved struct {
+	ID      digest.Digest
+	ChainID digest.Digest
+	Config  ocispec.ImageConfig
+}
+
+// Resolve finds an image for a container.
+func (s *Service) Resolve(ctx context.Context, name string) (*Resolved, error) {
+	var r Record
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = resolve(tx, name)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := s.config(r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Resolved{ID: r.ID, ChainID: r.ChainID, Config: img.Config}, nil
+}

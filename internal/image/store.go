@@ -108,7 +108,6 @@ func resolve(tx *bolt.Tx, name string) (Record, error) {
 			return Record{}, errdefs.InvalidArgument(fmt.Errorf("multiple IDs found with provided prefix: %s", hex))
 		}
 	}
-	//lint:ignore ST1005 Docker's exact message, which clients match on
 	return Record{}, errdefs.NotFound(fmt.Errorf("No such image: %s", name))
 }
 

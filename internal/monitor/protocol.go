@@ -46,10 +46,13 @@ type Reply struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// Call sends one request to the shim whose state directory is dir and returns its reply.
-// "wait" blocks until the container exits or the deadline passes.
-func Call(dir string, req Request, timeout time.Duration) (*Reply, error) {
-	conn, err := net.DialTimeout("unix", filepath.Join(dir, SocketFile), 5*time.Second)
+// Call sends one request to the shim listening on socket (or, given a directory, on its
+// shim.sock) and returns its reply. "wait" blocks until the container exits or the deadline passes.
+func Call(socket string, req Request, timeout time.Duration) (*Reply, error) {
+	if fi, err := os.Stat(socket); err == nil && fi.IsDir() {
+		socket = filepath.Join(socket, SocketFile)
+	}
+	conn, err := net.DialTimeout("unix", socket, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,9 @@ type Options struct {
 	LogPath     string
 	LogMaxSize  int64
 	LogMaxFiles int
+	// Socket is the control socket's path (default StateDir/shim.sock); unix socket paths are
+	// limited to 108 bytes, so a caller with deep state dirs puts it somewhere shorter.
+	Socket string
 }
 
 type shim struct {
@@ -63,11 +66,17 @@ func Run(ctx context.Context, o Options) error {
 	}
 	s := &shim{opts: o, done: make(chan struct{}), sigchld: make(chan os.Signal, 1)}
 	signal.Notify(s.sigchld, unix.SIGCHLD) // before any child exists, so no exit is missed
-	l, err := listen(filepath.Join(o.StateDir, SocketFile))
+	if o.Socket == "" {
+		o.Socket = filepath.Join(o.StateDir, SocketFile)
+	}
+	l, err := listen(o.Socket)
 	if err != nil {
+		err = fmt.Errorf("shim socket: %w", err)
+		s.finish(&Exit{Code: 128, FinishedAt: time.Now().UTC(), Error: err.Error()})
 		return err
 	}
 	defer l.Close()
+	defer os.Remove(o.Socket)
 	go s.serve(l)
 	if err := s.start(ctx); err != nil {
 		s.finish(&Exit{Code: startFailureCode(err), FinishedAt: time.Now().UTC(), Error: err.Error()})
@@ -122,11 +131,14 @@ func (s *shim) runtimeError(fallback error) error {
 		return fallback
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	var entry struct {
-		Msg string `json:"msg"`
-	}
-	if json.Unmarshal([]byte(lines[len(lines)-1]), &entry) == nil && entry.Msg != "" {
-		return fmt.Errorf("%s", entry.Msg)
+	for i := len(lines) - 1; i >= 0; i-- {
+		var entry struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(lines[i]), &entry) == nil && entry.Level == "error" && entry.Msg != "" {
+			return fmt.Errorf("%s", entry.Msg)
+		}
 	}
 	return fallback
 }

@@ -62,6 +62,7 @@ type daemon struct {
 	dir, sock, pidfile string
 	dataRoot           string
 	cmd                *exec.Cmd
+	args               []string
 	exited             chan error
 	log                *bytes.Buffer
 }
@@ -81,7 +82,8 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	}
 	base := []string{"-H", d.host(), "--data-root", d.dataRoot, "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", d.pidfile, "--config-file", cfgFile}
-	d.cmd = exec.Command(filepath.Join(binDir, "berthd"), append(base, args...)...)
+	d.args = append(base, args...)
+	d.cmd = exec.Command(filepath.Join(binDir, "berthd"), d.args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.start()
 	return d
@@ -396,3 +398,10 @@ func TestCLIWithoutDaemon(t *testing.T) {
 }
 
 func runtimeCaller() (uintptr, string, int, bool) { return runtime.Caller(0) }
+
+// rerun is a fresh command for a daemon with the same arguments (a restart).
+func rerun(d *daemon) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(binDir, "berthd"), d.args...)
+	cmd.Stdout, cmd.Stderr = d.log, d.log
+	return cmd
+}

@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/berthproject/berth/internal/daemon/logopts"
+	"github.com/berthproject/berth/internal/errdefs"
+	ctypes "github.com/moby/moby/api/types/container"
+)
+
+// ContainerBackend answers the container routes.
+type ContainerBackend interface {
+	ContainerCreate(ctx context.Context, name string, cfg *ctypes.Config, host *ctypes.HostConfig) (string, error)
+	ContainerStart(ctx context.Context, ref string) error
+	ContainerWait(ctx context.Context, ref, condition string) (*ctypes.WaitResponse, error)
+	ContainerKill(ctx context.Context, ref, signal string) error
+	ContainerRemove(ctx context.Context, ref string, force bool) error
+	ContainerList(ctx context.Context, all bool) ([]ctypes.Summary, error)
+	ContainerInspect(ctx context.Context, ref string) (*ctypes.InspectResponse, error)
+	ContainerLogs(ctx context.Context, ref string, o logopts.Options, w io.Writer) (tty bool, err error)
+}
+
+func boolParam(r *http.Request, name string) bool {
+	v := r.URL.Query().Get(name)
+	return v == "1" || v == "true" || v == "True"
+}
+
+func (s *Server) containerRoutes(b ContainerBackend) {
+	s.handle("POST /containers/create", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		var req ctypes.CreateRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return errdefs.InvalidArgument(errors.New("invalid JSON: got EOF while reading request body"))
+			}
+			return errdefs.InvalidArgument(fmt.Errorf("invalid JSON: %w", err))
+		}
+		id, err := b.ContainerCreate(ctx, r.URL.Query().Get("name"), req.Config, req.HostConfig)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusCreated, ctypes.CreateResponse{ID: id, Warnings: []string{}})
+	})
+	s.handle("GET /containers/json", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		list, err := b.ContainerList(ctx, boolParam(r, "all"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, list)
+	})
+	s.handle("GET /containers/{id}/json", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		c, err := b.ContainerInspect(ctx, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, c)
+	})
+	s.handle("POST /containers/{id}/start", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		if err := b.ContainerStart(ctx, r.PathValue("id")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("POST /containers/{id}/kill", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		if err := b.ContainerKill(ctx, r.PathValue("id"), r.URL.Query().Get("signal")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("POST /containers/{id}/wait", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		// Headers go out at once, so the client knows the wait has begun; the body when it ends.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		res, err := b.ContainerWait(ctx, r.PathValue("id"), r.URL.Query().Get("condition"))
+		if err != nil {
+			res = &ctypes.WaitResponse{StatusCode: -1, Error: &ctypes.WaitExitError{Message: err.Error()}}
+		}
+		return json.NewEncoder(w).Encode(res)
+	})
+	s.handle("GET /containers/{id}/logs", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		o := logopts.Options{Stdout: boolParam(r, "stdout"), Stderr: boolParam(r, "stderr"), Follow: boolParam(r, "follow"),
+			Timestamps: boolParam(r, "timestamps"), Tail: q.Get("tail")}
+		if !o.Stdout && !o.Stderr {
+			return errdefs.InvalidArgument(errors.New("Bad parameters: you must choose at least one stream"))
+		}
+		c, err := b.ContainerInspect(ctx, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		if c.Config != nil && c.Config.Tty {
+			w.Header().Set("Content-Type", "application/vnd.docker.raw-stream")
+		} else {
+			w.Header().Set("Content-Type", "application/vnd.docker.multiplexed-stream")
+		}
+		w.WriteHeader(http.StatusOK)
+		_, err = b.ContainerLogs(ctx, c.ID, o, flushWriter{w})
+		return err
+	})
+	s.handle("DELETE /containers/{id}", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		if err := b.ContainerRemove(ctx, r.PathValue("id"), boolParam(r, "force")); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+}
+
+// flushWriter sends each write to the client at once (logs --follow).
+type flushWriter struct{ w http.ResponseWriter }
+
+func (f flushWriter) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
+}

@@ -1,0 +1,215 @@
+// Package container holds berth's container records: one JSON file per container under the
+// data root, written atomically, with a name registry kept in memory and rebuilt at start.
+package container
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/errdefs"
+	ctypes "github.com/moby/moby/api/types/container"
+)
+
+// Status is the one state machine of a container (Docker's names).
+type Status string
+
+const (
+	StatusCreated Status = "created"
+	StatusRunning Status = "running"
+	StatusExited  Status = "exited"
+	StatusDead    Status = "dead"
+)
+
+// Container is what berth keeps of a container.
+type Container struct {
+	ID         string             `json:"id"`
+	Name       string             `json:"name"` // without the leading "/"
+	Created    time.Time          `json:"created"`
+	Image      string             `json:"image"` // as the user named it
+	ImageID    string             `json:"image_id"`
+	Config     *ctypes.Config     `json:"config"`
+	HostConfig *ctypes.HostConfig `json:"host_config"`
+	Path       string             `json:"path"`
+	Args       []string           `json:"args"`
+	Status     Status             `json:"status"`
+	Pid        int                `json:"pid,omitempty"`
+	ExitCode   int                `json:"exit_code"`
+	OOMKilled  bool               `json:"oom_killed,omitempty"`
+	Error      string             `json:"error,omitempty"`
+	StartedAt  time.Time          `json:"started_at"`
+	FinishedAt time.Time          `json:"finished_at"`
+	LogPath    string             `json:"log_path"`
+}
+
+// Store holds the records under dir/<id>/container.json.
+type Store struct {
+	dir   string
+	mu    sync.Mutex
+	byID  map[string]*Container
+	names map[string]string // name -> id
+}
+
+// Open loads every record under dir.
+func Open(dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, byID: map[string]*Container{}, names: map[string]string{}}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "container.json"))
+		if err != nil {
+			continue // a create that never got its record written
+		}
+		var c Container
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, fmt.Errorf("container %s: corrupt record: %w", e.Name(), err)
+		}
+		s.byID[c.ID], s.names[c.Name] = &c, c.ID
+	}
+	return s, nil
+}
+
+// Dir is the container's own directory (logs, hosts files).
+func (s *Store) Dir(id string) string { return filepath.Join(s.dir, id) }
+
+var validName = regexp.MustCompile(`^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// NewID returns a fresh 64-hex container id.
+func NewID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Reserve claims a name for id ("" picks a generated one) and returns the name.
+func (s *Store) Reserve(name, id string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name == "" {
+		for {
+			name = generateName()
+			if _, taken := s.names[name]; !taken {
+				break
+			}
+		}
+	} else {
+		if !validName.MatchString(name) {
+			return "", errdefs.InvalidArgument(fmt.Errorf("Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name))
+		}
+		name = strings.TrimPrefix(name, "/")
+		if other, taken := s.names[name]; taken {
+			return "", errdefs.Conflict(fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container \"%s\". You have to remove (or rename) that container to be able to reuse that name.", name, other))
+		}
+	}
+	s.names[name] = id
+	return name, nil
+}
+
+// Release frees a reserved name.
+func (s *Store) Release(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.names, name)
+}
+
+// Save writes a record atomically (and registers it).
+func (s *Store) Save(c *Container) error {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	cp := *c
+	s.byID[c.ID], s.names[c.Name] = &cp, c.ID
+	s.mu.Unlock()
+	return nil
+}
+
+// Get finds a container by id, unique id prefix, or name, and returns a copy.
+func (s *Store) Get(ref string) (*Container, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ref = strings.TrimPrefix(ref, "/")
+	if id, ok := s.names[ref]; ok {
+		if c, ok := s.byID[id]; ok {
+			cp := *c
+			return &cp, nil
+		}
+	}
+	var found *Container
+	for id, c := range s.byID {
+		if ref != "" && strings.HasPrefix(id, ref) {
+			if found != nil {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("multiple IDs found with provided prefix: %s", ref))
+			}
+			found = c
+		}
+	}
+	if found == nil {
+		return nil, errdefs.NotFound(fmt.Errorf("No such container: %s", ref))
+	}
+	cp := *found
+	return &cp, nil
+}
+
+// List returns copies of all records, newest first.
+func (s *Store) List() []*Container {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Container, 0, len(s.byID))
+	for _, c := range s.byID {
+		cp := *c
+		out = append(out, &cp)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out
+}
+
+// Delete removes a record and its directory.
+func (s *Store) Delete(id string) error {
+	s.mu.Lock()
+	c, ok := s.byID[id]
+	if ok {
+		delete(s.byID, id)
+		delete(s.names, c.Name)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return errdefs.NotFound(errors.New("No such container: " + id))
+	}
+	return os.RemoveAll(s.Dir(id))
+}
+
+var (
+	adjectives = []string{"brave", "calm", "eager", "fervent", "gentle", "happy", "jolly", "keen", "lucid", "merry",
+		"nifty", "quirky", "serene", "sharp", "stoic", "tender", "upbeat", "vibrant", "wise", "zealous"}
+	scientists = []string{"babbage", "curie", "darwin", "euler", "faraday", "gauss", "hopper", "hypatia", "kepler",
+		"lamport", "liskov", "lovelace", "noether", "pasteur", "ritchie", "shannon", "thompson", "turing", "wozniak", "yonath"}
+)
+
+func generateName() string {
+	b := make([]byte, 2)
+	rand.Read(b)
+	return adjectives[int(b[0])%len(adjectives)] + "_" + scientists[int(b[1])%len(scientists)]
+}

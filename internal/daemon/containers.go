@@ -1,0 +1,336 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/monitor"
+	"github.com/berthproject/berth/internal/oci"
+	"github.com/berthproject/berth/internal/runtime/caps"
+	"github.com/berthproject/berth/internal/snapshot"
+	ctypes "github.com/moby/moby/api/types/container"
+	"golang.org/x/sys/unix"
+)
+
+// ContainerCreate answers POST /containers/create.
+func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.Config, host *ctypes.HostConfig) (string, error) {
+	if cfg == nil || cfg.Image == "" {
+		return "", errdefs.InvalidArgument(errors.New("No command specified"))
+	}
+	if host == nil {
+		host = &ctypes.HostConfig{}
+	}
+	img, err := d.images.Resolve(ctx, cfg.Image)
+	if err != nil {
+		return "", err
+	}
+	path, args := command(img.Config.Entrypoint, img.Config.Cmd, cfg.Entrypoint, cfg.Cmd)
+	if path == "" {
+		return "", errdefs.InvalidArgument(errors.New("no command specified"))
+	}
+	id := container.NewID()
+	name, err = d.containers.Reserve(name, id)
+	if err != nil {
+		return "", err
+	}
+	if _, err := d.snaps.Prepare(ctx, id, img.ChainID.String()); err != nil {
+		d.containers.Release(name)
+		return "", err
+	}
+	c := &container.Container{
+		ID: id, Name: name, Created: time.Now().UTC(), Image: cfg.Image, ImageID: img.ID.String(),
+		Config: cfg, HostConfig: host, Path: path, Args: args, Status: container.StatusCreated,
+		LogPath: filepath.Join(d.containers.Dir(id), id+"-json.log"),
+	}
+	if err := d.containers.Save(c); err != nil {
+		d.snaps.Remove(context.WithoutCancel(ctx), id)
+		d.containers.Release(name)
+		return "", err
+	}
+	return id, nil
+}
+
+// command resolves what a container runs: its own entrypoint/cmd over the image's (a new
+// entrypoint drops the image's cmd, as in Docker).
+func command(imgEntry, imgCmd, entry, cmd []string) (string, []string) {
+	e, c := imgEntry, imgCmd
+	if len(entry) > 0 {
+		e, c = entry, nil
+	}
+	if len(cmd) > 0 {
+		c = cmd
+	}
+	all := append(append([]string{}, e...), c...)
+	if len(all) == 0 {
+		return "", nil
+	}
+	return all[0], all[1:]
+}
+
+func (d *Daemon) execDir(id string) string { return filepath.Join(d.cfg.ExecRoot, id) }
+func (d *Daemon) shimDir(id string) string { return filepath.Join(d.execDir(id), "shim") }
+
+// shimSocket is kept short (unix socket paths have 108 bytes): exec-root/shims/<short id>.sock.
+func (d *Daemon) shimSocket(id string) string {
+	return filepath.Join(d.cfg.ExecRoot, "shims", id[:16]+".sock")
+}
+
+// ContainerStart answers POST /containers/{id}/start.
+func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c.Status == container.StatusRunning {
+		return errdefs.NotModified(errors.New("container already started"))
+	}
+	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+		return err
+	}
+	mounts, err := d.snaps.Mounts(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	snapshot.Unmount(rootfs) // a previous run's, if the daemon died before cleaning up
+	if err := snapshot.MountAll(mounts, rootfs); err != nil {
+		return err
+	}
+	desc, err := d.containerSpec(c, rootfs)
+	if err != nil {
+		snapshot.Unmount(rootfs)
+		return err
+	}
+	spec, err := oci.Generate(desc)
+	if err != nil {
+		snapshot.Unmount(rootfs)
+		return err
+	}
+	bundle := filepath.Join(d.execDir(c.ID), "bundle")
+	os.RemoveAll(d.shimDir(c.ID))
+	if err := os.MkdirAll(bundle, 0o700); err != nil {
+		return err
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+		return err
+	}
+	rt := d.runtimes[d.cfg.DefaultRuntime]
+	if err := os.MkdirAll(filepath.Join(d.cfg.ExecRoot, "shims"), 0o700); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(d.shimDir(c.ID), 0o700); err != nil {
+		return err
+	}
+	shimLog, err := os.OpenFile(filepath.Join(d.shimDir(c.ID), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer shimLog.Close()
+	shim := exec.Command(d.shimPath(), "--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
+		"--runtime-root", filepath.Join(d.cfg.ExecRoot, "runtime"), "--state", d.shimDir(c.ID),
+		"--socket", d.shimSocket(c.ID), "--log", c.LogPath)
+	shim.Stdout, shim.Stderr = shimLog, shimLog
+	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
+	if err := shim.Start(); err != nil {
+		snapshot.Unmount(rootfs)
+		return fmt.Errorf("start berth-shim: %w", err)
+	}
+	shimDone := make(chan struct{})
+	go func() { shim.Wait(); close(shimDone) }() // berthd reaps its direct children; the shim reaps the container
+	pid, err := d.waitStarted(ctx, c.ID, shimDone)
+	if err != nil {
+		snapshot.Unmount(rootfs)
+		return err
+	}
+	c.Status, c.Pid, c.StartedAt, c.ExitCode, c.Error = container.StatusRunning, pid, time.Now().UTC(), 0, ""
+	if err := d.containers.Save(c); err != nil {
+		return err
+	}
+	go d.monitorExit(c.ID)
+	return nil
+}
+
+func (d *Daemon) shimPath() string {
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), "berth-shim"); isExecutable(p) {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("berth-shim"); err == nil {
+		return p
+	}
+	return "berth-shim"
+}
+
+// waitStarted waits until the shim reports the container running, or its start failure.
+func (d *Daemon) waitStarted(ctx context.Context, id string, shimDone <-chan struct{}) (int, error) {
+	dir := d.shimDir(id)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if e, err := monitor.ReadExit(dir); err == nil {
+			if e.Error != "" {
+				c, _ := d.containers.Get(id)
+				if c != nil {
+					c.Status, c.ExitCode, c.Error, c.FinishedAt = container.StatusCreated, e.Code, e.Error, e.FinishedAt
+					d.containers.Save(c)
+				}
+				snapshot.Unmount(filepath.Join(d.execDir(id), "rootfs"))
+				return 0, startError(e)
+			}
+			return 0, nil // ran and already exited
+		}
+		if rep, err := monitor.Call(d.shimSocket(id), monitor.Request{Op: "state"}, 5*time.Second); err == nil && rep.Running {
+			return rep.Pid, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-shimDone:
+			if _, err := monitor.ReadExit(dir); err == nil {
+				continue // it recorded why: report that
+			}
+			out, _ := os.ReadFile(filepath.Join(dir, "shim.log"))
+			return 0, fmt.Errorf("berth-shim exited before the container started: %s", strings.TrimSpace(string(out)))
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return 0, errors.New("container did not start within 60s")
+}
+
+// startError words a start failure as Docker does, so its CLI picks the exit code (127, 126).
+func startError(e *monitor.Exit) error {
+	msg := "failed to create task for container: OCI runtime create failed: " + e.Error
+	switch e.Code {
+	case 127, 126:
+		return errdefs.InvalidArgument(errors.New(msg + ": unknown"))
+	}
+	return errors.New(msg)
+}
+
+// monitorExit records a container's end, whenever its shim reports it.
+func (d *Daemon) monitorExit(id string) {
+	dir := d.shimDir(id)
+	var e *monitor.Exit
+	if rep, err := monitor.Call(d.shimSocket(id), monitor.Request{Op: "wait"}, 0); err == nil && rep.Exit != nil {
+		e = rep.Exit
+	} else if x, err := monitor.ReadExit(dir); err == nil {
+		e = x
+	}
+	c, err := d.containers.Get(id)
+	if err != nil {
+		return
+	}
+	snapshot.Unmount(filepath.Join(d.execDir(id), "rootfs"))
+	c.Status, c.Pid, c.FinishedAt = container.StatusExited, 0, time.Now().UTC()
+	if e != nil {
+		c.ExitCode, c.OOMKilled, c.FinishedAt = e.Code, e.OOMKilled, e.FinishedAt
+	}
+	d.containers.Save(c)
+	d.notifyExit(id)
+}
+
+func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Container, error) {
+	user, err := oci.ResolveUser(rootfs, c.Config.User)
+	if err != nil {
+		return nil, err
+	}
+	img, err := d.images.Resolve(context.Background(), c.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	env := append(append([]string{}, img.Config.Env...), c.Config.Env...)
+	wd := c.Config.WorkingDir
+	if wd == "" {
+		wd = img.Config.WorkingDir
+	}
+	hostCaps, _ := caps.Current()
+	var hostList []string
+	for i := 0; i <= caps.Last(); i++ {
+		if hostCaps.Bounding.Has(i) {
+			hostList = append(hostList, caps.Name(i))
+		}
+	}
+	h := c.HostConfig
+	oc := &oci.Container{
+		ID: c.ID, Hostname: c.Config.Hostname, Domainname: c.Config.Domainname,
+		Args: append([]string{c.Path}, c.Args...), Env: env, WorkingDir: wd, User: user, Tty: c.Config.Tty,
+		Rootfs: rootfs, ReadOnly: h.ReadonlyRootfs, Privileged: h.Privileged, CapAdd: h.CapAdd, CapDrop: h.CapDrop,
+		Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: uint64(h.CPUShares),
+		HostCaps: hostList, CgroupPath: "/berth/" + c.ID,
+	}
+	if h.PidsLimit != nil {
+		oc.PidsLimit = *h.PidsLimit
+	}
+	if h.NetworkMode == "host" {
+		oc.NetNS = "host"
+	}
+	return oc, nil
+}
+
+// ContainerRemove answers DELETE /containers/{id}.
+func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) error {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c.Status == container.StatusRunning {
+		if !force {
+			return errdefs.Conflict(fmt.Errorf("cannot remove container %q: container is running: stop the container before removing or force remove", "/"+c.Name))
+		}
+		monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: int(syscall.SIGKILL), All: true}, 10*time.Second)
+		d.waitExit(ctx, c.ID, 30*time.Second)
+	}
+	snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
+	if err := d.snaps.Remove(ctx, c.ID); err != nil && !errdefs.Is(err, errdefs.KindNotFound) {
+		return err
+	}
+	os.RemoveAll(d.execDir(c.ID))
+	os.Remove(d.shimSocket(c.ID))
+	return d.containers.Delete(c.ID)
+}
+
+// ContainerKill answers POST /containers/{id}/kill.
+func (d *Daemon) ContainerKill(ctx context.Context, ref string, signal string) error {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c.Status != container.StatusRunning {
+		return errdefs.Conflict(fmt.Errorf("cannot kill container: %s: container %s is not running", ref, c.ID))
+	}
+	sig, err := parseSignal(signal)
+	if err != nil {
+		return err
+	}
+	_, err = monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: sig}, 10*time.Second)
+	return err
+}
+
+func parseSignal(s string) (int, error) {
+	if s == "" {
+		return int(syscall.SIGKILL), nil
+	}
+	if sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(s), "SIG")); sig != 0 {
+		return int(sig), nil
+	}
+	var n int
+	if _, err := fmt.Sscan(s, &n); err == nil && n > 0 && n < 65 {
+		return n, nil
+	}
+	return 0, errdefs.InvalidArgument(fmt.Errorf("Invalid signal: %s", s))
+}

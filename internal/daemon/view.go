@@ -1,0 +1,189 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/daemon/logopts"
+	"github.com/berthproject/berth/internal/logs/jsonfile"
+	"github.com/berthproject/berth/internal/stream"
+	"github.com/docker/go-units"
+	ctypes "github.com/moby/moby/api/types/container"
+)
+
+// ContainerList answers GET /containers/json.
+func (d *Daemon) ContainerList(ctx context.Context, all bool) ([]ctypes.Summary, error) {
+	out := []ctypes.Summary{}
+	for _, c := range d.containers.List() {
+		if !all && c.Status != container.StatusRunning {
+			continue
+		}
+		s := ctypes.Summary{
+			ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
+			Command: strings.Join(append([]string{c.Path}, c.Args...), " "), Created: c.Created.Unix(),
+			Labels: c.Config.Labels, State: ctypes.ContainerState(c.Status), Status: statusText(c),
+			Ports: []ctypes.PortSummary{}, Mounts: []ctypes.MountPoint{},
+		}
+		if s.Labels == nil {
+			s.Labels = map[string]string{}
+		}
+		s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// statusText is docker ps's STATUS column.
+func statusText(c *container.Container) string {
+	switch c.Status {
+	case container.StatusRunning:
+		return "Up " + units.HumanDuration(time.Since(c.StartedAt))
+	case container.StatusExited:
+		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
+	}
+	return "Created"
+}
+
+// ContainerInspect answers GET /containers/{id}/json.
+func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.InspectResponse, error) {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	zero := "0001-01-01T00:00:00Z"
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return zero
+		}
+		return t.Format(time.RFC3339Nano)
+	}
+	return &ctypes.InspectResponse{
+		ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: c.Args,
+		State: &ctypes.State{
+			Status: ctypes.ContainerState(c.Status), Running: c.Status == container.StatusRunning,
+			OOMKilled: c.OOMKilled, Dead: c.Status == container.StatusDead, Pid: c.Pid, ExitCode: c.ExitCode,
+			Error: c.Error, StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
+		},
+		Image: c.ImageID, LogPath: c.LogPath, Name: "/" + c.Name, Driver: "overlayfs", Platform: "linux",
+		HostConfig: c.HostConfig, Config: c.Config, Mounts: []ctypes.MountPoint{},
+	}, nil
+}
+
+// ContainerLogs writes a container's log to w, multiplexed (stdcopy) unless it has a TTY.
+func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Options, w io.Writer) (tty bool, err error) {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return false, err
+	}
+	tty = c.Config.Tty
+	stdout, stderr := w, w
+	if !tty {
+		stdout, stderr = stream.NewStdWriter(w, stream.Stdout), stream.NewStdWriter(w, stream.Stderr)
+	}
+	emit := func(e jsonfile.Entry) error {
+		line := e.Log
+		if o.Timestamps {
+			line = e.Time.Format(time.RFC3339Nano) + " " + line
+		}
+		switch {
+		case e.Stream == "stdout" && o.Stdout:
+			_, err = io.WriteString(stdout, line)
+		case e.Stream == "stderr" && o.Stderr:
+			_, err = io.WriteString(stderr, line)
+		}
+		return err
+	}
+	entries, offset, err := readLog(c.LogPath)
+	if err != nil {
+		return tty, err
+	}
+	if n, perr := strconv.Atoi(o.Tail); perr == nil && n >= 0 && n < len(entries) {
+		entries = entries[len(entries)-n:]
+	}
+	for _, e := range entries {
+		if err := emit(e); err != nil {
+			return tty, err
+		}
+	}
+	if !o.Follow {
+		return tty, nil
+	}
+	exited := d.subscribeExit(c.ID)
+	for {
+		if cur, err := d.containers.Get(c.ID); err != nil || cur.Status != container.StatusRunning {
+			exited = nil
+		}
+		more, next, err := readLogFrom(c.LogPath, offset)
+		if err != nil {
+			return tty, err
+		}
+		offset = next
+		for _, e := range more {
+			if err := emit(e); err != nil {
+				return tty, err
+			}
+		}
+		if exited == nil && len(more) == 0 {
+			return tty, nil
+		}
+		select {
+		case <-ctx.Done():
+			return tty, nil
+		case <-exited:
+			exited = nil
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// readLog reads the rotated files (oldest first) and the current one.
+func readLog(path string) ([]jsonfile.Entry, int64, error) {
+	var all []jsonfile.Entry
+	for i := jsonfile.DefaultMaxFiles; i >= 1; i-- {
+		es, _, err := readLogFrom(path+"."+strconv.Itoa(i), 0)
+		if err == nil {
+			all = append(all, es...)
+		}
+	}
+	es, off, err := readLogFrom(path, 0)
+	return append(all, es...), off, err
+}
+
+func readLogFrom(path string, offset int64) ([]jsonfile.Entry, int64, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, offset, nil
+	}
+	if err != nil {
+		return nil, offset, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() < offset {
+		offset = 0 // rotated under us: start the new file from its beginning
+	}
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return nil, offset, err
+	}
+	var out []jsonfile.Entry
+	r := bufio.NewReader(f)
+	for {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			break // a partial last line is read next time
+		}
+		offset += int64(len(line))
+		var e jsonfile.Entry
+		if json.Unmarshal(line, &e) == nil {
+			out = append(out, e)
+		}
+	}
+	return out, offset, nil
+}

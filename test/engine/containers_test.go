@@ -1,0 +1,129 @@
+package engine_test
+
+import (
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// withBusybox starts a daemon with busybox:latest imported.
+func withBusybox(t *testing.T) *daemon {
+	t.Helper()
+	d := startDaemon(t)
+	tarPath, _ := busyboxTar(t)
+	if r := d.runIn(tarPath, dockerCLI, "import", "-c", `CMD ["sh"]`, "-", "busybox"); r.code != 0 {
+		t.Fatalf("import: %s", r.stderr)
+	}
+	t.Cleanup(func() {
+		// Remove every container by id through the daemon (never by process name).
+		for _, id := range strings.Fields(d.run(dockerCLI, "ps", "-aq").stdout) {
+			d.run(dockerCLI, "rm", "-f", id)
+		}
+	})
+	return d
+}
+
+func TestRunWaitLogsRemove(t *testing.T) {
+	d := withBusybox(t)
+	id := d.mustDocker("run", "-d", "--name", "first", "busybox", "sh", "-c", "echo hello from berth; echo oops >&2; exit 5")
+	if got := d.mustDocker("wait", id); got != "5" {
+		t.Errorf("wait: %q", got)
+	}
+	r := d.run(dockerCLI, "logs", "first")
+	if r.stdout != "hello from berth\n" || r.stderr != "oops\n" {
+		t.Errorf("logs: stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	if got := d.mustDocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.Name}} {{.Path}}", id); got != "exited 5 /first sh" {
+		t.Errorf("inspect: %q", got)
+	}
+	if got := d.mustDocker("ps", "-a", "--format", "{{.Names}} {{.Image}}"); got != "first busybox" {
+		t.Errorf("ps -a: %q", got)
+	}
+	// Same name again: Docker's conflict.
+	if r := d.run(dockerCLI, "create", "--name", "first", "busybox"); r.code == 0 || !strings.Contains(r.stderr, `The container name "/first" is already in use`) {
+		t.Errorf("name conflict: exit %d %s", r.code, r.stderr)
+	}
+	d.mustDocker("rm", "first")
+	if got := d.mustDocker("ps", "-aq"); got != "" {
+		t.Errorf("ps after rm: %q", got)
+	}
+}
+
+func TestRunningContainer(t *testing.T) {
+	d := withBusybox(t)
+	id := d.mustDocker("run", "-d", "--name", "sleeper", "--memory", "64m", "--pids-limit", "20", "busybox", "sleep", "1000")
+	if got := d.mustDocker("ps", "--format", "{{.Names}} {{.Command}}"); got != `sleeper "sleep 1000"` {
+		t.Errorf("ps: %q", got)
+	}
+	pid := d.mustDocker("inspect", "-f", "{{.State.Pid}}", id)
+	// Docker's defaults, seen from the host.
+	status, _ := os.ReadFile("/proc/" + pid + "/status")
+	if !strings.Contains(string(status), "Seccomp:\t2") {
+		t.Errorf("container process not under seccomp:\n%s", status)
+	}
+	if lim, _ := os.ReadFile("/sys/fs/cgroup/memory/berth/" + id + "/memory.limit_in_bytes"); strings.TrimSpace(string(lim)) != "67108864" {
+		t.Errorf("memory limit %q", lim)
+	}
+	// rm of a running container is refused; kill then wait gives 137.
+	if r := d.run(dockerCLI, "rm", "sleeper"); r.code == 0 || !strings.Contains(r.stderr, "container is running") {
+		t.Errorf("rm running: exit %d %s", r.code, r.stderr)
+	}
+	d.mustDocker("kill", "sleeper")
+	if got := d.mustDocker("wait", "sleeper"); got != "137" {
+		t.Errorf("wait after kill: %q", got)
+	}
+	d.mustDocker("rm", "sleeper")
+}
+
+func TestStartFailuresUseDockersExitCodes(t *testing.T) {
+	d := withBusybox(t)
+	r := d.run(dockerCLI, "run", "-d", "busybox", "/no/such/binary")
+	if r.code != 127 || !strings.Contains(r.stderr, "no such file or directory") {
+		t.Errorf("missing binary: exit %d %s", r.code, r.stderr)
+	}
+	r = d.run(dockerCLI, "run", "-d", "busybox", "/etc/passwd")
+	if r.code != 126 {
+		t.Errorf("not executable: exit %d %s", r.code, r.stderr)
+	}
+	if r := d.run(dockerCLI, "run", "-d", "no-such-image:1"); r.code == 0 {
+		t.Errorf("missing image: exit 0")
+	}
+}
+
+// TestContainersOutliveTheDaemon kills berthd with SIGKILL: the container keeps running, and a new
+// berthd on the same roots reattaches, sees its exit, and serves its logs.
+func TestContainersOutliveTheDaemon(t *testing.T) {
+	d := withBusybox(t)
+	id := d.mustDocker("run", "-d", "busybox", "sh", "-c", "echo before; sleep 2; echo after; exit 3")
+	pid := d.mustDocker("inspect", "-f", "{{.State.Pid}}", id)
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	d.exited <- nil // let stop() see it as gone
+	if err := syscall.Kill(atoiOrZero(pid), 0); err != nil {
+		t.Fatalf("container died with the daemon: %v", err)
+	}
+	// Same paths, new daemon: a crash leaves the socket and pid file, which it must take over.
+	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log}
+	d2.cmd = rerun(d)
+	d2.start()
+	if got := d2.mustDocker("wait", id); got != "3" {
+		t.Errorf("wait after restart: %q", got)
+	}
+	if r := d2.run(dockerCLI, "logs", id); r.stdout != "before\nafter\n" {
+		t.Errorf("logs after restart: %q", r.stdout)
+	}
+	time.Sleep(10 * time.Millisecond)
+}
+
+func atoiOrZero(s string) int {
+	n := 0
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
