@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/berthproject/berth/internal/daemon/logopts"
 	"github.com/berthproject/berth/internal/errdefs"
@@ -19,6 +20,7 @@ type ContainerBackend interface {
 	ContainerStart(ctx context.Context, ref string) error
 	ContainerWait(ctx context.Context, ref, condition string) (*ctypes.WaitResponse, error)
 	ContainerKill(ctx context.Context, ref, signal string) error
+	ContainerStop(ctx context.Context, ref, signal string, timeout *int) error
 	ContainerRemove(ctx context.Context, ref string, force bool) error
 	ContainerList(ctx context.Context, all bool) ([]ctypes.Summary, error)
 	ContainerInspect(ctx context.Context, ref string) (*ctypes.InspectResponse, error)
@@ -71,6 +73,58 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("POST /containers/{id}/stop", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		var timeout *int
+		if t := r.URL.Query().Get("t"); t != "" {
+			n, err := strconv.Atoi(t)
+			if err != nil {
+				return errdefs.InvalidArgument(fmt.Errorf("invalid value for t: %s", t))
+			}
+			timeout = &n
+		}
+		if err := b.ContainerStop(ctx, r.PathValue("id"), r.URL.Query().Get("signal"), timeout); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	})
+	s.handle("POST /containers/{id}/attach", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		c, err := b.ContainerInspect(ctx, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			return errors.New("connection cannot be hijacked")
+		}
+		conn, buf, err := hj.Hijack()
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		mediaType := "application/vnd.docker.multiplexed-stream"
+		if c.Config != nil && c.Config.Tty {
+			mediaType = "application/vnd.docker.raw-stream"
+		}
+		// 101 when the client asked to upgrade (the docker CLI does), 200 otherwise.
+		if r.Header.Get("Upgrade") != "" {
+			fmt.Fprintf(buf, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", mediaType)
+		} else {
+			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", mediaType)
+		}
+		if err := buf.Flush(); err != nil {
+			return nil
+		}
+		if !boolParam(r, "stream") {
+			return nil
+		}
+		// Output from now until the container exits, read from its log as the shim writes it.
+		o := logopts.Options{Stdout: boolParam(r, "stdout"), Stderr: boolParam(r, "stderr"), Follow: true, OnlyNew: boolParam(r, "stream")}
+		// The client half-closes its side when it sends no stdin, so reading tells nothing; a
+		// client that goes away shows as a failed write, which ends the stream.
+		b.ContainerLogs(context.WithoutCancel(ctx), c.ID, o, conn)
 		return nil
 	})
 	s.handle("POST /containers/{id}/wait", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {

@@ -155,6 +155,13 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	pid, err := d.waitStarted(ctx, c.ID, shimDone)
 	if err != nil {
 		snapshot.Unmount(rootfs)
+		if c.HostConfig.AutoRemove {
+			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
+			if rerr := d.ContainerRemove(context.WithoutCancel(ctx), c.ID, true); rerr != nil {
+				d.log.Warn("auto-remove failed", "container", c.ID, "err", rerr)
+			}
+		}
+		d.notifyExit(c.ID)
 		return err
 	}
 	c.Status, c.Pid, c.StartedAt, c.ExitCode, c.Error = container.StatusRunning, pid, time.Now().UTC(), 0, ""
@@ -242,6 +249,58 @@ func (d *Daemon) monitorExit(id string) {
 	}
 	d.containers.Save(c)
 	d.notifyExit(id)
+	if c.HostConfig != nil && c.HostConfig.AutoRemove {
+		if err := d.ContainerRemove(context.Background(), id, true); err != nil {
+			d.log.Warn("auto-remove failed", "container", id, "err", err)
+		}
+		d.notifyExit(id) // waiters for "removed"
+	}
+}
+
+// ContainerStop answers POST /containers/{id}/stop: the stop signal, then SIGKILL after the
+// timeout (the container's StopTimeout, else 10 s).
+func (d *Daemon) ContainerStop(ctx context.Context, ref string, signal string, timeout *int) error {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	if c.Status != container.StatusRunning {
+		return errdefs.NotModified(errors.New("container already stopped"))
+	}
+	if signal == "" {
+		signal = c.Config.StopSignal
+	}
+	if signal == "" {
+		signal = "SIGTERM"
+	}
+	wait := 10
+	if c.Config.StopTimeout != nil {
+		wait = *c.Config.StopTimeout
+	}
+	if timeout != nil {
+		wait = *timeout
+	}
+	sig, err := parseSignal(signal)
+	if err != nil {
+		return err
+	}
+	exited := d.subscribeExit(c.ID)
+	monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: sig}, 10*time.Second)
+	if wait >= 0 {
+		select {
+		case <-exited:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(wait) * time.Second):
+		}
+	}
+	monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: int(syscall.SIGKILL), All: true}, 10*time.Second)
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+	}
+	return nil
 }
 
 func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Container, error) {

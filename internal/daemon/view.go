@@ -105,6 +105,9 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 	if err != nil {
 		return tty, err
 	}
+	if o.OnlyNew {
+		entries = nil
+	}
 	if n, perr := strconv.Atoi(o.Tail); perr == nil && n >= 0 && n < len(entries) {
 		entries = entries[len(entries)-n:]
 	}
@@ -118,8 +121,10 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 	}
 	exited := d.subscribeExit(c.ID)
 	for {
-		if cur, err := d.containers.Get(c.ID); err != nil || cur.Status != container.StatusRunning {
-			exited = nil
+		// logs -f ends with the container; attach (OnlyNew) also waits for a created one to run.
+		done := true
+		if cur, err := d.containers.Get(c.ID); err == nil {
+			done = cur.Status != container.StatusRunning && !(o.OnlyNew && cur.Status == container.StatusCreated && cur.Error == "")
 		}
 		more, next, err := readLogFrom(c.LogPath, offset)
 		if err != nil {
@@ -131,15 +136,15 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 				return tty, err
 			}
 		}
-		if exited == nil && len(more) == 0 {
+		if done && len(more) == 0 {
 			return tty, nil
 		}
 		select {
 		case <-ctx.Done():
 			return tty, nil
 		case <-exited:
-			exited = nil
-		case <-time.After(100 * time.Millisecond):
+			exited = d.subscribeExit(c.ID)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -127,3 +127,37 @@ func atoiOrZero(s string) int {
 	}
 	return n
 }
+
+// TestForegroundRunWithBothClients runs attached containers with docker and berth: output on the
+// right streams, the container's exit status as the client's, --rm removing the container.
+func TestForegroundRunWithBothClients(t *testing.T) {
+	d := withBusybox(t)
+	for _, prog := range []string{dockerCLI, berthBin()} {
+		r := d.run(prog, "run", "--rm", "busybox", "sh", "-c", "echo hello from berth; echo oops >&2; exit 3")
+		if r.code != 3 || r.stdout != "hello from berth\n" || r.stderr != "oops\n" {
+			t.Errorf("%s run --rm: exit %d stdout %q stderr %q", prog, r.code, r.stdout, r.stderr)
+		}
+		if got := d.mustDocker("ps", "-aq"); got != "" {
+			t.Errorf("%s run --rm left %q", prog, got)
+		}
+		if r := d.run(prog, "run", "--rm", "busybox", "/no/such/binary"); r.code != 127 {
+			t.Errorf("%s run of a missing binary: exit %d %s", prog, r.code, r.stderr)
+		}
+		if got := d.mustDocker("ps", "-aq"); got != "" {
+			t.Errorf("%s run --rm of a container that cannot start left %q", prog, got)
+		}
+		id := strings.TrimSpace(d.run(prog, "run", "-d", "--name", "bg", "busybox", "sleep", "1000").stdout)
+		if len(id) != 64 {
+			t.Fatalf("%s run -d printed %q", prog, id)
+		}
+		if r := d.run(prog, "stop", "-t", "1", "bg"); r.code != 0 || r.stdout != "bg\n" {
+			t.Errorf("%s stop: exit %d %q %s", prog, r.code, r.stdout, r.stderr)
+		}
+		if r := d.run(prog, "wait", "bg"); r.stdout != "137\n" {
+			t.Errorf("%s wait after stop: %q", prog, r.stdout)
+		}
+		if r := d.run(prog, "rm", "bg"); r.code != 0 {
+			t.Errorf("%s rm: %s", prog, r.stderr)
+		}
+	}
+}

@@ -5,4 +5,6 @@ package logopts
 type Options struct {
 	Stdout, Stderr, Timestamps, Follow bool
 	Tail                               string // "all" or a count
+	// OnlyNew skips what is already logged: attach streams output from now on.
+	OnlyNew bool
 }

@@ -1,0 +1,271 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/docker/go-units"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/spf13/cobra"
+)
+
+func runCmd(e *env) *cobra.Command {
+	var (
+		detach, rm                             bool
+		name, workdir, user, entrypoint, hname string
+		envs                                   []string
+	)
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create and run a new container from an image",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			cfg := &ctypes.Config{Image: args[0], Cmd: args[1:], Env: envs, WorkingDir: workdir, User: user, Hostname: hname,
+				AttachStdout: !detach, AttachStderr: !detach}
+			if cmd.Flags().Changed("entrypoint") {
+				cfg.Entrypoint = []string{entrypoint}
+			}
+			created, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: &ctypes.HostConfig{AutoRemove: rm}, Name: name})
+			if err != nil {
+				return statusError{status: 125, err: errors.New(explain(err, e.host))}
+			}
+			if detach {
+				if _, err := c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+					return startFailure(err, e.host)
+				}
+				fmt.Fprintln(e.out, created.ID)
+				return nil
+			}
+			// As docker: attach first, then wait (for removal with --rm), then start.
+			att, err := c.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+			if err != nil {
+				return statusError{status: 125, err: errors.New(explain(err, e.host))}
+			}
+			defer att.Close()
+			cond := ctypes.WaitConditionNextExit
+			if rm {
+				cond = ctypes.WaitConditionRemoved
+			}
+			waited := c.ContainerWait(ctx, created.ID, client.ContainerWaitOptions{Condition: cond})
+			copied := make(chan struct{})
+			go func() {
+				stdcopy.StdCopy(e.out, e.errOut, att.Reader)
+				close(copied)
+			}()
+			if _, err := c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+				return startFailure(err, e.host)
+			}
+			select {
+			case res := <-waited.Result:
+				<-copied
+				if res.StatusCode != 0 {
+					return statusError{status: int(res.StatusCode)}
+				}
+				return nil
+			case err := <-waited.Error:
+				return statusError{status: 125, err: errors.New(explain(err, e.host))}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.SetInterspersed(false)
+	f.BoolVarP(&detach, "detach", "d", false, "Run container in background and print container ID")
+	f.BoolVar(&rm, "rm", false, "Automatically remove the container and its associated anonymous volumes when it exits")
+	f.StringVar(&name, "name", "", "Assign a name to the container")
+	f.StringArrayVarP(&envs, "env", "e", nil, "Set environment variables")
+	f.StringVarP(&workdir, "workdir", "w", "", "Working directory inside the container")
+	f.StringVarP(&user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
+	f.StringVar(&entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
+	f.StringVarP(&hname, "hostname", "h", "", "Container host name")
+	f.Bool("help", false, "Print usage") // -h is --hostname here, as in docker
+	return cmd
+}
+
+// startFailure maps a failed start to docker's exit codes: 127 for a missing command, 126 for
+// one that cannot be executed, 125 otherwise.
+func startFailure(err error, host string) error {
+	msg := explain(err, host)
+	status := 125
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		status = 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+		status = 126
+	}
+	return statusError{status: status, err: errors.New(msg)}
+}
+
+func psCmd(e *env) *cobra.Command {
+	var all, quiet, noTrunc bool
+	cmd := &cobra.Command{
+		Use:   "ps [OPTIONS]",
+		Short: "List containers",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.ContainerList(cmd.Context(), client.ContainerListOptions{All: all})
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(e.out, 10, 1, 3, ' ', 0)
+			if !quiet {
+				fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			}
+			for _, s := range res.Items {
+				id, command := s.ID, fmt.Sprintf("%q", s.Command)
+				if !noTrunc {
+					id = id[:12]
+					if len(s.Command) > 20 {
+						command = fmt.Sprintf("%q", s.Command[:19]+"…")
+					}
+				}
+				if quiet {
+					fmt.Fprintln(w, id)
+					continue
+				}
+				names := make([]string, len(s.Names))
+				for i, n := range s.Names {
+					names[i] = strings.TrimPrefix(n, "/")
+				}
+				created := units.HumanDuration(time.Since(time.Unix(s.Created, 0))) + " ago"
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t\t%s\n", id, s.Image, command, created, s.Status, strings.Join(names, ","))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	return cmd
+}
+
+// eachContainer runs fn for every argument, printing the argument on success as docker does,
+// and failing with all errors at the end.
+func eachContainer(e *env, args []string, fn func(c *client.Client, ref string) error) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, ref := range args {
+		if err := fn(c, ref); err != nil {
+			failed = append(failed, explain(err, e.host))
+			continue
+		}
+		fmt.Fprintln(e.out, ref)
+	}
+	if len(failed) > 0 {
+		return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
+	}
+	return nil
+}
+
+func rmCmd(e *env) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use: "rm [OPTIONS] CONTAINER [CONTAINER...]", Short: "Remove one or more containers", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(e, args, func(c *client.Client, ref string) error {
+				_, err := c.ContainerRemove(cmd.Context(), ref, client.ContainerRemoveOptions{Force: force})
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	return cmd
+}
+
+func stopCmd(e *env) *cobra.Command {
+	var timeout int
+	var signal string
+	cmd := &cobra.Command{
+		Use: "stop [OPTIONS] CONTAINER [CONTAINER...]", Short: "Stop one or more running containers", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts := client.ContainerStopOptions{Signal: signal}
+			if cmd.Flags().Changed("timeout") {
+				opts.Timeout = &timeout
+			}
+			return eachContainer(e, args, func(c *client.Client, ref string) error {
+				_, err := c.ContainerStop(cmd.Context(), ref, opts)
+				return err
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "timeout", "t", 0, "Seconds to wait before killing the container")
+	cmd.Flags().StringVarP(&signal, "signal", "s", "", "Signal to send to the container")
+	return cmd
+}
+
+func waitCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use: "wait CONTAINER [CONTAINER...]", Short: "Block until one or more containers stop, then print their exit codes", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			var failed []string
+			for _, ref := range args {
+				w := c.ContainerWait(cmd.Context(), ref, client.ContainerWaitOptions{})
+				select {
+				case res := <-w.Result:
+					fmt.Fprintln(e.out, res.StatusCode)
+				case err := <-w.Error:
+					failed = append(failed, explain(err, e.host))
+				}
+			}
+			if len(failed) > 0 {
+				return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
+			}
+			return nil
+		},
+	}
+}
+
+func logsCmd(e *env) *cobra.Command {
+	var follow, timestamps bool
+	var tail string
+	cmd := &cobra.Command{
+		Use: "logs [OPTIONS] CONTAINER", Short: "Fetch the logs of a container", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			insp, err := c.ContainerInspect(cmd.Context(), args[0], client.ContainerInspectOptions{})
+			if err != nil {
+				return err
+			}
+			rc, err := c.ContainerLogs(cmd.Context(), args[0], client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true,
+				Follow: follow, Timestamps: timestamps, Tail: tail})
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			if insp.Container.Config != nil && insp.Container.Config.Tty {
+				_, err = io.Copy(e.out, rc)
+				return err
+			}
+			_, err = stdcopy.StdCopy(e.out, e.errOut, rc)
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "Follow log output")
+	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "Show timestamps")
+	cmd.Flags().StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
+	return cmd
+}
