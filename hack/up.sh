@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Runs a hello container on a busybox bundle with the freshly built berth-runtime.
+# `make up`: starts berthd (unless one already answers on the default socket), creates
+# busybox:latest from Debian's busybox-static, and runs a hello container through the daemon.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bundle=.cache/hello-bundle
-if [ ! -x "$bundle/rootfs/bin/busybox" ]; then
-	rm -rf "$bundle"
-	mkdir -p "$bundle"
-	contrib/mkrootfs-busybox.sh "$bundle/rootfs"
+sock=/var/run/berth.sock
+export BERTH_HOST=unix://$sock
+if ! bin/berth version >/dev/null 2>&1; then
+	mkdir -p /var/log
+	# Its own session, so it keeps running after make returns.
+	setsid bin/berthd >>/var/log/berthd.log 2>&1 < /dev/null &
+	for _ in $(seq 1 100); do
+		bin/berth version >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	bin/berth version >/dev/null || { echo "up: berthd did not start; see /var/log/berthd.log" >&2; exit 1; }
+	echo "up: berthd started (socket $sock, log /var/log/berthd.log)"
 fi
-rm -f "$bundle/config.json"
-bin/berth-runtime spec --bundle "$bundle"
-# Not a terminal, so it works from scripts and CI; the process says hello.
-sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"echo", "hello from berth"/' "$bundle/config.json"
-exec bin/berth-runtime --root "$PWD/.cache/runtime-state" run --bundle "$bundle" "hello-$$"
+if ! bin/berth image inspect busybox >/dev/null 2>&1; then
+	BERTH=bin/berth contrib/mkimage-busybox.sh busybox:latest >/dev/null
+fi
+exec bin/berth run --rm busybox echo hello from berth
