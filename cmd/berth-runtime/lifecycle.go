@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/berthproject/berth/internal/signals"
 	"os"
 	"os/exec"
 	"strconv"
@@ -117,7 +118,7 @@ func killCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
-				s, err := libct.ParseSignal(args[1])
+				s, err := signals.Parse(args[1])
 				if err != nil {
 					return err
 				}

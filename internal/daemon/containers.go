@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berthproject/berth/internal/signals"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +21,6 @@ import (
 	"github.com/berthproject/berth/internal/runtime/caps"
 	"github.com/berthproject/berth/internal/snapshot"
 	ctypes "github.com/moby/moby/api/types/container"
-	"golang.org/x/sys/unix"
 )
 
 // ContainerCreate answers POST /containers/create.
@@ -380,16 +380,14 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref string, signal string) e
 	return err
 }
 
+// parseSignal reads the API's signal parameter (SIGKILL when empty).
 func parseSignal(s string) (int, error) {
 	if s == "" {
 		return int(syscall.SIGKILL), nil
 	}
-	if sig := unix.SignalNum("SIG" + strings.TrimPrefix(strings.ToUpper(s), "SIG")); sig != 0 {
-		return int(sig), nil
+	sig, err := signals.Parse(s)
+	if err != nil {
+		return 0, errdefs.InvalidArgument(fmt.Errorf("Invalid signal: %s", s))
 	}
-	var n int
-	if _, err := fmt.Sscan(s, &n); err == nil && n > 0 && n < 65 {
-		return n, nil
-	}
-	return 0, errdefs.InvalidArgument(fmt.Errorf("Invalid signal: %s", s))
+	return int(sig), nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/signals"
 	"io"
 	"net"
 	"os"
@@ -241,7 +242,7 @@ func (s *shim) reap() {
 		}
 	}
 	ws := initStatus
-	e := &Exit{Code: exitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
+	e := &Exit{Code: signals.ExitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
 	// Output may still arrive from processes that outlived init (until they die with the
 	// pid namespace): give it a moment, not forever.
 	copied := make(chan struct{})
@@ -349,12 +350,4 @@ func (s *shim) handle(conn net.Conn) {
 	default:
 		reply(Reply{Error: fmt.Sprintf("unknown operation %q", req.Op)})
 	}
-}
-
-// exitCode is the shell's reading of a wait status: the code, or 128+signal.
-func exitCode(ws unix.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
 }

@@ -3,11 +3,9 @@ package libct
 import (
 	"context"
 	"errors"
-	"fmt"
 	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/berthproject/berth/internal/runtime/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -96,31 +94,4 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 		}
 	}
 	return proc.pid, nil
-}
-
-// ExitCode turns a wait status into a shell-style exit code (128+signal for a signal death).
-func ExitCode(ws unix.WaitStatus) int {
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
-}
-
-// ParseSignal accepts "KILL", "SIGKILL", "kill" or "9".
-func ParseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal number %d", n)
-		}
-		return unix.Signal(n), nil
-	}
-	name := s
-	if len(name) < 3 || !(name[:3] == "SIG" || name[:3] == "sig") {
-		name = "SIG" + name
-	}
-	sig := unix.SignalNum(strings.ToUpper(name))
-	if sig == 0 {
-		return 0, fmt.Errorf("unknown signal %q", s)
-	}
-	return sig, nil
 }

@@ -2,6 +2,7 @@ package libct
 
 import (
 	"context"
+	"github.com/berthproject/berth/internal/signals"
 	"io"
 	"os"
 	"os/signal"
@@ -89,7 +90,7 @@ func (f *Foreground) wait(pid int) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		return ExitCode(ws), nil
+		return signals.ExitCode(ws), nil
 	}
 }
 
