@@ -120,11 +120,15 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		return tty, nil
 	}
 	exited := d.subscribeExit(c.ID)
+	// logs -f ends with the container. attach (OnlyNew) is made before the start it watches (docker
+	// run, start -a): it ends once the container has run and stopped, or if it never starts.
+	sawRun, attached := !o.OnlyNew, time.Now()
 	for {
-		// logs -f ends with the container; attach (OnlyNew) also waits for a created one to run.
 		done := true
 		if cur, err := d.containers.Get(c.ID); err == nil {
-			done = cur.Status != container.StatusRunning && !(o.OnlyNew && cur.Status == container.StatusCreated && cur.Error == "")
+			running := cur.Status == container.StatusRunning
+			sawRun = sawRun || running
+			done = !running && (sawRun || time.Since(attached) > time.Minute)
 		}
 		more, next, err := readLogFrom(c.LogPath, offset)
 		if err != nil {
@@ -143,6 +147,7 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		case <-ctx.Done():
 			return tty, nil
 		case <-exited:
+			sawRun = true // it ran (perhaps too briefly to be seen running) and stopped
 			exited = d.subscribeExit(c.ID)
 		case <-time.After(50 * time.Millisecond):
 		}

@@ -161,3 +161,22 @@ func TestForegroundRunWithBothClients(t *testing.T) {
 		}
 	}
 }
+
+// TestStartAgain starts an exited container again, attached (start -a) and detached: it runs
+// again on the same filesystem and its log keeps both runs.
+func TestStartAgain(t *testing.T) {
+	d := withBusybox(t)
+	d.mustDocker("create", "--name", "again", "busybox", "sh", "-c", "echo run >> /tmp/runs; cat /tmp/runs | wc -l; exit 2")
+	if r := d.run(dockerCLI, "start", "-a", "again"); r.code != 2 || strings.TrimSpace(r.stdout) != "1" {
+		t.Errorf("start -a: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	d.mustDocker("start", "again")
+	if got := d.mustDocker("wait", "again"); got != "2" {
+		t.Errorf("wait: %q", got)
+	}
+	// The second run saw the first run's file: the container's writable layer persists.
+	if got := strings.Fields(d.mustDocker("logs", "again")); len(got) != 2 || got[0] != "1" || got[1] != "2" {
+		t.Errorf("logs of two runs: %q", got)
+	}
+	d.mustDocker("rm", "again")
+}
