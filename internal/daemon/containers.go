@@ -246,6 +246,9 @@ func (d *Daemon) monitorExit(id string) {
 	c.Status, c.Pid, c.FinishedAt = container.StatusExited, 0, time.Now().UTC()
 	if e != nil {
 		c.ExitCode, c.OOMKilled, c.FinishedAt = e.Code, e.OOMKilled, e.FinishedAt
+	} else {
+		// The shim went without a record (killed, or the machine restarted): the exit is unknown.
+		c.ExitCode, c.Error = 255, "the container's monitor exited without recording how the container ended"
 	}
 	d.containers.Save(c)
 	d.notifyExit(id)
