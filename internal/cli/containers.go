@@ -269,3 +269,47 @@ func logsCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
 	return cmd
 }
+
+func inspectCmd(e *env) *cobra.Command {
+	var format, kind string
+	cmd := &cobra.Command{
+		Use:   "inspect [OPTIONS] NAME|ID [NAME|ID...]",
+		Short: "Return low-level information on berth objects (containers, then images)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := e.client()
+			if err != nil {
+				return err
+			}
+			var items []any
+			var failed []string
+			for _, ref := range args {
+				if kind == "" || kind == "container" {
+					if res, err := c.ContainerInspect(cmd.Context(), ref, client.ContainerInspectOptions{}); err == nil {
+						items = append(items, res.Container)
+						continue
+					} else if kind == "container" {
+						failed = append(failed, explain(err, e.host))
+						continue
+					}
+				}
+				res, err := c.ImageInspect(cmd.Context(), ref)
+				if err != nil {
+					failed = append(failed, "Error: No such object: "+ref)
+					continue
+				}
+				items = append(items, res.InspectResponse)
+			}
+			if err := printInspect(e.out, items, format); err != nil {
+				return err
+			}
+			if len(failed) > 0 {
+				return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
+	cmd.Flags().StringVar(&kind, "type", "", "Only inspect objects of the given type (container or image)")
+	return cmd
+}

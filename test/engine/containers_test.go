@@ -35,8 +35,14 @@ func TestRunWaitLogsRemove(t *testing.T) {
 	if r.stdout != "hello from berth\n" || r.stderr != "oops\n" {
 		t.Errorf("logs: stdout %q stderr %q", r.stdout, r.stderr)
 	}
-	if got := d.mustDocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.Name}} {{.Path}}", id); got != "exited 5 /first sh" {
-		t.Errorf("inspect: %q", got)
+	for _, prog := range []string{dockerCLI, berthBin()} {
+		r := d.run(prog, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.Name}} {{.Path}}", id)
+		if got := strings.TrimSpace(r.stdout); got != "exited 5 /first sh" {
+			t.Errorf("%s inspect: %q %s", prog, got, r.stderr)
+		}
+	}
+	if r := d.run(berthBin(), "inspect", "no-such-thing"); r.code != 1 || !strings.Contains(r.stderr, "No such object: no-such-thing") {
+		t.Errorf("berth inspect of nothing: exit %d %s", r.code, r.stderr)
 	}
 	if got := d.mustDocker("ps", "-a", "--format", "{{.Names}} {{.Image}}"); got != "first busybox" {
 		t.Errorf("ps -a: %q", got)
