@@ -153,25 +153,15 @@ func psCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// eachContainer runs fn for every argument, printing the argument on success as docker does,
-// and failing with all errors at the end.
+// eachContainer is forEachArg printing each argument that succeeded, as docker's rm and stop do.
 func eachContainer(e *env, args []string, fn func(c *client.Client, ref string) error) error {
-	c, err := e.client()
-	if err != nil {
-		return err
-	}
-	var failed []string
-	for _, ref := range args {
+	return forEachArg(e, args, func(c *client.Client, ref string) error {
 		if err := fn(c, ref); err != nil {
-			failed = append(failed, explain(err, e.host))
-			continue
+			return err
 		}
 		fmt.Fprintln(e.out, ref)
-	}
-	if len(failed) > 0 {
-		return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
-	}
-	return nil
+		return nil
+	})
 }
 
 func rmCmd(e *env) *cobra.Command {
@@ -214,24 +204,16 @@ func waitCmd(e *env) *cobra.Command {
 	return &cobra.Command{
 		Use: "wait CONTAINER [CONTAINER...]", Short: "Block until one or more containers stop, then print their exit codes", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			var failed []string
-			for _, ref := range args {
+			return forEachArg(e, args, func(c *client.Client, ref string) error {
 				w := c.ContainerWait(cmd.Context(), ref, client.ContainerWaitOptions{})
 				select {
 				case res := <-w.Result:
 					fmt.Fprintln(e.out, res.StatusCode)
+					return nil
 				case err := <-w.Error:
-					failed = append(failed, explain(err, e.host))
+					return err
 				}
-			}
-			if len(failed) > 0 {
-				return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
-			}
-			return nil
+			})
 		},
 	}
 }
@@ -277,36 +259,26 @@ func inspectCmd(e *env) *cobra.Command {
 		Short: "Return low-level information on berth objects (containers, then images)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
 			var items []any
-			var failed []string
-			for _, ref := range args {
+			failed := forEachArg(e, args, func(c *client.Client, ref string) error {
 				if kind == "" || kind == "container" {
-					if res, err := c.ContainerInspect(cmd.Context(), ref, client.ContainerInspectOptions{}); err == nil {
+					res, err := c.ContainerInspect(cmd.Context(), ref, client.ContainerInspectOptions{})
+					if err == nil {
 						items = append(items, res.Container)
-						continue
-					} else if kind == "container" {
-						failed = append(failed, explain(err, e.host))
-						continue
+						return nil
+					}
+					if kind == "container" {
+						return err
 					}
 				}
 				res, err := c.ImageInspect(cmd.Context(), ref)
 				if err != nil {
-					failed = append(failed, "Error: No such object: "+ref)
-					continue
+					return statusError{status: 1, err: errors.New("Error: No such object: " + ref)}
 				}
 				items = append(items, res.InspectResponse)
-			}
-			if err := printInspect(e.out, items, format); err != nil {
-				return err
-			}
-			if len(failed) > 0 {
-				return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
-			}
-			return nil
+				return nil
+			})
+			return inspectResult(e, items, format, failed)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")

@@ -159,16 +159,10 @@ func rmiCmd(e *env) *cobra.Command {
 		Short: "Remove one or more images",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c, err := e.client()
-			if err != nil {
-				return err
-			}
-			var failed []string
-			for _, name := range args {
+			return forEachArg(e, args, func(c *client.Client, name string) error {
 				res, err := c.ImageRemove(cmd.Context(), name, client.ImageRemoveOptions{Force: force, PruneChildren: !noPrune})
 				if err != nil {
-					failed = append(failed, explain(err, e.host))
-					continue
+					return err
 				}
 				for _, d := range res.Items {
 					if d.Untagged != "" {
@@ -178,11 +172,8 @@ func rmiCmd(e *env) *cobra.Command {
 						fmt.Fprintf(e.out, "Deleted: %s\n", d.Deleted)
 					}
 				}
-			}
-			if len(failed) > 0 {
-				return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force removal of the image")
@@ -200,27 +191,16 @@ func imageCmd(e *env) *cobra.Command {
 	var format string
 	inspect.Flags().StringVarP(&format, "format", "f", "", "Format output using a Go template")
 	inspect.RunE = func(cmd *cobra.Command, args []string) error {
-		c, err := e.client()
-		if err != nil {
-			return err
-		}
 		var items []any
-		var failed []string
-		for _, name := range args {
+		failed := forEachArg(e, args, func(c *client.Client, name string) error {
 			res, err := c.ImageInspect(cmd.Context(), name)
 			if err != nil {
-				failed = append(failed, explain(err, e.host))
-				continue
+				return err
 			}
 			items = append(items, res.InspectResponse)
-		}
-		if err := printInspect(e.out, items, format); err != nil {
-			return err
-		}
-		if len(failed) > 0 {
-			return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
-		}
-		return nil
+			return nil
+		})
+		return inspectResult(e, items, format, failed)
 	}
 	ls := imagesCmd(e)
 	ls.Use, ls.Aliases = "ls [OPTIONS] [REPOSITORY[:TAG]]", []string{"list"}

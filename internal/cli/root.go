@@ -103,3 +103,40 @@ func explain(err error, host string) string {
 	}
 	return "Error response from daemon: " + strings.TrimPrefix(err.Error(), "Error response from daemon: ")
 }
+
+// forEachArg runs fn for every argument and then fails with all their errors together (exit 1),
+// as docker's commands that take several objects do: one bad argument does not stop the rest.
+// An error that is already a statusError is shown as it is; others are explained.
+func forEachArg(e *env, args []string, fn func(c *client.Client, ref string) error) error {
+	c, err := e.client()
+	if err != nil {
+		return err
+	}
+	var failed []string
+	for _, ref := range args {
+		if err := fn(c, ref); err != nil {
+			var se statusError
+			if errors.As(err, &se) {
+				failed = append(failed, se.err.Error())
+			} else {
+				failed = append(failed, explain(err, e.host))
+			}
+		}
+	}
+	if len(failed) > 0 {
+		return statusError{status: 1, err: errors.New(strings.Join(failed, "\n"))}
+	}
+	return nil
+}
+
+// inspectResult prints what inspect found, then reports what it did not (failed, from forEachArg).
+func inspectResult(e *env, items []any, format string, failed error) error {
+	var se statusError
+	if failed != nil && !errors.As(failed, &se) {
+		return failed // no client at all: nothing to print
+	}
+	if err := printInspect(e.out, items, format); err != nil {
+		return err
+	}
+	return failed
+}
