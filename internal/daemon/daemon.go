@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"github.com/berthproject/berth/internal/atomicfile"
 	"io"
 	"log/slog"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/archive"
+	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
 	"github.com/berthproject/berth/internal/image"
