@@ -24,7 +24,15 @@ func main() {
 	flag.StringVar(&o.Socket, "socket", "", "control socket path (default: STATE/shim.sock)")
 	flag.Int64Var(&o.LogMaxSize, "log-max-size", jsonfile.DefaultMaxSize, "rotate the log at this size in bytes (0: never)")
 	flag.IntVar(&o.LogMaxFiles, "log-max-files", jsonfile.DefaultMaxFiles, "log files kept")
+	flag.BoolVar(&o.Tty, "tty", false, "give the container a terminal")
+	flag.BoolVar(&o.Stdin, "stdin", false, "keep the container's input open for attachers")
+	flag.BoolVar(&o.StdinOnce, "stdin-once", false, "close the container's input when the first attacher's ends")
+	var height, width uint
+	flag.UintVar(&height, "height", 0, "initial terminal height")
+	flag.UintVar(&width, "width", 0, "initial terminal width")
+	flag.IntVar(&o.Attachers, "attachers", 0, "clients that attach before the container starts")
 	flag.Parse()
+	o.Height, o.Width = uint16(height), uint16(width)
 	if o.ID == "" || o.Bundle == "" || o.Runtime == "" || o.StateDir == "" || o.LogPath == "" {
 		fmt.Fprintln(os.Stderr, "berth-shim: --id, --bundle, --runtime, --state and --log are required")
 		os.Exit(2)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 
 	"github.com/berthproject/berth/internal/daemon/logopts"
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/stream"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
@@ -25,6 +27,8 @@ type ContainerBackend interface {
 	ContainerList(ctx context.Context, all bool) ([]ctypes.Summary, error)
 	ContainerInspect(ctx context.Context, ref string) (*ctypes.InspectResponse, error)
 	ContainerLogs(ctx context.Context, ref string, o logopts.Options, w io.Writer) (tty bool, err error)
+	ContainerAttach(ctx context.Context, ref string, o stream.AttachOptions, upgrade stream.Upgrade) error
+	ContainerResize(ctx context.Context, ref string, height, width uint16) error
 }
 
 func boolParam(r *http.Request, name string) bool {
@@ -91,40 +95,19 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		return nil
 	})
 	s.handle("POST /containers/{id}/attach", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		c, err := b.ContainerInspect(ctx, r.PathValue("id"))
+		o := stream.AttachOptions{Stdin: boolParam(r, "stdin"), Stdout: boolParam(r, "stdout"), Stderr: boolParam(r, "stderr"),
+			Logs: boolParam(r, "logs"), Stream: boolParam(r, "stream"), DetachKeys: r.URL.Query().Get("detachKeys")}
+		return b.ContainerAttach(ctx, r.PathValue("id"), o, upgrader(w, r))
+	})
+	s.handle("POST /containers/{id}/resize", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		h, wd, err := terminalSize(r)
 		if err != nil {
 			return err
 		}
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			return errors.New("connection cannot be hijacked")
-		}
-		conn, buf, err := hj.Hijack()
-		if err != nil {
+		if err := b.ContainerResize(ctx, r.PathValue("id"), h, wd); err != nil {
 			return err
 		}
-		defer conn.Close()
-		mediaType := "application/vnd.docker.multiplexed-stream"
-		if c.Config != nil && c.Config.Tty {
-			mediaType = "application/vnd.docker.raw-stream"
-		}
-		// 101 when the client asked to upgrade (the docker CLI does), 200 otherwise.
-		if r.Header.Get("Upgrade") != "" {
-			fmt.Fprintf(buf, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", mediaType)
-		} else {
-			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", mediaType)
-		}
-		if err := buf.Flush(); err != nil {
-			return nil
-		}
-		if !boolParam(r, "stream") {
-			return nil
-		}
-		// Output from now until the container exits, read from its log as the shim writes it.
-		o := logopts.Options{Stdout: boolParam(r, "stdout"), Stderr: boolParam(r, "stderr"), Follow: true, OnlyNew: boolParam(r, "stream")}
-		// The client half-closes its side when it sends no stdin, so reading tells nothing; a
-		// client that goes away shows as a failed write, which ends the stream.
-		b.ContainerLogs(context.WithoutCancel(ctx), c.ID, o, conn)
+		w.WriteHeader(http.StatusOK)
 		return nil
 	})
 	s.handle("POST /containers/{id}/wait", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
@@ -178,4 +161,71 @@ func (f flushWriter) Write(p []byte) (int, error) {
 		fl.Flush()
 	}
 	return n, err
+}
+
+// upgrader hijacks the connection for a raw stream (attach, exec start): 101 when the client
+// asked to upgrade (the docker CLI does), 200 otherwise.
+func upgrader(w http.ResponseWriter, r *http.Request) stream.Upgrade {
+	return func(tty bool) (net.Conn, error) {
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			return nil, errors.New("connection cannot be hijacked")
+		}
+		conn, buf, err := hj.Hijack()
+		if err != nil {
+			return nil, err
+		}
+		mediaType := "application/vnd.docker.multiplexed-stream"
+		if tty {
+			mediaType = "application/vnd.docker.raw-stream"
+		}
+		if r.Header.Get("Upgrade") != "" {
+			fmt.Fprintf(buf, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", mediaType)
+		} else {
+			fmt.Fprintf(buf, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n\r\n", mediaType)
+		}
+		if err := buf.Flush(); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		if n := buf.Reader.Buffered(); n > 0 { // input the client sent with its request
+			pre, _ := buf.Reader.Peek(n)
+			return &prefixedConn{Conn: conn, pre: append([]byte{}, pre...)}, nil
+		}
+		return conn, nil
+	}
+}
+
+// prefixedConn replays bytes read ahead by the HTTP server before the connection's own.
+type prefixedConn struct {
+	net.Conn
+	pre []byte
+}
+
+func (c *prefixedConn) Read(p []byte) (int, error) {
+	if len(c.pre) > 0 {
+		n := copy(p, c.pre)
+		c.pre = c.pre[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite lets the stream half-close as a plain connection would.
+func (c *prefixedConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// terminalSize reads the h and w parameters of a resize.
+func terminalSize(r *http.Request) (uint16, uint16, error) {
+	q := r.URL.Query()
+	h, err1 := strconv.ParseUint(q.Get("h"), 10, 16)
+	w, err2 := strconv.ParseUint(q.Get("w"), 10, 16)
+	if err1 != nil || err2 != nil {
+		return 0, 0, errdefs.InvalidArgument(errors.New("invalid resize parameters: h and w must be integers"))
+	}
+	return uint16(h), uint16(w), nil
 }

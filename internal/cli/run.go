@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/moby/moby/api/pkg/stdcopy"
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -12,7 +11,8 @@ import (
 
 func runCmd(e *env) *cobra.Command {
 	var (
-		detach, rm                             bool
+		detach, rm, interactive, tty           bool
+		detachKeys                             string
 		name, workdir, user, entrypoint, hname string
 		envs                                   []string
 	)
@@ -27,11 +27,17 @@ func runCmd(e *env) *cobra.Command {
 			}
 			ctx := cmd.Context()
 			cfg := &ctypes.Config{Image: args[0], Cmd: args[1:], Env: envs, WorkingDir: workdir, User: user, Hostname: hname,
-				AttachStdout: !detach, AttachStderr: !detach}
+				AttachStdout: !detach, AttachStderr: !detach, AttachStdin: interactive && !detach,
+				OpenStdin: interactive, StdinOnce: interactive && !detach, Tty: tty}
+			host := &ctypes.HostConfig{AutoRemove: rm}
+			if tty {
+				h, w := e.terminalSize()
+				host.ConsoleSize = [2]uint{h, w}
+			}
 			if cmd.Flags().Changed("entrypoint") {
 				cfg.Entrypoint = []string{entrypoint}
 			}
-			created, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: &ctypes.HostConfig{AutoRemove: rm}, Name: name})
+			created, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: host, Name: name})
 			if err != nil {
 				return statusError{status: 125, err: errors.New(explain(err, e.host))}
 			}
@@ -42,35 +48,8 @@ func runCmd(e *env) *cobra.Command {
 				fmt.Fprintln(e.out, created.ID)
 				return nil
 			}
-			// As docker: attach first, then wait (for removal with --rm), then start.
-			att, err := c.ContainerAttach(ctx, created.ID, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
-			if err != nil {
-				return statusError{status: 125, err: errors.New(explain(err, e.host))}
-			}
-			defer att.Close()
-			cond := ctypes.WaitConditionNextExit
-			if rm {
-				cond = ctypes.WaitConditionRemoved
-			}
-			waited := c.ContainerWait(ctx, created.ID, client.ContainerWaitOptions{Condition: cond})
-			copied := make(chan struct{})
-			go func() {
-				stdcopy.StdCopy(e.out, e.errOut, att.Reader)
-				close(copied)
-			}()
-			if _, err := c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-				return startFailure(err, e.host)
-			}
-			select {
-			case res := <-waited.Result:
-				<-copied
-				if res.StatusCode != 0 {
-					return statusError{status: int(res.StatusCode)}
-				}
-				return nil
-			case err := <-waited.Error:
-				return statusError{status: 125, err: errors.New(explain(err, e.host))}
-			}
+			return attachAndStart(ctx, e, c, created.ID, attachPlan{tty: tty, stdin: interactive, stdout: true, stderr: true,
+				detachKeys: detachKeys, autoRemove: rm})
 		},
 	}
 	f := cmd.Flags()
@@ -83,6 +62,9 @@ func runCmd(e *env) *cobra.Command {
 	f.StringVarP(&user, "user", "u", "", "Username or UID (format: <name|uid>[:<group|gid>])")
 	f.StringVar(&entrypoint, "entrypoint", "", "Overwrite the default ENTRYPOINT of the image")
 	f.StringVarP(&hname, "hostname", "h", "", "Container host name")
+	f.BoolVarP(&interactive, "interactive", "i", false, "Keep STDIN open even if not attached")
+	f.BoolVarP(&tty, "tty", "t", false, "Allocate a pseudo-TTY")
+	f.StringVar(&detachKeys, "detach-keys", "", "Override the key sequence for detaching a container")
 	f.Bool("help", false, "Print usage") // -h is --hostname here, as in docker
 	return cmd
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,6 +62,9 @@ func (c *Config) MergeFile(path string, required bool, flagged map[string]string
 	}
 	if err != nil {
 		return fmt.Errorf("unable to configure the daemon: %w", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil // an empty file configures nothing, as with dockerd
 	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {

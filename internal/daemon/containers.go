@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -144,6 +145,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	shim := exec.Command(d.shimPath(), "--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
 		"--runtime-root", filepath.Join(d.cfg.ExecRoot, "runtime"), "--state", d.shimDir(c.ID),
 		"--socket", d.shimSocket(c.ID), "--log", c.LogPath)
+	shim.Args = append(shim.Args, shimStdioArgs(c, d.attaching.count(c.ID))...)
 	shim.Stdout, shim.Stderr = shimLog, shimLog
 	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
 	if err := shim.Start(); err != nil {
@@ -170,6 +172,27 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	}
 	go d.monitorExit(c.ID)
 	return nil
+}
+
+// shimStdioArgs asks the shim for the stdio the container's Config wants.
+func shimStdioArgs(c *container.Container, attachers int) []string {
+	var args []string
+	if c.Config.Tty {
+		args = append(args, "--tty")
+		if size := c.HostConfig.ConsoleSize; size[0] > 0 && size[1] > 0 {
+			args = append(args, "--height", strconv.FormatUint(uint64(size[0]), 10), "--width", strconv.FormatUint(uint64(size[1]), 10))
+		}
+	}
+	if c.Config.OpenStdin {
+		args = append(args, "--stdin")
+		if c.Config.StdinOnce {
+			args = append(args, "--stdin-once")
+		}
+	}
+	if attachers > 0 {
+		args = append(args, "--attachers", strconv.Itoa(attachers))
+	}
+	return args
 }
 
 func (d *Daemon) shimPath() string {
@@ -325,6 +348,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 	}
 	os.RemoveAll(d.execDir(c.ID))
 	os.Remove(d.shimSocket(c.ID))
+	d.execs.forget(c.ID)
 	return d.containers.Delete(c.ID)
 }
 

@@ -42,6 +42,8 @@ type Daemon struct {
 	snaps      snapshot.Snapshotter
 	containers *container.Store
 	waiters    exitWaiters
+	attaching  pendingAttaches
+	execs      execStore
 }
 
 // New prepares the data and exec roots and resolves the runtimes.

@@ -6,13 +6,17 @@
 package monitor
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Files in a shim's state directory (mode 0700).
@@ -33,9 +37,95 @@ type Exit struct {
 
 // Request is one call on the shim's socket.
 type Request struct {
-	Op     string `json:"op"` // "state", "kill", "wait"
+	Op     string `json:"op"` // "state", "kill", "wait", "attach", "exec", "resize"
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
+	// attach and exec: which streams the caller takes. With Stdin the rest of the connection
+	// after the request is the process's input; the caller's half-close is its end.
+	Stdin  bool `json:"stdin,omitempty"`
+	Stdout bool `json:"stdout,omitempty"`
+	Stderr bool `json:"stderr,omitempty"`
+	// exec: the process to start in the container.
+	Exec *ExecRequest `json:"exec,omitempty"`
+	// resize: the terminal to resize (ExecID "" for the container's own) and its new size.
+	ExecID string `json:"exec_id,omitempty"`
+	Height uint16 `json:"height,omitempty"`
+	Width  uint16 `json:"width,omitempty"`
+}
+
+// ExecRequest is a process to run in the running container (docker exec).
+type ExecRequest struct {
+	ID      string         `json:"id"`
+	Process *specs.Process `json:"process"`
+	Height  uint16         `json:"height,omitempty"` // initial terminal size
+	Width   uint16         `json:"width,omitempty"`
+}
+
+// Streams of an attach or exec connection, from the shim, framed as Docker's stdcopy frames are
+// (one byte stream, three zero bytes, a big-endian uint32 length, the payload), so output
+// without a terminal passes to the API client unchanged. Control frames carry JSON.
+const (
+	FrameStdout  byte = 1
+	FrameStderr  byte = 2
+	FrameControl byte = 3
+)
+
+// Control is the payload of a control frame on an exec connection: first the pid once the
+// process runs (or the error that kept it from running), last its exit code.
+type Control struct {
+	Pid      int    `json:"pid,omitempty"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// WriteFrame writes one frame.
+func WriteFrame(w io.Writer, stream byte, p []byte) error {
+	hdr := [8]byte{stream}
+	binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))
+	if _, err := w.Write(append(hdr[:], p...)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ReadFrame reads one frame; buf is reused when large enough.
+func ReadFrame(r io.Reader, buf []byte) (stream byte, payload []byte, err error) {
+	var hdr [8]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[4:])
+	if n > 1<<24 {
+		return 0, nil, fmt.Errorf("shim frame of %d bytes", n)
+	}
+	if uint32(cap(buf)) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return 0, nil, err
+	}
+	return hdr[0], buf, nil
+}
+
+// Open sends a streaming request (attach, exec) and returns the connection, which then carries
+// frames from the shim and input to it.
+func Open(socket string, req Request) (*net.UnixConn, error) {
+	conn, err := net.DialTimeout("unix", socket, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	// No newline after the request, unlike Call: what follows it is the process's input.
+	b, err := json.Marshal(req)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if _, err := conn.Write(b); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn.(*net.UnixConn), nil
 }
 
 // Reply answers a Request.

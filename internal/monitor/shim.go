@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -37,6 +36,16 @@ type Options struct {
 	// Socket is the control socket's path (default StateDir/shim.sock); unix socket paths are
 	// limited to 108 bytes, so a caller with deep state dirs puts it somewhere shorter.
 	Socket string
+	// Stdio of the container, as its Config asks: a terminal (Tty), an input stream held open
+	// for attachers (Stdin), closed after the first attacher's input ends (StdinOnce).
+	Tty       bool
+	Stdin     bool
+	StdinOnce bool
+	Height    uint16 // initial terminal size
+	Width     uint16
+	// Attachers is how many clients attach before the container may start (docker run and
+	// start -a attach first, and must not miss the first output).
+	Attachers int
 }
 
 type shim struct {
@@ -52,6 +61,14 @@ type shim struct {
 	reapMu  sync.Mutex
 	sigchld chan os.Signal
 	calls   atomic.Int32 // requests being answered
+	hub     *hub
+	stdin   *input   // the container's input, nil without -i
+	master  *os.File // the container's terminal, nil without -t
+	// execs by id and by pid; unclaimed exits wait for the exec being started (execStarting).
+	execs        map[string]*execProc
+	execByPid    map[int]*execProc
+	unclaimed    map[int]unix.WaitStatus
+	execStarting int
 }
 
 // Run is berth-shim's main: it returns when the container has exited and been recorded.
@@ -65,11 +82,12 @@ func Run(ctx context.Context, o Options) error {
 	if err := atomicfile.WriteFile(filepath.Join(o.StateDir, PidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
-	s := &shim{opts: o, done: make(chan struct{}), sigchld: make(chan os.Signal, 1)}
-	signal.Notify(s.sigchld, unix.SIGCHLD) // before any child exists, so no exit is missed
 	if o.Socket == "" {
 		o.Socket = filepath.Join(o.StateDir, SocketFile)
 	}
+	s := &shim{opts: o, done: make(chan struct{}), sigchld: make(chan os.Signal, 1), hub: newHub(),
+		execs: map[string]*execProc{}, execByPid: map[int]*execProc{}, unclaimed: map[int]unix.WaitStatus{}}
+	signal.Notify(s.sigchld, unix.SIGCHLD) // before any child exists, so no exit is missed
 	l, err := listen(o.Socket)
 	if err != nil {
 		err = fmt.Errorf("shim socket: %w", err)
@@ -156,27 +174,88 @@ func (s *shim) start(ctx context.Context) error {
 		return err
 	}
 	defer devnull.Close()
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return err
-	}
 	pidFile := filepath.Join(s.opts.StateDir, InitPid)
+	args := []string{"create", "--bundle", s.opts.Bundle, "--pid-file", pidFile}
+	var console *consoleListener
+	if s.opts.Tty {
+		if console, err = listenConsole(s.consolePath("")); err != nil {
+			return err
+		}
+		defer console.Close()
+		args = append(args, "--console-socket", console.path)
+	}
 	// The runtime hands its stdio to the container: only *os.File here, so that no copying
 	// goroutine waits on the container's output to finish (exec.Cmd would wait for EOF).
-	create := s.runtime("create", "--bundle", s.opts.Bundle, "--pid-file", pidFile, s.opts.ID)
-	create.Stdin, create.Stdout, create.Stderr = devnull, outW, errW
-	err = s.run(create)
-	outW.Close()
-	errW.Close()
-	s.copying.Add(2)
-	go s.copy(outR, logger.Stream("stdout"))
-	go s.copy(errR, logger.Stream("stderr"))
+	create := s.runtime(append(args, s.opts.ID)...)
+	create.Stdin, create.Stdout, create.Stderr = devnull, devnull, devnull
+	var childEnds []*os.File
+	outputs := map[byte]*os.File{}
+	if !s.opts.Tty {
+		if s.opts.Stdin {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			create.Stdin, s.stdin = r, &input{w: w, closes: true}
+			childEnds = append(childEnds, r)
+		}
+		for _, stream := range []byte{FrameStdout, FrameStderr} {
+			r, w, err := os.Pipe()
+			if err != nil {
+				return err
+			}
+			if stream == FrameStdout {
+				create.Stdout = w
+			} else {
+				create.Stderr = w
+			}
+			outputs[stream] = r
+			childEnds = append(childEnds, w)
+		}
+	}
+	type received struct {
+		master *os.File
+		err    error
+	}
+	got := make(chan received, 1)
+	if console != nil {
+		go func() {
+			m, err := console.receive(60 * time.Second)
+			got <- received{m, err}
+		}()
+	}
+	createErr := s.run(create)
+	for _, f := range childEnds {
+		f.Close()
+	}
+	if createErr == nil && console != nil {
+		r := <-got
+		if err = r.err; err == nil {
+			s.mu.Lock()
+			s.master = r.master
+			s.mu.Unlock()
+			resize(r.master, s.opts.Height, s.opts.Width)
+			outputs[FrameStdout] = r.master
+			if s.opts.Stdin {
+				s.stdin = &input{w: r.master}
+			}
+		} else {
+			s.run(s.runtime("delete", "--force", s.opts.ID))
+		}
+	}
+	for stream, r := range outputs {
+		name := "stdout"
+		if stream == FrameStderr {
+			name = "stderr"
+		}
+		s.copying.Add(1)
+		go s.copy(r, logger.Stream(name), stream)
+	}
+	if createErr != nil {
+		return s.runtimeError(createErr)
+	}
 	if err != nil {
-		return s.runtimeError(err)
+		return err
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {
@@ -189,6 +268,7 @@ func (s *shim) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.pid = pid
 	s.mu.Unlock()
+	s.hub.waitFor(s.opts.Attachers, 5*time.Second)
 	if err := s.run(s.runtime("start", s.opts.ID)); err != nil {
 		s.run(s.runtime("delete", "--force", s.opts.ID))
 		return s.runtimeError(err)
@@ -196,11 +276,13 @@ func (s *shim) start(ctx context.Context) error {
 	return nil
 }
 
-func (s *shim) copy(r *os.File, w *jsonfile.StreamWriter) {
+func (s *shim) copy(r *os.File, w *jsonfile.StreamWriter, stream byte) {
 	defer s.copying.Done()
-	io.Copy(w, bufio.NewReader(r))
+	pump(r, w, s.hub, stream)
 	w.Flush()
-	r.Close()
+	if r != s.master { // the terminal is closed when the container has gone
+		r.Close()
+	}
 }
 
 // run runs a runtime command to completion without the reaper interfering.
@@ -210,14 +292,16 @@ func (s *shim) run(cmd *exec.Cmd) error {
 	return cmd.Run()
 }
 
-// reap collects every child that exits (orphans are ours as a subreaper) until the container's
-// init does.
+// reap collects every child that exits (orphans are ours as a subreaper, execs are our
+// children) until the container's init has, and the execs it took with it.
 func (s *shim) reap() {
 	s.mu.Lock()
 	initPid := s.pid
 	s.mu.Unlock()
 	var initStatus unix.WaitStatus
-	for exited := false; !exited; {
+	var initExited time.Time
+	for {
+		noChildren := false
 		s.reapMu.Lock()
 		for {
 			var ws unix.WaitStatus
@@ -226,23 +310,37 @@ func (s *shim) reap() {
 				continue
 			}
 			if pid <= 0 || err != nil {
-				exited = exited || err == unix.ECHILD
+				noChildren = err == unix.ECHILD
 				break
 			}
 			if pid == initPid {
-				initStatus, exited = ws, true
+				initStatus, initExited = ws, time.Now()
+			} else {
+				s.childExited(pid, ws)
 			}
 		}
 		s.reapMu.Unlock()
-		if !exited {
-			select {
-			case <-s.sigchld:
-			case <-time.After(time.Second): // a missed signal costs a second, not a hang
-			}
+		if !initExited.IsZero() && (noChildren || s.pendingExecs() == 0 || time.Since(initExited) > 2*time.Second) {
+			break
+		}
+		if noChildren && initExited.IsZero() {
+			break // init was reaped by someone else: nothing more will come
+		}
+		wait := time.Second // a missed signal costs a second, not a hang
+		if !initExited.IsZero() {
+			wait = 50 * time.Millisecond
+		}
+		select {
+		case <-s.sigchld:
+		case <-time.After(wait):
 		}
 	}
+	s.endExecs()
 	ws := initStatus
 	e := &Exit{Code: signals.ExitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
+	if s.stdin != nil {
+		s.stdin.Close()
+	}
 	// Output may still arrive from processes that outlived init (until they die with the
 	// pid namespace): give it a moment, not forever.
 	copied := make(chan struct{})
@@ -251,7 +349,11 @@ func (s *shim) reap() {
 	case <-copied:
 	case <-time.After(2 * time.Second):
 	}
+	s.hub.closeAll()
 	s.run(s.runtime("delete", "--force", s.opts.ID))
+	if s.master != nil {
+		s.master.Close()
+	}
 	s.finish(e)
 }
 
@@ -315,7 +417,8 @@ func (s *shim) serve(l net.Listener) {
 func (s *shim) handle(conn net.Conn) {
 	defer conn.Close()
 	var req Request
-	if err := json.NewDecoder(conn).Decode(&req); err != nil {
+	dec := json.NewDecoder(conn)
+	if err := dec.Decode(&req); err != nil {
 		return
 	}
 	reply := func(r Reply) { json.NewEncoder(conn).Encode(r) }
@@ -347,7 +450,51 @@ func (s *shim) handle(conn net.Conn) {
 			return
 		}
 		reply(state())
+	case "attach":
+		s.attach(dec, conn, req)
+	case "exec":
+		s.handleExec(dec, conn, req)
+	case "resize":
+		if err := s.resizeTerminal(req); err != nil {
+			reply(Reply{Error: err.Error()})
+			return
+		}
+		reply(state())
 	default:
 		reply(Reply{Error: fmt.Sprintf("unknown operation %q", req.Op)})
+	}
+}
+
+// attach streams the container's output to conn until the container ends or the client leaves,
+// and the client's input (when it sends some) to the container.
+func (s *shim) attach(dec *json.Decoder, conn net.Conn, req Request) {
+	a := &attacher{conn: conn, stdout: req.Stdout, stderr: req.Stderr, gone: make(chan struct{})}
+	s.mu.Lock()
+	ended := s.exit != nil
+	s.mu.Unlock()
+	if ended {
+		return
+	}
+	s.hub.add(a)
+	defer s.hub.remove(a)
+	go func() {
+		if req.Stdin {
+			if s.stdin == nil { // the container takes no input (no -i): drop it
+				io.Copy(io.Discard, io.MultiReader(dec.Buffered(), conn))
+				return
+			}
+			streamInput(dec, conn, s.stdin)
+			if s.opts.StdinOnce {
+				s.stdin.Close()
+			}
+			return // a half-close ends the input, not the attachment
+		}
+		// Without input, the client's end of the connection is its leaving.
+		io.Copy(io.Discard, io.MultiReader(dec.Buffered(), conn))
+		s.hub.remove(a)
+	}()
+	select {
+	case <-a.gone:
+	case <-s.done:
 	}
 }

@@ -1,0 +1,205 @@
+package monitor
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// hub fans a container's output out to the clients attached to it. A client that cannot take
+// output for writeTimeout is dropped rather than allowed to stall the container.
+type hub struct {
+	mu        sync.Mutex
+	attachers map[*attacher]struct{}
+	joined    chan struct{} // a token per attacher that joins (the start waits for them)
+}
+
+type attacher struct {
+	conn           net.Conn
+	stdout, stderr bool
+	gone           chan struct{}
+	once           sync.Once
+}
+
+const writeTimeout = 10 * time.Second
+
+func newHub() *hub {
+	return &hub{attachers: map[*attacher]struct{}{}, joined: make(chan struct{}, 64)}
+}
+
+func (h *hub) add(a *attacher) {
+	h.mu.Lock()
+	h.attachers[a] = struct{}{}
+	h.mu.Unlock()
+	select {
+	case h.joined <- struct{}{}:
+	default:
+	}
+}
+
+func (h *hub) remove(a *attacher) {
+	h.mu.Lock()
+	delete(h.attachers, a)
+	h.mu.Unlock()
+	a.once.Do(func() { close(a.gone) })
+}
+
+// write sends one chunk of a stream to every attacher that takes it.
+func (h *hub) write(stream byte, p []byte) {
+	h.mu.Lock()
+	list := make([]*attacher, 0, len(h.attachers))
+	for a := range h.attachers {
+		if (stream == FrameStdout && a.stdout) || (stream == FrameStderr && a.stderr) {
+			list = append(list, a)
+		}
+	}
+	h.mu.Unlock()
+	for _, a := range list {
+		a.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if err := WriteFrame(a.conn, stream, p); err != nil {
+			h.remove(a)
+		}
+	}
+}
+
+// closeAll ends every attachment: the container's output is over.
+func (h *hub) closeAll() {
+	h.mu.Lock()
+	list := make([]*attacher, 0, len(h.attachers))
+	for a := range h.attachers {
+		list = append(list, a)
+	}
+	h.mu.Unlock()
+	for _, a := range list {
+		h.remove(a)
+	}
+}
+
+// waitFor waits until n attachers have joined, or the timeout passes: `docker run` attaches
+// before it starts, and none of the output may be lost to the gap.
+func (h *hub) waitFor(n int, timeout time.Duration) {
+	deadline := time.After(timeout)
+	for i := 0; i < n; i++ {
+		select {
+		case <-h.joined:
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// pump copies r to the log stream (when given) and to the hub, until r ends.
+func pump(r io.Reader, log io.Writer, h *hub, stream byte) {
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if log != nil {
+				log.Write(buf[:n])
+			}
+			h.write(stream, buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// input is a process's stdin as the shim holds it: a pipe's write end, or a pty master.
+type input struct {
+	mu     sync.Mutex
+	w      io.WriteCloser
+	closes bool // closing is allowed (a pipe; a pty is never half-closed)
+}
+
+func (in *input) Write(p []byte) (int, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.w == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return in.w.Write(p)
+}
+
+func (in *input) Close() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.w != nil && in.closes {
+		in.w.Close()
+		in.w = nil
+	}
+}
+
+// streamInput copies a client's input (what follows its request on the connection) into in.
+// It returns at the client's half-close or when the connection ends.
+func streamInput(dec *json.Decoder, conn net.Conn, in *input) {
+	io.Copy(in, io.MultiReader(dec.Buffered(), bufio.NewReader(conn)))
+}
+
+// consoleListener is the socket a runtime sends a terminal's master to (--console-socket).
+type consoleListener struct {
+	l    *net.UnixListener
+	path string
+}
+
+func listenConsole(path string) (*consoleListener, error) {
+	os.Remove(path)
+	old := unix.Umask(0o177)
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	unix.Umask(old)
+	if err != nil {
+		return nil, fmt.Errorf("console socket: %w", err)
+	}
+	return &consoleListener{l: l, path: path}, nil
+}
+
+// receive accepts the runtime's connection and takes the master it passes.
+func (c *consoleListener) receive(timeout time.Duration) (*os.File, error) {
+	c.l.SetDeadline(time.Now().Add(timeout))
+	conn, err := c.l.AcceptUnix()
+	if err != nil {
+		return nil, fmt.Errorf("receive the terminal: %w", err)
+	}
+	defer conn.Close()
+	buf := make([]byte, 4096)
+	oob := make([]byte, unix.CmsgSpace(4))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, fmt.Errorf("receive the terminal: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) == 0 {
+		return nil, fmt.Errorf("receive the terminal: no file descriptor sent")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) == 0 {
+		return nil, fmt.Errorf("receive the terminal: no file descriptor sent")
+	}
+	for _, fd := range fds[1:] {
+		unix.Close(fd)
+	}
+	return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
+}
+
+func (c *consoleListener) Close() {
+	c.l.Close()
+	os.Remove(c.path)
+}
+
+// resize sets a terminal's window size.
+func resize(master *os.File, height, width uint16) error {
+	if master == nil {
+		return fmt.Errorf("the process has no terminal")
+	}
+	if height == 0 && width == 0 {
+		return nil
+	}
+	return unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+}
