@@ -10,8 +10,10 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/daemon/logopts"
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/stream"
 	ctypes "github.com/moby/moby/api/types/container"
 )
@@ -24,7 +26,7 @@ type ContainerBackend interface {
 	ContainerKill(ctx context.Context, ref, signal string) error
 	ContainerStop(ctx context.Context, ref, signal string, timeout *int) error
 	ContainerRemove(ctx context.Context, ref string, force bool) error
-	ContainerList(ctx context.Context, all bool) ([]ctypes.Summary, error)
+	ContainerList(ctx context.Context, o container.ListOptions) ([]ctypes.Summary, error)
 	ContainerInspect(ctx context.Context, ref string) (*ctypes.InspectResponse, error)
 	ContainerLogs(ctx context.Context, ref string, o logopts.Options, w io.Writer) (tty bool, err error)
 	ContainerAttach(ctx context.Context, ref string, o stream.AttachOptions, upgrade stream.Upgrade) error
@@ -52,7 +54,20 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		return writeJSON(w, http.StatusCreated, ctypes.CreateResponse{ID: id, Warnings: []string{}})
 	})
 	s.handle("GET /containers/json", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		list, err := b.ContainerList(ctx, boolParam(r, "all"))
+		o := container.ListOptions{All: boolParam(r, "all"), Size: boolParam(r, "size")}
+		if l := r.URL.Query().Get("limit"); l != "" {
+			n, err := strconv.Atoi(l)
+			if err != nil {
+				return errdefs.InvalidArgument(fmt.Errorf("invalid value for limit: %s", l))
+			}
+			o.Limit = n
+		}
+		f, err := filters.Parse(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		o.Filters = f
+		list, err := b.ContainerList(ctx, o)
 		if err != nil {
 			return err
 		}

@@ -4,12 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -29,51 +32,152 @@ func startFailure(err error, host string) error {
 }
 
 func psCmd(e *env) *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, latest, size bool
+	var last int
+	var format string
+	var filterArgs []string
 	cmd := &cobra.Command{
-		Use:   "ps [OPTIONS]",
-		Short: "List containers",
-		Args:  cobra.NoArgs,
+		Use:     "ps [OPTIONS]",
+		Aliases: []string{"container ls", "container list"},
+		Short:   "List containers",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			res, err := c.ContainerList(cmd.Context(), client.ContainerListOptions{All: all})
+			f, err := parseFilterFlags(filterArgs)
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(e.out, 10, 1, 3, ' ', 0)
-			if !quiet {
-				fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+			if latest {
+				last = 1
 			}
-			for _, s := range res.Items {
-				id, command := s.ID, fmt.Sprintf("%q", s.Command)
-				if !noTrunc {
-					id = id[:12]
-					if len(s.Command) > 20 {
-						command = fmt.Sprintf("%q", s.Command[:19]+"…")
-					}
-				}
-				if quiet {
-					fmt.Fprintln(w, id)
-					continue
-				}
-				names := make([]string, len(s.Names))
-				for i, n := range s.Names {
-					names[i] = strings.TrimPrefix(n, "/")
-				}
-				created := units.HumanDuration(time.Since(time.Unix(s.Created, 0))) + " ago"
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t\t%s\n", id, s.Image, command, created, s.Status, strings.Join(names, ","))
+			// Sizes cost a walk of every container's files: only when shown.
+			size = size || strings.Contains(format, ".Size")
+			res, err := c.ContainerList(cmd.Context(), client.ContainerListOptions{All: all, Limit: last, Size: size, Filters: f})
+			if err != nil {
+				return err
 			}
-			return w.Flush()
+			def := "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+			if size {
+				def += "\t{{.Size}}"
+			}
+			if quiet {
+				format = "{{.ID}}"
+			}
+			rows := make([]psRow, len(res.Items))
+			for i, s := range res.Items {
+				rows[i] = psRow{s: s, trunc: !noTrunc}
+			}
+			return printRows(e.out, format, def, psRow{header: true}, rows)
 		},
 	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
-	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f := cmd.Flags()
+	f.BoolVarP(&all, "all", "a", false, "Show all containers (default shows just running)")
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only display container IDs")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f.IntVarP(&last, "last", "n", -1, "Show n last created containers (includes all states)")
+	f.BoolVarP(&latest, "latest", "l", false, "Show the latest created container (includes all states)")
+	f.BoolVarP(&size, "size", "s", false, "Display total file sizes")
+	f.StringVar(&format, "format", "", "Format output using a custom template")
+	f.StringArrayVarP(&filterArgs, "filter", "f", nil, "Filter output based on conditions provided")
 	return cmd
 }
+
+// parseFilterFlags reads --filter key=value flags.
+func parseFilterFlags(args []string) (client.Filters, error) {
+	f := client.Filters{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, statusError{status: 125, err: fmt.Errorf("invalid argument %q for \"-f, --filter\" flag: bad format of filter (expected name=value)", a)}
+		}
+		f.Add(strings.ToLower(strings.TrimSpace(k)), v)
+	}
+	return f, nil
+}
+
+// psRow is one container as ps --format templates see it (docker's field names); the header
+// row answers with column titles.
+type psRow struct {
+	s      ctypes.Summary
+	trunc  bool
+	header bool
+}
+
+func (r psRow) pick(title, value string) string {
+	if r.header {
+		return title
+	}
+	return value
+}
+
+func (r psRow) ID() string {
+	id := r.s.ID
+	if r.trunc && len(id) > 12 {
+		id = id[:12]
+	}
+	return r.pick("CONTAINER ID", id)
+}
+func (r psRow) Image() string { return r.pick("IMAGE", r.s.Image) }
+func (r psRow) Command() string {
+	c := r.s.Command
+	if r.trunc && utf8.RuneCountInString(c) > 20 {
+		c = string([]rune(c)[:19]) + "…"
+	}
+	return r.pick("COMMAND", strconv.Quote(c))
+}
+func (r psRow) CreatedAt() string {
+	return r.pick("CREATED AT", time.Unix(r.s.Created, 0).String())
+}
+func (r psRow) RunningFor() string {
+	return r.pick("CREATED", units.HumanDuration(time.Since(time.Unix(r.s.Created, 0)))+" ago")
+}
+func (r psRow) Ports() string  { return r.pick("PORTS", "") }
+func (r psRow) State() string  { return r.pick("STATE", string(r.s.State)) }
+func (r psRow) Status() string { return r.pick("STATUS", r.s.Status) }
+func (r psRow) Size() string {
+	size := units.HumanSizeWithPrecision(float64(r.s.SizeRw), 3)
+	if r.s.SizeRootFs > 0 {
+		size += " (virtual " + units.HumanSizeWithPrecision(float64(r.s.SizeRootFs), 3) + ")"
+	}
+	return r.pick("SIZE", size)
+}
+func (r psRow) Names() string {
+	names := make([]string, 0, len(r.s.Names))
+	for _, n := range r.s.Names {
+		names = append(names, strings.TrimPrefix(n, "/"))
+	}
+	return r.pick("NAMES", strings.Join(names, ","))
+}
+func (r psRow) Labels() string {
+	var kv []string
+	for k, v := range r.s.Labels {
+		kv = append(kv, k+"="+v)
+	}
+	sort.Strings(kv)
+	return r.pick("LABELS", strings.Join(kv, ","))
+}
+func (r psRow) Label(name string) string { return r.pick(name, r.s.Labels[name]) } // docker titles it by name
+func (r psRow) Mounts() string {
+	var names []string
+	for _, m := range r.s.Mounts {
+		names = append(names, m.Name)
+	}
+	return r.pick("MOUNTS", strings.Join(names, ","))
+}
+func (r psRow) Networks() string {
+	var names []string
+	if r.s.NetworkSettings != nil {
+		for n := range r.s.NetworkSettings.Networks {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return r.pick("NETWORKS", strings.Join(names, ","))
+}
+func (r psRow) LocalVolumes() string { return r.pick("LOCAL VOLUMES", strconv.Itoa(len(r.s.Mounts))) }
 
 // eachContainer is forEachArg printing each argument that succeeded, as docker's rm and stop do.
 func eachContainer(e *env, args []string, fn func(c *client.Client, ref string) error) error {

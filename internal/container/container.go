@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/filters"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
@@ -50,6 +51,14 @@ type Container struct {
 	StartedAt  time.Time          `json:"started_at"`
 	FinishedAt time.Time          `json:"finished_at"`
 	LogPath    string             `json:"log_path"`
+}
+
+// ListOptions select and detail containers (GET /containers/json, docker ps).
+type ListOptions struct {
+	All     bool
+	Limit   int // the newest n, all states (docker ps -n, -l)
+	Size    bool
+	Filters filters.Args
 }
 
 // Store holds the records under dir/<id>/container.json.

@@ -7,24 +7,67 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/daemon/logopts"
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/logs/jsonfile"
 	"github.com/berthproject/berth/internal/stream"
 	"github.com/docker/go-units"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
+var listFilters = []string{"id", "name", "label", "status", "exited", "ancestor", "before", "since"}
+
 // ContainerList answers GET /containers/json.
-func (d *Daemon) ContainerList(ctx context.Context, all bool) ([]ctypes.Summary, error) {
+func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]ctypes.Summary, error) {
+	if err := o.Filters.Validate(listFilters...); err != nil {
+		return nil, err
+	}
+	for _, st := range o.Filters["status"] {
+		switch st {
+		case "created", "restarting", "running", "removing", "paused", "exited", "dead":
+		default:
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'status=%s'", st))
+		}
+	}
+	all := d.containers.List() // newest first
+	// before/since are container references: only those created before (after) them remain.
+	var before, since *container.Container
+	for key, ref := range map[string]**container.Container{"before": &before, "since": &since} {
+		if vs := o.Filters[key]; len(vs) > 0 {
+			c, err := d.containers.Get(vs[0])
+			if err != nil {
+				return nil, err
+			}
+			*ref = c
+		}
+	}
+	showAll := o.All || o.Limit > 0 || o.Filters.Has("status") || o.Filters.Has("exited") || before != nil || since != nil
+	var ancestors []string
+	for _, a := range o.Filters["ancestor"] {
+		img, err := d.images.Resolve(ctx, a)
+		if err != nil {
+			continue // Docker ignores an ancestor it cannot find: nothing matches it
+		}
+		ancestors = append(ancestors, img.ID.String())
+	}
 	out := []ctypes.Summary{}
-	for _, c := range d.containers.List() {
-		if !all && c.Status != container.StatusRunning {
+	for _, c := range all {
+		if !showAll && c.Status != container.StatusRunning {
 			continue
+		}
+		if !matchContainer(c, o.Filters, ancestors, before, since) {
+			continue
+		}
+		if o.Limit > 0 && len(out) >= o.Limit {
+			break
 		}
 		s := ctypes.Summary{
 			ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
@@ -36,9 +79,47 @@ func (d *Daemon) ContainerList(ctx context.Context, all bool) ([]ctypes.Summary,
 			s.Labels = map[string]string{}
 		}
 		s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+		if o.Size {
+			s.SizeRw, s.SizeRootFs = d.containerSize(ctx, c)
+		}
 		out = append(out, s)
 	}
 	return out, nil
+}
+
+// matchContainer applies ps's filters to one container.
+func matchContainer(c *container.Container, f filters.Args, ancestors []string, before, since *container.Container) bool {
+	if !f.MatchFunc("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) ||
+		!f.MatchFunc("name", func(v string) bool {
+			re, err := regexp.Compile(strings.TrimPrefix(v, "/"))
+			return err == nil && re.MatchString(c.Name)
+		}) ||
+		!f.MatchLabels(c.Config.Labels) ||
+		!f.Match("status", string(c.Status)) {
+		return false
+	}
+	if f.Has("exited") && (c.Status != container.StatusExited || !f.Match("exited", strconv.Itoa(c.ExitCode))) {
+		return false
+	}
+	if f.Has("ancestor") && !slices.Contains(ancestors, c.ImageID) {
+		return false
+	}
+	if before != nil && !c.Created.Before(before.Created) {
+		return false
+	}
+	if since != nil && !c.Created.After(since.Created) {
+		return false
+	}
+	return true
+}
+
+// containerSize is what ps -s shows: the container's own writes, and those with its image.
+func (d *Daemon) containerSize(ctx context.Context, c *container.Container) (rw, rootfs int64) {
+	rw, _ = d.snaps.Usage(ctx, c.ID)
+	if img, err := d.images.Resolve(ctx, c.ImageID); err == nil {
+		rootfs = rw + img.Size
+	}
+	return rw, rootfs
 }
 
 // statusText is docker ps's STATUS column.

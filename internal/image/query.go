@@ -206,6 +206,7 @@ type Resolved struct {
 	ID      digest.Digest
 	ChainID digest.Digest
 	Config  ocispec.ImageConfig
+	Size    int64 // unpacked
 }
 
 // Resolve finds an image for a container.
@@ -223,5 +224,5 @@ func (s *Service) Resolve(ctx context.Context, name string) (*Resolved, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Resolved{ID: r.ID, ChainID: r.ChainID, Config: img.Config}, nil
+	return &Resolved{ID: r.ID, ChainID: r.ChainID, Config: img.Config, Size: r.Size}, nil
 }
