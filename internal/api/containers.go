@@ -145,6 +145,13 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		if !o.Stdout && !o.Stderr {
 			return errdefs.InvalidArgument(errors.New("Bad parameters: you must choose at least one stream"))
 		}
+		var err error
+		if o.Since, err = logopts.ParseTime(q.Get("since")); err != nil {
+			return errdefs.InvalidArgument(err)
+		}
+		if o.Until, err = logopts.ParseTime(q.Get("until")); err != nil {
+			return errdefs.InvalidArgument(err)
+		}
 		c, err := b.ContainerInspect(ctx, r.PathValue("id"))
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/image"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/opencontainers/go-digest"
@@ -17,7 +18,7 @@ import (
 // ImageBackend answers the image routes.
 type ImageBackend interface {
 	ImportImage(ctx context.Context, r io.Reader, opts image.ImportOptions) (digest.Digest, error)
-	ListImages(ctx context.Context) ([]imagetypes.Summary, error)
+	ListImages(ctx context.Context, f filters.Args) ([]imagetypes.Summary, error)
 	InspectImage(ctx context.Context, name string) (*imagetypes.InspectResponse, error)
 	TagImage(ctx context.Context, name, ref string) error
 	DeleteImage(ctx context.Context, name string, force bool) ([]imagetypes.DeleteResponse, error)
@@ -54,7 +55,11 @@ func (s *Server) imageRoutes(b ImageBackend) {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": id.String()})
 	})
 	s.handle("GET /images/json", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		list, err := b.ListImages(ctx)
+		f, err := filters.Parse(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		list, err := b.ListImages(ctx, f)
 		if err != nil {
 			return err
 		}

@@ -190,18 +190,34 @@ func eachContainer(e *env, args []string, fn func(c *client.Client, ref string) 
 	})
 }
 
+func killCmd(e *env) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use: "kill [OPTIONS] CONTAINER [CONTAINER...]", Short: "Kill one or more running containers", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return eachContainer(e, args, func(c *client.Client, ref string) error {
+				_, err := c.ContainerKill(cmd.Context(), ref, client.ContainerKillOptions{Signal: signal})
+				return err
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "", "Signal to send to the container")
+	return cmd
+}
+
 func rmCmd(e *env) *cobra.Command {
-	var force bool
+	var force, volumes bool
 	cmd := &cobra.Command{
 		Use: "rm [OPTIONS] CONTAINER [CONTAINER...]", Short: "Remove one or more containers", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(e, args, func(c *client.Client, ref string) error {
-				_, err := c.ContainerRemove(cmd.Context(), ref, client.ContainerRemoveOptions{Force: force})
+				_, err := c.ContainerRemove(cmd.Context(), ref, client.ContainerRemoveOptions{Force: force, RemoveVolumes: volumes})
 				return err
 			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Force the removal of a running container (uses SIGKILL)")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "Remove anonymous volumes associated with the container")
 	return cmd
 }
 
@@ -245,8 +261,8 @@ func waitCmd(e *env) *cobra.Command {
 }
 
 func logsCmd(e *env) *cobra.Command {
-	var follow, timestamps bool
-	var tail string
+	var follow, timestamps, details bool
+	var tail, since, until string
 	cmd := &cobra.Command{
 		Use: "logs [OPTIONS] CONTAINER", Short: "Fetch the logs of a container", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -259,7 +275,7 @@ func logsCmd(e *env) *cobra.Command {
 				return err
 			}
 			rc, err := c.ContainerLogs(cmd.Context(), args[0], client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true,
-				Follow: follow, Timestamps: timestamps, Tail: tail})
+				Follow: follow, Timestamps: timestamps, Tail: tail, Since: since, Until: until, Details: details})
 			if err != nil {
 				return err
 			}
@@ -275,6 +291,9 @@ func logsCmd(e *env) *cobra.Command {
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "Follow log output")
 	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "Show timestamps")
 	cmd.Flags().StringVarP(&tail, "tail", "n", "all", "Number of lines to show from the end of the logs")
+	cmd.Flags().StringVar(&since, "since", "", "Show logs since timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+	cmd.Flags().StringVar(&until, "until", "", "Show logs before a timestamp (e.g. \"2013-01-02T13:23:37Z\") or relative (e.g. \"42m\" for 42 minutes)")
+	cmd.Flags().BoolVar(&details, "details", false, "Show extra details provided to logs")
 	return cmd
 }
 

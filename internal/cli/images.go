@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/docker/go-units"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -84,56 +85,109 @@ func printJSONMessages(r io.Reader, out io.Writer) error {
 }
 
 func imagesCmd(e *env) *cobra.Command {
-	var quiet, all, noTrunc bool
+	var quiet, all, noTrunc, digests bool
+	var format string
+	var filterArgs []string
 	cmd := &cobra.Command{
-		Use:     "images [OPTIONS] [REPOSITORY[:TAG]]",
-		Aliases: []string{"image ls", "image list"},
-		Short:   "List images",
-		Args:    cobra.MaximumNArgs(1),
+		Use:   "images [OPTIONS] [REPOSITORY[:TAG]]",
+		Short: "List images",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
 			if err != nil {
 				return err
 			}
-			res, err := c.ImageList(cmd.Context(), client.ImageListOptions{All: all})
+			f, err := parseFilterFlags(filterArgs)
 			if err != nil {
 				return err
 			}
-			w := tabwriter.NewWriter(e.out, 10, 1, 3, ' ', 0)
-			if !quiet {
-				fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+			if len(args) == 1 {
+				f.Add("reference", args[0])
 			}
+			res, err := c.ImageList(cmd.Context(), client.ImageListOptions{All: all, Filters: f})
+			if err != nil {
+				return err
+			}
+			def := "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+			if digests {
+				def = "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+			}
+			if quiet {
+				format = "{{.ID}}"
+			}
+			// One row per tag, as docker lists them (-q too).
+			var rows []imageRow
 			for _, img := range res.Items {
-				id := img.ID
-				if !noTrunc {
-					id = strings.TrimPrefix(id, "sha256:")[:12]
-				}
 				tags := img.RepoTags
 				if len(tags) == 0 {
 					tags = []string{"<none>:<none>"}
 				}
-				// One row per tag, as docker lists them (-q too).
 				for _, t := range tags {
 					i := strings.LastIndex(t, ":")
-					repo, tag := t[:i], t[i+1:]
-					if len(args) == 1 && args[0] != repo && args[0] != t {
-						continue
-					}
-					if quiet {
-						fmt.Fprintln(w, id)
-						continue
-					}
-					created := units.HumanDuration(time.Since(time.Unix(img.Created, 0))) + " ago"
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, created, units.HumanSizeWithPrecision(float64(img.Size), 3))
+					rows = append(rows, imageRow{s: img, repo: t[:i], tag: t[i+1:], trunc: !noTrunc})
 				}
 			}
-			return w.Flush()
+			return printRows(e.out, format, def, imageRow{header: true}, rows)
 		},
 	}
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "Show all images")
-	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f := cmd.Flags()
+	f.BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")
+	f.BoolVarP(&all, "all", "a", false, "Show all images (default hides intermediate images)")
+	f.BoolVar(&noTrunc, "no-trunc", false, "Don't truncate output")
+	f.BoolVar(&digests, "digests", false, "Show digests")
+	f.StringVar(&format, "format", "", "Format output using a custom template")
+	f.StringArrayVarP(&filterArgs, "filter", "f", nil, "Filter output based on conditions provided")
 	return cmd
+}
+
+// imageRow is one image tag as images --format templates see it (docker's field names).
+type imageRow struct {
+	s         imagetypes.Summary
+	repo, tag string
+	trunc     bool
+	header    bool
+}
+
+func (r imageRow) pick(title, value string) string {
+	if r.header {
+		return title
+	}
+	return value
+}
+
+func (r imageRow) ID() string {
+	id := r.s.ID
+	if r.trunc {
+		id = strings.TrimPrefix(id, "sha256:")
+		id = id[:min(12, len(id))]
+	}
+	return r.pick("IMAGE ID", id)
+}
+func (r imageRow) Repository() string { return r.pick("REPOSITORY", r.repo) }
+func (r imageRow) Tag() string        { return r.pick("TAG", r.tag) }
+func (r imageRow) Digest() string {
+	d := "<none>"
+	for _, rd := range r.s.RepoDigests {
+		if name, dg, ok := strings.Cut(rd, "@"); ok && name == r.repo {
+			d = dg
+		}
+	}
+	return r.pick("DIGEST", d)
+}
+func (r imageRow) CreatedSince() string {
+	return r.pick("CREATED", units.HumanDuration(time.Since(time.Unix(r.s.Created, 0)))+" ago")
+}
+func (r imageRow) CreatedAt() string {
+	return r.pick("CREATED AT", time.Unix(r.s.Created, 0).String())
+}
+func (r imageRow) Size() string {
+	return r.pick("SIZE", units.HumanSizeWithPrecision(float64(r.s.Size), 3))
+}
+func (r imageRow) Containers() string {
+	if r.s.Containers < 0 {
+		return r.pick("CONTAINERS", "N/A")
+	}
+	return r.pick("CONTAINERS", strconv.FormatInt(r.s.Containers, 10))
 }
 
 func tagCmd(e *env) *cobra.Command {
@@ -210,4 +264,20 @@ func imageCmd(e *env) *cobra.Command {
 	tag := tagCmd(e)
 	cmd.AddCommand(inspect, ls, rm, imp, tag)
 	return cmd
+}
+
+func (r imageRow) SharedSize() string { return r.pick("SHARED SIZE", sizeOrNA(r.s.SharedSize)) }
+func (r imageRow) UniqueSize() string {
+	if r.s.SharedSize < 0 {
+		return r.pick("UNIQUE SIZE", "N/A")
+	}
+	return r.pick("UNIQUE SIZE", units.HumanSizeWithPrecision(float64(r.s.Size-r.s.SharedSize), 3))
+}
+func (r imageRow) VirtualSize() string { return r.pick("VIRTUAL SIZE", units.HumanSize(float64(r.s.Size))) }
+
+func sizeOrNA(n int64) string {
+	if n < 0 {
+		return "N/A"
+	}
+	return units.HumanSizeWithPrecision(float64(n), 3)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
+	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/snapshot"
@@ -101,8 +102,12 @@ func (d *Daemon) ImportImage(ctx context.Context, r io.Reader, opts image.Import
 }
 
 // ListImages answers GET /images/json.
-func (d *Daemon) ListImages(ctx context.Context) ([]imagetypes.Summary, error) {
-	return d.images.List(ctx)
+func (d *Daemon) ListImages(ctx context.Context, f filters.Args) ([]imagetypes.Summary, error) {
+	list, err := d.images.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.images.Filter(ctx, list, f)
 }
 
 // InspectImage answers GET /images/{name}/json.

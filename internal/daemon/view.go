@@ -170,6 +170,9 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		stdout, stderr = stream.NewStdWriter(w, stream.Stdout), stream.NewStdWriter(w, stream.Stderr)
 	}
 	emit := func(e jsonfile.Entry) error {
+		if !o.Keep(e.Time) {
+			return nil
+		}
 		line := e.Log
 		if o.Timestamps {
 			line = e.Time.Format(time.RFC3339Nano) + " " + line

@@ -1,0 +1,53 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestListingWithBothClients runs ps and images with filters and formats through both clients:
+// the same rows come back, in docker's shapes.
+func TestListingWithBothClients(t *testing.T) {
+	d := withBusybox(t)
+	d.mustDocker("tag", "busybox", "other:1")
+	if r := d.run(dockerCLI, "run", "--name", "three", "-l", "app=web", "busybox", "sh", "-c", "echo bye; exit 3"); r.code != 3 {
+		t.Fatalf("run: exit %d %s", r.code, r.stderr)
+	}
+	d.mustDocker("create", "--name", "made", "-l", "app=db", "busybox")
+	d.mustDocker("run", "-d", "--name", "up", "busybox", "sleep", "600")
+	for _, prog := range []string{dockerCLI, berthBin()} {
+		check := func(want string, args ...string) {
+			t.Helper()
+			r := d.run(prog, args...)
+			if got := strings.TrimSpace(r.stdout); got != want || r.code != 0 {
+				t.Errorf("%s %v: exit %d, got %q, want %q (%s)", prog, args, r.code, got, want, r.stderr)
+			}
+		}
+		check("up", "ps", "--format", "{{.Names}}")
+		check("up\nmade\nthree", "ps", "-a", "--format", "{{.Names}}", "--filter", "name=^(made|three|up)$")
+		check("three exited", "ps", "-a", "--filter", "status=exited", "--format", "{{.Names}} {{.State}}")
+		check("three", "ps", "-a", "--filter", "exited=3", "--format", "{{.Names}}")
+		check("made", "ps", "-a", "--filter", "label=app=db", "--format", "{{.Names}}")
+		check("NAMES     app\nthree     web", "ps", "-a", "--filter", "label=app=web", "--format", "table {{.Names}}\t{{.Label \"app\"}}")
+		check("up", "ps", "-l", "--format", "{{.Names}}")
+		check("up\nmade", "ps", "-n", "2", "--format", "{{.Names}}")
+		check("made", "ps", "-a", "--filter", "before=up", "--filter", "since=three", "--format", "{{.Names}}")
+		var row map[string]any
+		if r := d.run(prog, "ps", "--format", "json"); json.Unmarshal([]byte(r.stdout), &row) != nil || row["Names"] != "up" || row["State"] != "running" {
+			t.Errorf("%s ps --format json: %q", prog, r.stdout)
+		}
+		if r := d.run(prog, "ps", "-s", "--format", "{{.Size}}"); !strings.Contains(r.stdout, "(virtual ") {
+			t.Errorf("%s ps -s: %q", prog, r.stdout)
+		}
+		if r := d.run(prog, "ps", "--filter", "bogus=1"); r.code == 0 || !strings.Contains(r.stderr, "invalid filter 'bogus'") {
+			t.Errorf("%s ps with an unknown filter: exit %d %s", prog, r.code, r.stderr)
+		}
+		check("other:1", "images", "other", "--format", "{{.Repository}}:{{.Tag}}")
+		check("busybox:latest", "images", "--filter", "reference=bus*", "--format", "{{.Repository}}:{{.Tag}}")
+		check("", "images", "--filter", "dangling=true", "-q")
+		check("bye", "logs", "--since", "10m", "three")
+		check("", "logs", "--until", "2020-01-01T00:00:00Z", "three")
+	}
+	d.mustDocker("rm", "-f", "up")
+}
