@@ -273,7 +273,9 @@ func (r imageRow) UniqueSize() string {
 	}
 	return r.pick("UNIQUE SIZE", units.HumanSizeWithPrecision(float64(r.s.Size-r.s.SharedSize), 3))
 }
-func (r imageRow) VirtualSize() string { return r.pick("VIRTUAL SIZE", units.HumanSize(float64(r.s.Size))) }
+func (r imageRow) VirtualSize() string {
+	return r.pick("VIRTUAL SIZE", units.HumanSize(float64(r.s.Size)))
+}
 
 func sizeOrNA(n int64) string {
 	if n < 0 {
