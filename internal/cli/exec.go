@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/berthproject/berth/internal/stream"
 	ctypes "github.com/moby/moby/api/types/container"
@@ -128,6 +131,9 @@ func attachCmd(e *env) *cobra.Command {
 				return errors.New(explain(err, e.host))
 			}
 			waited := c.ContainerWait(ctx, ct.ID, client.ContainerWaitOptions{Condition: ctypes.WaitConditionNextExit})
+			if sigProxy && !ct.Config.Tty {
+				defer proxySignals(ctx, c, ct.ID)()
+			}
 			session := ioSession{e: e, tty: ct.Config.Tty, stdin: stdin, detachKeys: detachKeys,
 				resize: func(ctx context.Context, h, w uint) {
 					c.ContainerResize(ctx, ct.ID, client.ContainerResizeOptions{Height: h, Width: w})
@@ -186,7 +192,7 @@ func startCmd(e *env) *cobra.Command {
 				return errors.New(explain(err, e.host))
 			}
 			ct := info.Container
-			return attachAndStart(ctx, e, c, ct.ID, attachPlan{tty: ct.Config.Tty, stdin: interactive && ct.Config.OpenStdin,
+			return attachAndStart(ctx, e, c, ct.ID, attachPlan{tty: ct.Config.Tty, stdin: interactive && ct.Config.OpenStdin, sigProxy: true,
 				stdout: true, stderr: true, detachKeys: detachKeys})
 		},
 	}
@@ -202,6 +208,7 @@ type attachPlan struct {
 	tty, stdin, stdout, stderr bool
 	detachKeys                 string
 	autoRemove                 bool // wait for the removal (--rm), not just the exit
+	sigProxy                   bool // forward the signals the client gets (without a terminal)
 }
 
 // attachAndStart is docker run's and start -a's sequence: attach first (so no output is
@@ -232,6 +239,9 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 	if _, err := c.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		att.Close()
 		return startFailure(err, e.host)
+	}
+	if p.sigProxy && !p.tty {
+		defer proxySignals(ctx, c, id)()
 	}
 	if err := <-streamed; errors.Is(err, stream.ErrDetached) {
 		return nil
@@ -272,4 +282,31 @@ func readEnvFiles(paths []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// proxySignals forwards the signals the client receives to the container (docker's
+// --sig-proxy), until the returned stop is called.
+func proxySignals(ctx context.Context, c *client.Client, id string) (stop func()) {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-ch:
+				sig, ok := s.(syscall.Signal)
+				// Not the job-control and housekeeping ones (Go's runtime uses SIGURG).
+				if !ok || sig == syscall.SIGCHLD || sig == syscall.SIGPIPE || sig == syscall.SIGURG || sig == syscall.SIGWINCH {
+					continue
+				}
+				c.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: strconv.Itoa(int(sig))})
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
 }

@@ -49,7 +49,7 @@ func runCmd(e *env) *cobra.Command {
 				return nil
 			}
 			return attachAndStart(ctx, e, c, created.ID, attachPlan{tty: tty, stdin: interactive, stdout: true, stderr: true,
-				detachKeys: detachKeys, autoRemove: rm})
+				detachKeys: detachKeys, autoRemove: rm, sigProxy: true})
 		},
 	}
 	f := cmd.Flags()

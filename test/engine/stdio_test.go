@@ -236,3 +236,44 @@ func TestSessionsSurviveDaemonRestart(t *testing.T) {
 		t.Errorf("running after detach: %s", got)
 	}
 }
+
+// TestSignalsReachTheContainer: a signal to an attached client goes to the container
+// (--sig-proxy, on by default without a terminal), with each client.
+func TestSignalsReachTheContainer(t *testing.T) {
+	d := withBusybox(t)
+	for _, prog := range []string{dockerCLI, berthBin()} {
+		cmd := exec.Command(prog, "run", "--rm", "busybox", "sh", "-c", `trap "echo got TERM; exit 7" TERM; echo ready; sleep 100 & wait`)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir)
+		var out syncBuffer
+		cmd.Stdout = &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for !strings.Contains(out.String(), "ready") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		cmd.Process.Signal(syscall.SIGTERM)
+		if code := exitCode(t, cmd); code != 7 || !strings.Contains(out.String(), "got TERM") {
+			t.Errorf("%s: exit %d, output %q", prog, code, out.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer goroutine and a polling reader.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
