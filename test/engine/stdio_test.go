@@ -3,6 +3,7 @@ package engine_test
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -276,4 +277,41 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// TestClientLeavingMidAttach: clients that vanish in the middle of an attach leave the daemon
+// serving and the container running, its output still flowing.
+func TestClientLeavingMidAttach(t *testing.T) {
+	d := withBusybox(t)
+	id := d.mustDocker("run", "-d", "-i", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.05; done")
+	for _, path := range []string{
+		"/containers/" + id + "/attach?stream=1&stdout=1&stderr=1&stdin=1",
+		"/containers/" + id + "/attach?stream=1&stdout=1",
+	} {
+		for i := 0; i < 3; i++ {
+			conn, err := net.Dial("unix", d.sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", path)
+			buf := make([]byte, 512)
+			conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if n, err := conn.Read(buf); err != nil || !strings.Contains(string(buf[:n]), "101") {
+				t.Fatalf("attach: %q %v", buf[:n], err)
+			}
+			conn.Write([]byte("half a line"))
+			conn.Close() // gone, mid-stream and mid-input
+		}
+	}
+	if r := d.run(dockerCLI, "exec", id, "echo", "still here"); r.stdout != "still here\n" {
+		t.Errorf("exec after clients left: %q %s", r.stdout, r.stderr)
+	}
+	if got := d.mustDocker("inspect", "-f", "{{.State.Running}}", id); got != "true" {
+		t.Errorf("container after clients left: running=%s", got)
+	}
+	before := strings.Count(d.run(dockerCLI, "logs", id).stdout, "tick")
+	time.Sleep(300 * time.Millisecond)
+	if after := strings.Count(d.run(dockerCLI, "logs", id).stdout, "tick"); after <= before {
+		t.Errorf("the container's output stalled after clients left: %d then %d ticks", before, after)
+	}
 }
