@@ -34,6 +34,7 @@ type Backend interface {
 	SystemBackend
 	ImageBackend
 	ContainerBackend
+	OpsBackend
 }
 
 // New builds the server with every route of the backend.
@@ -42,6 +43,7 @@ func New(log *slog.Logger, b Backend) *Server {
 	s.systemRoutes(b)
 	s.imageRoutes(b)
 	s.containerRoutes(b)
+	s.opsRoutes(b)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.NotFound(errors.New("page not found")))
 	})

@@ -17,6 +17,7 @@ import (
 type fakeSystem struct {
 	ImageBackend     // unused by these tests
 	ContainerBackend // unused by these tests
+	OpsBackend       // unused by these tests
 	err              error
 }
 

@@ -23,7 +23,7 @@ import (
 func (d *Daemon) ContainerList(ctx context.Context, all bool) ([]ctypes.Summary, error) {
 	out := []ctypes.Summary{}
 	for _, c := range d.containers.List() {
-		if !all && c.Status != container.StatusRunning {
+		if !all && !c.Status.Alive() {
 			continue
 		}
 		s := ctypes.Summary{
@@ -46,6 +46,10 @@ func statusText(c *container.Container) string {
 	switch c.Status {
 	case container.StatusRunning:
 		return "Up " + units.HumanDuration(time.Since(c.StartedAt))
+	case container.StatusPaused:
+		return "Up " + units.HumanDuration(time.Since(c.StartedAt)) + " (Paused)"
+	case container.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
 	case container.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
 	}
@@ -68,12 +72,13 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 	return &ctypes.InspectResponse{
 		ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: c.Args,
 		State: &ctypes.State{
-			Status: ctypes.ContainerState(c.Status), Running: c.Status == container.StatusRunning,
+			Status: ctypes.ContainerState(c.Status), Running: c.Status.Alive(),
+			Paused: c.Status == container.StatusPaused, Restarting: c.Status == container.StatusRestarting,
 			OOMKilled: c.OOMKilled, Dead: c.Status == container.StatusDead, Pid: c.Pid, ExitCode: c.ExitCode,
 			Error: c.Error, StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
 		},
 		Image: c.ImageID, LogPath: c.LogPath, Name: "/" + c.Name, Driver: "overlayfs", Platform: "linux",
-		HostConfig: c.HostConfig, Config: c.Config, Mounts: []ctypes.MountPoint{},
+		HostConfig: c.HostConfig, Config: c.Config, Mounts: []ctypes.MountPoint{}, RestartCount: c.RestartCount,
 	}, nil
 }
 
@@ -84,6 +89,9 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		return false, err
 	}
 	tty = c.Config.Tty
+	if o.OnlyNew {
+		d.event(c, "attach", nil)
+	}
 	stdout, stderr := w, w
 	if !tty {
 		stdout, stderr = stream.NewStdWriter(w, stream.Stdout), stream.NewStdWriter(w, stream.Stderr)
@@ -126,7 +134,7 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 	for {
 		done := true
 		if cur, err := d.containers.Get(c.ID); err == nil {
-			running := cur.Status == container.StatusRunning
+			running := cur.Status.Alive()
 			sawRun = sawRun || running
 			done = !running && (sawRun || time.Since(attached) > time.Minute)
 		}
