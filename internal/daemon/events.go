@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/container"
+	"github.com/distribution/reference"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/events"
 	evtypes "github.com/moby/moby/api/types/events"
@@ -141,17 +142,12 @@ func (d *Daemon) imageID(ctx context.Context, name string) string {
 	return img.ID
 }
 
-// familiar is a reference as docker shows it in events: with its tag.
+// familiar is a reference as docker shows it in events: short form, with its tag
+// ("docker.io/library/busybox" -> "busybox:latest").
 func familiar(ref string) string {
-	if !strings.Contains(ref, "@") && stripTagIndex(ref) < 0 {
-		return ref + ":latest"
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ref
 	}
-	return ref
-}
-
-func stripTagIndex(ref string) int {
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return i
-	}
-	return -1
+	return reference.FamiliarString(reference.TagNameOnly(named))
 }

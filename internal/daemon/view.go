@@ -17,6 +17,7 @@ import (
 	"github.com/berthproject/berth/internal/stream"
 	"github.com/docker/go-units"
 	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 // ContainerList answers GET /containers/json.
@@ -79,6 +80,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 		},
 		Image: c.ImageID, LogPath: c.LogPath, Name: "/" + c.Name, Driver: "overlayfs", Platform: "linux",
 		HostConfig: c.HostConfig, Config: c.Config, Mounts: []ctypes.MountPoint{}, RestartCount: c.RestartCount,
+		NetworkSettings: &ctypes.NetworkSettings{Ports: network.PortMap{}}, // no published ports until networking lands
 	}, nil
 }
 
