@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/container"
-	"github.com/distribution/reference"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/events"
+	"github.com/distribution/reference"
 	evtypes "github.com/moby/moby/api/types/events"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/opencontainers/go-digest"

@@ -61,7 +61,6 @@ func MergeResources(base, upd *specs.LinuxResources) *specs.LinuxResources {
 		set64(&cur.Limit, m.Limit)
 		set64(&cur.Reservation, m.Reservation)
 		set64(&cur.Swap, m.Swap)
-		set64(&cur.Kernel, m.Kernel)
 		set64(&cur.KernelTCP, m.KernelTCP)
 		if m.Swappiness != nil {
 			cur.Swappiness = m.Swappiness
