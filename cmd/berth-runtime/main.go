@@ -98,7 +98,7 @@ func rootCommand(g *globals) *cobra.Command {
 	var rootless string
 	f.StringVar(&rootless, "rootless", "auto", "accepted for runc compatibility")
 	root.AddCommand(createCmd(g), startCmd(g), stateCmd(g), killCmd(g), deleteCmd(g), runCmd(g),
-		execCmd(g), pauseCmd(g), resumeCmd(g), psCmd(g), listCmd(g), featuresCmd(), specCmd(), eventsCmd(g))
+		execCmd(g), pauseCmd(g), resumeCmd(g), psCmd(g), listCmd(g), featuresCmd(), specCmd(), eventsCmd(g), updateCmd(g))
 	return root
 }
 

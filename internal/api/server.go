@@ -35,6 +35,7 @@ type Backend interface {
 	ImageBackend
 	ContainerBackend
 	ExecBackend
+	OpsBackend
 }
 
 // New builds the server with every route of the backend.
@@ -44,6 +45,7 @@ func New(log *slog.Logger, b Backend) *Server {
 	s.imageRoutes(b)
 	s.containerRoutes(b)
 	s.execRoutes(b)
+	s.opsRoutes(b)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.NotFound(errors.New("page not found")))
 	})

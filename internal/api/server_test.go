@@ -18,6 +18,7 @@ type fakeSystem struct {
 	ImageBackend     // unused by these tests
 	ContainerBackend // unused by these tests
 	ExecBackend      // unused by these tests
+	OpsBackend       // unused by these tests
 	err              error
 }
 

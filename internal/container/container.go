@@ -26,10 +26,12 @@ import (
 type Status string
 
 const (
-	StatusCreated Status = "created"
-	StatusRunning Status = "running"
-	StatusExited  Status = "exited"
-	StatusDead    Status = "dead"
+	StatusCreated    Status = "created"
+	StatusRunning    Status = "running"
+	StatusPaused     Status = "paused"     // running, every process frozen
+	StatusRestarting Status = "restarting" // exited, restart policy waiting out its backoff
+	StatusExited     Status = "exited"
+	StatusDead       Status = "dead"
 )
 
 // Container is what berth keeps of a container.
@@ -51,6 +53,10 @@ type Container struct {
 	StartedAt  time.Time          `json:"started_at"`
 	FinishedAt time.Time          `json:"finished_at"`
 	LogPath    string             `json:"log_path"`
+	// RestartCount counts restarts by the restart policy since the last manual start.
+	RestartCount int `json:"restart_count,omitempty"`
+	// ManuallyStopped: stopped (or killed) by a user; the restart policy leaves it alone.
+	ManuallyStopped bool `json:"manually_stopped,omitempty"`
 }
 
 // ListOptions select and detail containers (GET /containers/json, docker ps).

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/daemon/logopts"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/monitor"
@@ -52,7 +51,7 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, o stream.Attac
 	if err != nil {
 		return errdefs.InvalidArgument(err)
 	}
-	waiting := o.Stream && c.Status != container.StatusRunning
+	waiting := o.Stream && !c.Status.Alive()
 	if waiting {
 		d.attaching.add(c.ID, 1)
 	}
@@ -116,7 +115,7 @@ func (d *Daemon) openAttach(ctx context.Context, id string, o stream.AttachOptio
 	for time.Now().Before(deadline) {
 		if c, err := d.containers.Get(id); err != nil {
 			return nil, err
-		} else if c.Status == container.StatusRunning {
+		} else if c.Status.Alive() {
 			if conn, err := monitor.Open(d.shimSocket(id), req); err == nil {
 				return conn, nil
 			}
@@ -179,7 +178,7 @@ func (d *Daemon) ContainerResize(ctx context.Context, ref string, height, width 
 	if err != nil {
 		return err
 	}
-	if c.Status != container.StatusRunning {
+	if !c.Status.Alive() {
 		return errdefs.Conflict(fmt.Errorf("Container %s is not running", c.ID))
 	}
 	_, err = monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "resize", Height: height, Width: width}, 5*time.Second)

@@ -59,6 +59,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 		d.containers.Release(name)
 		return "", err
 	}
+	d.event(c, "create", nil)
 	return id, nil
 }
 
@@ -93,8 +94,8 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	if c.Status == container.StatusRunning {
-		return errdefs.NotModified(errors.New("container already started"))
+	if err := startable(ctx, c); err != nil {
+		return err
 	}
 	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
@@ -170,6 +171,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	if err := d.containers.Save(c); err != nil {
 		return err
 	}
+	d.event(c, "start", nil)
 	go d.monitorExit(c.ID)
 	return nil
 }
@@ -274,6 +276,7 @@ func (d *Daemon) monitorExit(id string) {
 		c.ExitCode, c.Error = 255, "the container's monitor exited without recording how the container ended"
 	}
 	d.containers.Save(c)
+	d.afterExit(c)
 	d.notifyExit(id)
 	if c.HostConfig != nil && c.HostConfig.AutoRemove {
 		if err := d.ContainerRemove(context.Background(), id, true); err != nil {
@@ -290,9 +293,10 @@ func (d *Daemon) ContainerStop(ctx context.Context, ref string, signal string, t
 	if err != nil {
 		return err
 	}
-	if c.Status != container.StatusRunning {
+	if !c.Status.Alive() {
 		return errdefs.NotModified(errors.New("container already stopped"))
 	}
+	defer d.event(c, "stop", nil)
 	if signal == "" {
 		signal = c.Config.StopSignal
 	}
@@ -311,6 +315,7 @@ func (d *Daemon) ContainerStop(ctx context.Context, ref string, signal string, t
 		return err
 	}
 	exited := d.subscribeExit(c.ID)
+	d.beforeKill(c.ID, sig)
 	monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: sig}, 10*time.Second)
 	if wait >= 0 {
 		select {
@@ -321,6 +326,7 @@ func (d *Daemon) ContainerStop(ctx context.Context, ref string, signal string, t
 		case <-time.After(time.Duration(wait) * time.Second):
 		}
 	}
+	d.beforeKill(c.ID, int(syscall.SIGKILL))
 	monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: int(syscall.SIGKILL), All: true}, 10*time.Second)
 	select {
 	case <-exited:
@@ -335,10 +341,11 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 	if err != nil {
 		return err
 	}
-	if c.Status == container.StatusRunning {
+	if c.Status.Alive() {
 		if !force {
-			return errdefs.Conflict(fmt.Errorf("cannot remove container %q: container is running: stop the container before removing or force remove", "/"+c.Name))
+			return errdefs.Conflict(fmt.Errorf("cannot remove container %q: container is %s: stop the container before removing or force remove", "/"+c.Name, c.Status))
 		}
+		d.beforeKill(c.ID, int(syscall.SIGKILL))
 		monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: int(syscall.SIGKILL), All: true}, 10*time.Second)
 		d.waitExit(ctx, c.ID, 30*time.Second)
 	}
@@ -349,7 +356,11 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 	os.RemoveAll(d.execDir(c.ID))
 	os.Remove(d.shimSocket(c.ID))
 	d.execs.forget(c.ID)
-	return d.containers.Delete(c.ID)
+	if err := d.containers.Delete(c.ID); err != nil {
+		return err
+	}
+	d.removed(c)
+	return nil
 }
 
 // ContainerKill answers POST /containers/{id}/kill.
@@ -358,12 +369,15 @@ func (d *Daemon) ContainerKill(ctx context.Context, ref string, signal string) e
 	if err != nil {
 		return err
 	}
-	if c.Status != container.StatusRunning {
+	if !c.Status.Alive() {
 		return errdefs.Conflict(fmt.Errorf("cannot kill container: %s: container %s is not running", ref, c.ID))
 	}
 	sig, err := parseSignal(signal)
 	if err != nil {
 		return err
+	}
+	if d.beforeKill(c.ID, sig) {
+		return nil // it was only waiting to restart: now it is stopped
 	}
 	_, err = monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: sig}, 10*time.Second)
 	return err

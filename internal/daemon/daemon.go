@@ -22,6 +22,7 @@ import (
 	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
+	"github.com/berthproject/berth/internal/events"
 	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/runtime/cgroup"
@@ -45,6 +46,8 @@ type Daemon struct {
 	waiters    exitWaiters
 	attaching  pendingAttaches
 	execs      execStore
+	bus        events.Bus   // container and image events (GET /events)
+	restarts   restartState // restart policies' backoff and pending restarts
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -87,6 +90,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers}
 	d.restoreContainers()
+	go d.startOnBoot()
 	return d, nil
 }
 
@@ -98,7 +102,9 @@ func (d *Daemon) Close() error {
 
 // ImportImage answers POST /images/create?fromSrc=.
 func (d *Daemon) ImportImage(ctx context.Context, r io.Reader, opts image.ImportOptions) (digest.Digest, error) {
-	return d.images.Import(ctx, r, opts)
+	id, err := d.images.Import(ctx, r, opts)
+	d.importEvents(id, opts.Ref, err)
+	return id, err
 }
 
 // ListImages answers GET /images/json.
@@ -117,12 +123,16 @@ func (d *Daemon) InspectImage(ctx context.Context, name string) (*imagetypes.Ins
 
 // TagImage answers POST /images/{name}/tag.
 func (d *Daemon) TagImage(ctx context.Context, name, ref string) error {
+	defer d.tagEvent(ctx, name, ref)()
 	return d.images.Tag(ctx, name, ref)
 }
 
 // DeleteImage answers DELETE /images/{name}.
 func (d *Daemon) DeleteImage(ctx context.Context, name string, force bool) ([]imagetypes.DeleteResponse, error) {
-	return d.images.Delete(ctx, name, force)
+	id := d.imageID(ctx, name)
+	resp, err := d.images.Delete(ctx, name, force)
+	d.deleteEvents(id, resp)
+	return resp, err
 }
 
 // engineID is the daemon's stable identity, made once per data root.

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/berthproject/berth/internal/runtime/caps"
 	"github.com/berthproject/berth/internal/stream"
 	ctypes "github.com/moby/moby/api/types/container"
+	evtypes "github.com/moby/moby/api/types/events"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -93,6 +95,9 @@ func (d *Daemon) ExecCreate(ctx context.Context, ref string, req *ctypes.ExecCre
 	if err != nil {
 		return "", err
 	}
+	if c.Status == container.StatusPaused {
+		return "", errdefs.Conflict(fmt.Errorf("container %s is paused, unpause the container before exec", c.ID))
+	}
 	if c.Status != container.StatusRunning {
 		return "", errdefs.Conflict(fmt.Errorf("container %s is not running", c.ID))
 	}
@@ -106,6 +111,7 @@ func (d *Daemon) ExecCreate(ctx context.Context, ref string, req *ctypes.ExecCre
 	rand.Read(b)
 	e := &execInstance{id: hex.EncodeToString(b), containerID: c.ID, cfg: *req}
 	d.execs.put(e)
+	d.ExecEvent(c.ID, string(evtypes.ActionExecCreate), e.id, req.Cmd, nil)
 	return e.id, nil
 }
 
@@ -193,8 +199,10 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, req *ctypes.ExecStart
 			e.exitCode, e.ended = &code, time.Now()
 		case ctl.ExitCode != nil:
 			e.exitCode, e.running, e.ended = ctl.ExitCode, false, time.Now()
+			d.ExecEvent(c.ID, string(evtypes.ActionExecDie), e.id, nil, map[string]string{"exitCode": strconv.Itoa(*ctl.ExitCode)})
 		case ctl.Pid > 0:
 			e.pid, e.running = ctl.Pid, true
+			d.ExecEvent(c.ID, string(evtypes.ActionExecStart), e.id, e.cfg.Cmd, nil)
 		}
 	}
 	if req.Detach {

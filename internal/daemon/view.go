@@ -21,6 +21,7 @@ import (
 	"github.com/berthproject/berth/internal/stream"
 	"github.com/docker/go-units"
 	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 )
 
 var listFilters = []string{"id", "name", "label", "status", "exited", "ancestor", "before", "since"}
@@ -60,7 +61,7 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 	}
 	out := []ctypes.Summary{}
 	for _, c := range all {
-		if !showAll && c.Status != container.StatusRunning {
+		if !showAll && !c.Status.Alive() {
 			continue
 		}
 		if !matchContainer(c, o.Filters, ancestors, before, since) {
@@ -127,6 +128,10 @@ func statusText(c *container.Container) string {
 	switch c.Status {
 	case container.StatusRunning:
 		return "Up " + units.HumanDuration(time.Since(c.StartedAt))
+	case container.StatusPaused:
+		return "Up " + units.HumanDuration(time.Since(c.StartedAt)) + " (Paused)"
+	case container.StatusRestarting:
+		return fmt.Sprintf("Restarting (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
 	case container.StatusExited:
 		return fmt.Sprintf("Exited (%d) %s ago", c.ExitCode, units.HumanDuration(time.Since(c.FinishedAt)))
 	}
@@ -149,12 +154,14 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 	return &ctypes.InspectResponse{
 		ID: c.ID, Created: c.Created.Format(time.RFC3339Nano), Path: c.Path, Args: c.Args,
 		State: &ctypes.State{
-			Status: ctypes.ContainerState(c.Status), Running: c.Status == container.StatusRunning,
+			Status: ctypes.ContainerState(c.Status), Running: c.Status.Alive(),
+			Paused: c.Status == container.StatusPaused, Restarting: c.Status == container.StatusRestarting,
 			OOMKilled: c.OOMKilled, Dead: c.Status == container.StatusDead, Pid: c.Pid, ExitCode: c.ExitCode,
 			Error: c.Error, StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
 		},
 		Image: c.ImageID, LogPath: c.LogPath, Name: "/" + c.Name, Driver: "overlayfs", Platform: "linux",
-		HostConfig: c.HostConfig, Config: c.Config, Mounts: []ctypes.MountPoint{},
+		HostConfig: c.HostConfig, Config: c.Config, Mounts: []ctypes.MountPoint{}, RestartCount: c.RestartCount,
+		NetworkSettings: &ctypes.NetworkSettings{Ports: network.PortMap{}}, // no published ports until networking lands
 	}, nil
 }
 
@@ -165,6 +172,9 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		return false, err
 	}
 	tty = c.Config.Tty
+	if o.OnlyNew {
+		d.event(c, "attach", nil)
+	}
 	stdout, stderr := w, w
 	if !tty {
 		stdout, stderr = stream.NewStdWriter(w, stream.Stdout), stream.NewStdWriter(w, stream.Stderr)
@@ -210,7 +220,7 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 	for {
 		done := true
 		if cur, err := d.containers.Get(c.ID); err == nil {
-			running := cur.Status == container.StatusRunning
+			running := cur.Status.Alive()
 			sawRun = sawRun || running
 			done = !running && (sawRun || time.Since(attached) > time.Minute)
 		}

@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/monitor"
 	ctypes "github.com/moby/moby/api/types/container"
@@ -40,7 +39,7 @@ func (d *Daemon) notifyExit(id string) {
 
 func (d *Daemon) waitExit(ctx context.Context, id string, timeout time.Duration) {
 	ch := d.subscribeExit(id)
-	if c, err := d.containers.Get(id); err != nil || c.Status != container.StatusRunning {
+	if c, err := d.containers.Get(id); err != nil || !c.Status.Alive() {
 		return
 	}
 	select {
@@ -59,7 +58,7 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref, condition string) (*cty
 	ch := d.subscribeExit(c.ID)
 	switch condition {
 	case "", "not-running":
-		if cur, err := d.containers.Get(c.ID); err == nil && cur.Status != container.StatusRunning {
+		if cur, err := d.containers.Get(c.ID); err == nil && !cur.Status.Alive() {
 			return &ctypes.WaitResponse{StatusCode: int64(cur.ExitCode)}, nil
 		}
 	case "next-exit", "removed":
@@ -94,7 +93,7 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref, condition string) (*cty
 // last stopped (they kept running: live restore), and records the exits that happened meanwhile.
 func (d *Daemon) restoreContainers() {
 	for _, c := range d.containers.List() {
-		if c.Status != container.StatusRunning {
+		if !c.Status.Alive() {
 			continue
 		}
 		if rep, err := monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "state"}, 5*time.Second); err == nil && rep.Running {
