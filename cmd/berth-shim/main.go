@@ -31,8 +31,12 @@ func main() {
 	flag.UintVar(&height, "height", 0, "initial terminal height")
 	flag.UintVar(&width, "width", 0, "initial terminal width")
 	flag.IntVar(&o.Attachers, "attachers", 0, "clients that attach before the container starts")
+	readyFd := flag.Int("ready-fd", 0, "file descriptor to signal (and close) once the start is decided")
 	flag.Parse()
 	o.Height, o.Width = uint16(height), uint16(width)
+	if *readyFd > 2 {
+		o.Ready = os.NewFile(uintptr(*readyFd), "ready")
+	}
 	if o.ID == "" || o.Bundle == "" || o.Runtime == "" || o.StateDir == "" || o.LogPath == "" {
 		fmt.Fprintln(os.Stderr, "berth-shim: --id, --bundle, --runtime, --state and --log are required")
 		os.Exit(2)

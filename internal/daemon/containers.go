@@ -97,6 +97,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	if err := startable(ctx, c); err != nil {
 		return err
 	}
+	began := time.Now()
 	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return err
@@ -109,6 +110,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
 		return err
 	}
+	mounted := time.Now()
 	desc, err := d.containerSpec(c, rootfs)
 	if err != nil {
 		snapshot.Unmount(rootfs)
@@ -131,6 +133,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	if err := atomicfile.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		return err
 	}
+	specified := time.Now()
 	rt := d.runtimes[d.cfg.DefaultRuntime]
 	if err := os.MkdirAll(filepath.Join(d.cfg.ExecRoot, "shims"), 0o700); err != nil {
 		return err
@@ -149,13 +152,31 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	shim.Args = append(shim.Args, shimStdioArgs(c, d.attaching.count(c.ID))...)
 	shim.Stdout, shim.Stderr = shimLog, shimLog
 	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
-	if err := shim.Start(); err != nil {
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	shim.ExtraFiles = []*os.File{readyW}
+	shim.Args = append(shim.Args, "--ready-fd", "3")
+	err = shim.Start()
+	readyW.Close()
+	if err != nil {
+		readyR.Close()
 		snapshot.Unmount(rootfs)
 		return fmt.Errorf("start berth-shim: %w", err)
 	}
+	ready := make(chan struct{})
+	go func() { // a byte when the start is decided, or EOF if the shim dies first
+		readyR.Read(make([]byte, 1))
+		readyR.Close()
+		close(ready)
+	}()
 	shimDone := make(chan struct{})
 	go func() { shim.Wait(); close(shimDone) }() // berthd reaps its direct children; the shim reaps the container
-	pid, err := d.waitStarted(ctx, c.ID, shimDone)
+	spawned := time.Now()
+	pid, err := d.waitStarted(ctx, c.ID, ready, shimDone)
+	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "spec", specified.Sub(mounted),
+		"shim", spawned.Sub(specified), "runtime", time.Since(spawned))
 	if err != nil {
 		snapshot.Unmount(rootfs)
 		if c.HostConfig.AutoRemove {
@@ -209,10 +230,20 @@ func (d *Daemon) shimPath() string {
 	return "berth-shim"
 }
 
-// waitStarted waits until the shim reports the container running, or its start failure.
-func (d *Daemon) waitStarted(ctx context.Context, id string, shimDone <-chan struct{}) (int, error) {
+// waitStarted waits until the shim signals that the start is decided, then reads whether the
+// container runs or why it failed.
+func (d *Daemon) waitStarted(ctx context.Context, id string, ready, shimDone <-chan struct{}) (int, error) {
 	dir := d.shimDir(id)
-	deadline := time.Now().Add(60 * time.Second)
+	timeout := time.NewTimer(60 * time.Second)
+	defer timeout.Stop()
+	select {
+	case <-ready:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-timeout.C:
+		return 0, errors.New("container did not start within 60s")
+	}
+	deadline := time.Now().Add(5 * time.Second) // decided: what remains is reading the outcome
 	for time.Now().Before(deadline) {
 		if e, err := monitor.ReadExit(dir); err == nil {
 			if e.Error != "" {
@@ -241,7 +272,7 @@ func (d *Daemon) waitStarted(ctx context.Context, id string, shimDone <-chan str
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	return 0, errors.New("container did not start within 60s")
+	return 0, errors.New("the shim signalled the start but reports neither a running container nor an exit")
 }
 
 // startError words a start failure as Docker does, so its CLI picks the exit code (127, 126).

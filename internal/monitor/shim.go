@@ -46,6 +46,9 @@ type Options struct {
 	// Attachers is how many clients attach before the container may start (docker run and
 	// start -a attach first, and must not miss the first output).
 	Attachers int
+	// Ready is written to (one byte) and closed once the container runs, or has failed to
+	// (exit.json then says why): the daemon waits on it instead of polling.
+	Ready *os.File
 }
 
 type shim struct {
@@ -99,9 +102,11 @@ func Run(ctx context.Context, o Options) error {
 	go s.serve(l)
 	if err := s.start(ctx); err != nil {
 		s.finish(&Exit{Code: startFailureCode(err), FinishedAt: time.Now().UTC(), Error: err.Error()})
+		s.signalReady()
 		s.drainCalls()
 		return err
 	}
+	s.signalReady()
 	s.reap()
 	l.Close() // no new callers: they read exit.json
 	s.drainCalls()
@@ -268,12 +273,28 @@ func (s *shim) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.pid = pid
 	s.mu.Unlock()
-	s.hub.waitFor(s.opts.Attachers, 5*time.Second)
+	if s.opts.Attachers > 0 {
+		// The attachers wait for the daemon to see the container running: say so now, and
+		// start once they have joined.
+		s.signalReady()
+		s.hub.waitFor(s.opts.Attachers, 5*time.Second)
+	}
 	if err := s.run(s.runtime("start", s.opts.ID)); err != nil {
 		s.run(s.runtime("delete", "--force", s.opts.ID))
 		return s.runtimeError(err)
 	}
 	return nil
+}
+
+// signalReady tells the daemon, once, that the start is decided.
+func (s *shim) signalReady() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opts.Ready != nil {
+		s.opts.Ready.Write([]byte{1})
+		s.opts.Ready.Close()
+		s.opts.Ready = nil
+	}
 }
 
 func (s *shim) copy(r *os.File, w *jsonfile.StreamWriter, stream byte) {

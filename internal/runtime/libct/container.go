@@ -36,6 +36,15 @@ type Runtime struct {
 	Debug func(format string, args ...any)
 }
 
+// seccompCache is where compiled seccomp programs are kept, in the state root (0700): a dot
+// directory, which is no container id.
+func (r *Runtime) seccompCache() string {
+	if r.Store.Root == "" {
+		return ""
+	}
+	return filepath.Join(r.Store.Root, ".seccomp-cache")
+}
+
 func (r *Runtime) debug(format string, args ...any) {
 	if r.Debug != nil {
 		r.Debug(format, args...)
@@ -115,7 +124,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	if spec.Process.ApparmorProfile != "" || spec.Process.SelinuxLabel != "" || (spec.Linux != nil && spec.Linux.MountLabel != "") {
 		r.warn("this kernel has no LSM enabled: apparmorProfile, selinuxLabel and mountLabel are ignored")
 	}
-	prog, warnings, err := seccomp.Compile(spec.Linux.Seccomp)
+	prog, warnings, err := seccomp.CompileCached(spec.Linux.Seccomp, r.seccompCache())
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 		return 0, errors.New("cannot allocate tty if runtime will detach without setting console socket")
 	}
 	spec := st.Config
-	prog, warnings, err := seccomp.Compile(spec.Linux.Seccomp)
+	prog, warnings, err := seccomp.CompileCached(spec.Linux.Seccomp, r.seccompCache())
 	if err != nil {
 		return 0, err
 	}

@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"os/exec"
@@ -245,4 +246,38 @@ func TestLoadChild(t *testing.T) {
 		t.Fatalf("create file: %v", err)
 	}
 	t.Log("CHILD-OK")
+}
+
+func TestCompileCached(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	profile := dockerDefault(t)
+	want, _, err := Compile(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a miss that fills the cache, then a hit
+		got, _, err := CompileCached(profile, dir)
+		if err != nil || !bytes.Equal(got.BPF, want.BPF) || got.Flags != want.Flags {
+			t.Fatalf("round %d: %v, program differs: %v", i, err, got == nil)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Fatalf("cache holds %d entries", len(ents))
+	}
+	if fi, _ := os.Stat(dir); fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache dir mode %v", fi.Mode().Perm())
+	}
+	// A damaged entry is not trusted: the program is compiled again.
+	os.WriteFile(filepath.Join(dir, ents[0].Name()), []byte(`{"program":{"bpf":"AAEC"}}`), 0o600)
+	got, _, err := CompileCached(profile, dir)
+	if err != nil || !bytes.Equal(got.BPF, want.BPF) {
+		t.Fatalf("damaged cache entry was used: %v", err)
+	}
+	// Another profile is another entry.
+	other := *profile
+	other.DefaultAction = specs.ActKillProcess
+	if p, _, err := CompileCached(&other, dir); err != nil || bytes.Equal(p.BPF, want.BPF) {
+		t.Fatalf("another profile: %v", err)
+	}
 }
