@@ -31,6 +31,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 	if host == nil {
 		host = &ctypes.HostConfig{}
 	}
+	if err := d.validateHostConfig(cfg, host); err != nil {
+		return "", err
+	}
 	img, err := d.images.Resolve(ctx, cfg.Image)
 	if err != nil {
 		return "", err
