@@ -28,28 +28,28 @@ import (
 type containerOptions struct {
 	flags *pflag.FlagSet
 
-	attach                          listOpt
-	env, labels                     listOpt
-	envFiles, labelFiles            []string
-	volumes, tmpfs                  []string
-	mounts                          mountOpt
-	capAdd, capDrop                 []string
-	ulimits                         ulimitOpt
-	sysctls                         listOpt
-	memory, memorySwap, shmSize     memBytes
-	cpus                            nanoCPUs
-	cpuShares, pidsLimit            int64
-	privileged, readOnly, init, rm  bool
-	interactive, tty                bool
-	network, restart, cidfile       string
-	stopSignal                      string
-	stopTimeout                     int
-	hostname, domainname, user      string
-	workdir, entrypoint             string
-	detachKeys                      string // -i/-t/--detach-keys/--sig-proxy: wired up with stdin attach
-	sigProxy                        bool
-	name                            string
-	detach                          bool // run only
+	attach                         listOpt
+	env, labels                    listOpt
+	envFiles, labelFiles           []string
+	volumes, tmpfs                 []string
+	mounts                         mountOpt
+	capAdd, capDrop                []string
+	ulimits                        ulimitOpt
+	sysctls                        listOpt
+	memory, memorySwap, shmSize    memBytes
+	cpus                           nanoCPUs
+	cpuShares, pidsLimit           int64
+	privileged, readOnly, init, rm bool
+	interactive, tty               bool
+	network, restart, cidfile      string
+	stopSignal                     string
+	stopTimeout                    int
+	hostname, domainname, user     string
+	workdir, entrypoint            string
+	detachKeys                     string // -i/-t/--detach-keys/--sig-proxy: wired up with stdin attach
+	sigProxy                       bool
+	name                           string
+	detach                         bool // run only
 }
 
 // addContainerFlags registers the shared flags on f.

@@ -153,4 +153,3 @@ func usageStatus(command string, err error) error {
 func flagError(cmd *cobra.Command, err error) error {
 	return statusError{status: 125, err: fmt.Errorf("%s\n\nUsage:  berth %s\n\nRun 'berth %s --help' for more information", err, cmd.Use, cmd.Name())}
 }
-
