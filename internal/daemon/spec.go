@@ -57,7 +57,13 @@ func (d *Daemon) validateHostConfig(cfg *ctypes.Config, h *ctypes.HostConfig) er
 	case strings.HasPrefix(mode, "container:"):
 		return errdefs.NotImplemented(errors.New("joining another container's network namespace is not supported yet"))
 	default:
-		return errdefs.NotFound(fmt.Errorf("network %s not found", mode))
+		// dockerd finds out at start; until berth has networks, refusing at create spares a
+		// container that could never start. Not a 404: docker's CLI would take it for a missing
+		// image and try to pull.
+		return invalid("network %s not found", mode)
+	}
+	if len(cfg.Volumes) > 0 {
+		return errVolumesUnsupported("anonymous")
 	}
 	if h.Memory != 0 && h.Memory < linuxMinMemory {
 		return invalid("Minimum memory limit allowed is 6MB")
@@ -142,6 +148,8 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 	if h.PidsLimit != nil {
 		oc.PidsLimit = *h.PidsLimit
 	}
+	// Any other mode than host gets a new network namespace: loopback only until berth has
+	// bridge networking.
 	if h.NetworkMode == "host" {
 		oc.NetNS = "host"
 		if oc.Hostname == "" {
