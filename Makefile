@@ -7,7 +7,7 @@ export GOFLAGS
 CACHE     := .cache
 STATICCHECK_VERSION := v0.8.2
 
-BINARIES := $(BIN)/berth-runtime $(BIN)/berthd $(BIN)/berth $(BIN)/berth-shim
+BINARIES := $(BIN)/berth-runtime $(BIN)/berthd $(BIN)/berth $(BIN)/berth-shim $(BIN)/berth-init
 VERSION   ?= 0.1.0-dev
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDVERSION := -X github.com/berthproject/berth/internal/version.Version=$(VERSION) -X github.com/berthproject/berth/internal/version.GitCommit=$(COMMIT)
@@ -33,6 +33,10 @@ $(BIN)/berth-shim: FORCE
 
 $(BIN)/berth: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berth
+
+# berth-init is what --init bind-mounts into a container: static, it needs nothing from the image.
+$(BIN)/berth-init: FORCE
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/berth-init
 
 FORCE:
 

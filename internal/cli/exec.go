@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/berthproject/berth/internal/stream"
@@ -32,7 +31,7 @@ func execCmd(e *env) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			fileEnv, err := readEnvFiles(envFiles)
+			fileEnv, err := readKVFiles(envFiles, os.LookupEnv)
 			if err != nil {
 				return statusError{status: 125, err: err}
 			}
@@ -249,39 +248,6 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 		fmt.Fprintln(e.errOut, err)
 	}
 	return exitStatus(waited)
-}
-
-// readEnvFiles reads --env-file files: KEY=VALUE lines, # comments and blank lines skipped, a
-// bare KEY taken from the environment when set there.
-func readEnvFiles(paths []string) ([]string, error) {
-	var out []string
-	for _, path := range paths {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, err
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			line = strings.TrimLeft(strings.TrimRight(line, "\r"), " \t")
-			if line == "" || strings.HasPrefix(line, "#") {
-				continue
-			}
-			key, _, hasValue := strings.Cut(line, "=")
-			if key == "" {
-				return nil, fmt.Errorf("invalid environment variable: %s", line)
-			}
-			if strings.ContainsAny(key, " \t") {
-				return nil, fmt.Errorf("variable '%s' contains whitespaces", key)
-			}
-			if !hasValue {
-				if v, ok := os.LookupEnv(key); ok {
-					out = append(out, key+"="+v)
-				}
-				continue
-			}
-			out = append(out, line)
-		}
-	}
-	return out, nil
 }
 
 // proxySignals forwards the signals the client receives to the container (docker's

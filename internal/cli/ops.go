@@ -4,11 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/docker/go-units"
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -110,54 +108,9 @@ func topCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// memBytes is a memory flag: a size with an optional unit, or -1 (unlimited) where allowed.
-type memBytes int64
-
-func (m *memBytes) String() string { return strconv.FormatInt(int64(*m), 10) }
-func (m *memBytes) Type() string   { return "bytes" }
-func (m *memBytes) Set(s string) error {
-	if s == "-1" {
-		*m = -1
-		return nil
-	}
-	v, err := units.RAMInBytes(s)
-	*m = memBytes(v)
-	return err
-}
-
-// nanoCPUs is --cpus: a decimal number of CPUs, kept in billionths.
-type nanoCPUs int64
-
-func (n *nanoCPUs) String() string { return strconv.FormatFloat(float64(*n)/1e9, 'f', -1, 64) }
-func (n *nanoCPUs) Type() string   { return "decimal" }
-func (n *nanoCPUs) Set(s string) error {
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f < 0 {
-		return fmt.Errorf("failed to parse %v as a rational number", s)
-	}
-	*n = nanoCPUs(f * 1e9)
-	return nil
-}
-
-// parseRestartPolicy reads --restart: no, always, unless-stopped, on-failure[:max-retries].
-func parseRestartPolicy(s string) (ctypes.RestartPolicy, error) {
-	name, count, hasCount := strings.Cut(s, ":")
-	p := ctypes.RestartPolicy{Name: ctypes.RestartPolicyMode(name)}
-	if hasCount {
-		if p.Name != ctypes.RestartPolicyOnFailure {
-			return p, fmt.Errorf("invalid restart policy format: maximum retry count can only be used with 'on-failure'")
-		}
-		n, err := strconv.Atoi(count)
-		if err != nil {
-			return p, fmt.Errorf("invalid restart policy format: maximum retry count must be an integer")
-		}
-		p.MaximumRetryCount = n
-	}
-	return p, ctypes.ValidateRestartPolicy(p)
-}
-
 func updateCmd(e *env) *cobra.Command {
-	var memory, memorySwap, memoryReservation memBytes
+	var memory, memoryReservation memBytes
+	memorySwap := memBytes{allowUnlimited: true}
 	var cpus nanoCPUs
 	var cpuShares, cpuPeriod, cpuQuota, cpuRtPeriod, cpuRtRuntime, pidsLimit int64
 	var blkioWeight uint16
@@ -169,8 +122,8 @@ func updateCmd(e *env) *cobra.Command {
 				return statusError{status: 125, err: errors.New("you must provide one or more flags when using this command")}
 			}
 			res := &ctypes.Resources{
-				Memory: int64(memory), MemorySwap: int64(memorySwap), MemoryReservation: int64(memoryReservation),
-				NanoCPUs: int64(cpus), CPUShares: cpuShares, CPUPeriod: cpuPeriod, CPUQuota: cpuQuota,
+				Memory: memory.value, MemorySwap: memorySwap.value, MemoryReservation: memoryReservation.value,
+				NanoCPUs: cpus.value, CPUShares: cpuShares, CPUPeriod: cpuPeriod, CPUQuota: cpuQuota,
 				CPURealtimePeriod: cpuRtPeriod, CPURealtimeRuntime: cpuRtRuntime, BlkioWeight: blkioWeight,
 				CpusetCpus: cpusetCpus, CpusetMems: cpusetMems,
 			}

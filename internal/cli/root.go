@@ -70,7 +70,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.SetErr(errOut)
 	root.PersistentFlags().StringVarP(&e.host, "host", "H", "", "daemon socket to connect to (default $BERTH_HOST, then "+DefaultHost+")")
 	root.AddCommand(versionCmd(e), infoCmd(e), importCmd(e), imagesCmd(e), tagCmd(e), rmiCmd(e), imageCmd(e),
-		runCmd(e), startCmd(e), killCmd(e), attachCmd(e), execCmd(e), psCmd(e), rmCmd(e), stopCmd(e), waitCmd(e), logsCmd(e), inspectCmd(e))
+		runCmd(e), createCmd(e), startCmd(e), killCmd(e), attachCmd(e), execCmd(e), psCmd(e), rmCmd(e), stopCmd(e), waitCmd(e), logsCmd(e), inspectCmd(e))
 	root.AddCommand(opsCmds(e)...)
 	err := root.ExecuteContext(context.Background())
 	if err == nil {

@@ -32,6 +32,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 	if host == nil {
 		host = &ctypes.HostConfig{}
 	}
+	if err := d.validateHostConfig(cfg, host); err != nil {
+		return "", err
+	}
 	img, err := d.images.Resolve(ctx, cfg.Image)
 	if err != nil {
 		return "", err
@@ -97,53 +100,75 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	if err := startable(ctx, c); err != nil {
 		return err
 	}
+	pid, err := d.startContainer(ctx, c)
+	if err != nil {
+		snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
+		if c.HostConfig.AutoRemove {
+			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
+			if rerr := d.ContainerRemove(context.WithoutCancel(ctx), c.ID, true); rerr != nil {
+				d.log.Warn("auto-remove failed", "container", c.ID, "err", rerr)
+			}
+		}
+		d.notifyExit(c.ID) // attaches and waits for this start end with it
+		return err
+	}
+	c.Status, c.Pid, c.StartedAt, c.ExitCode, c.Error = container.StatusRunning, pid, time.Now().UTC(), 0, ""
+	if err := d.containers.Save(c); err != nil {
+		return err
+	}
+	d.event(c, "start", nil)
+	go d.monitorExit(c.ID)
+	return nil
+}
+
+// startContainer mounts the container's filesystem, writes its bundle and starts its shim; it
+// returns the container's pid once it runs. The caller cleans up after a failure.
+func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (int, error) {
 	began := time.Now()
 	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
-		return err
+		return 0, err
 	}
 	mounts, err := d.snaps.Mounts(ctx, c.ID)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	snapshot.Unmount(rootfs) // a previous run's, if the daemon died before cleaning up
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
-		return err
+		return 0, err
 	}
 	mounted := time.Now()
 	desc, err := d.containerSpec(c, rootfs)
 	if err != nil {
-		snapshot.Unmount(rootfs)
-		return err
+		return 0, err
 	}
 	spec, err := oci.Generate(desc)
 	if err != nil {
-		snapshot.Unmount(rootfs)
-		return err
+		return 0, err
 	}
 	bundle := filepath.Join(d.execDir(c.ID), "bundle")
 	os.RemoveAll(d.shimDir(c.ID))
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
-		return err
+		return 0, err
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
-		return err
+		return 0, err
 	}
 	specified := time.Now()
 	rt := d.runtimes[d.cfg.DefaultRuntime]
 	if err := os.MkdirAll(filepath.Join(d.cfg.ExecRoot, "shims"), 0o700); err != nil {
-		return err
+		return 0, err
 	}
 	if err := os.MkdirAll(d.shimDir(c.ID), 0o700); err != nil {
-		return err
+		return 0, err
 	}
 	shimLog, err := os.OpenFile(filepath.Join(d.shimDir(c.ID), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer shimLog.Close()
 	shim := exec.Command(d.shimPath(), "--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
@@ -154,7 +179,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	shim.ExtraFiles = []*os.File{readyW}
 	shim.Args = append(shim.Args, "--ready-fd", "3")
@@ -162,8 +187,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	readyW.Close()
 	if err != nil {
 		readyR.Close()
-		snapshot.Unmount(rootfs)
-		return fmt.Errorf("start berth-shim: %w", err)
+		return 0, fmt.Errorf("start berth-shim: %w", err)
 	}
 	ready := make(chan struct{})
 	go func() { // a byte when the start is decided, or EOF if the shim dies first
@@ -177,24 +201,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	pid, err := d.waitStarted(ctx, c.ID, ready, shimDone)
 	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "spec", specified.Sub(mounted),
 		"shim", spawned.Sub(specified), "runtime", time.Since(spawned))
-	if err != nil {
-		snapshot.Unmount(rootfs)
-		if c.HostConfig.AutoRemove {
-			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
-			if rerr := d.ContainerRemove(context.WithoutCancel(ctx), c.ID, true); rerr != nil {
-				d.log.Warn("auto-remove failed", "container", c.ID, "err", rerr)
-			}
-		}
-		d.notifyExit(c.ID)
-		return err
-	}
-	c.Status, c.Pid, c.StartedAt, c.ExitCode, c.Error = container.StatusRunning, pid, time.Now().UTC(), 0, ""
-	if err := d.containers.Save(c); err != nil {
-		return err
-	}
-	d.event(c, "start", nil)
-	go d.monitorExit(c.ID)
-	return nil
+	return pid, err
 }
 
 // shimStdioArgs asks the shim for the stdio the container's Config wants.

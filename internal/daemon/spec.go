@@ -2,11 +2,117 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
 
 	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/oci"
 	"github.com/berthproject/berth/internal/runtime/caps"
+	"github.com/berthproject/berth/internal/signals"
+	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// linuxMinMemory is dockerd's smallest memory limit.
+const linuxMinMemory = 6 << 20
+
+// validateHostConfig refuses at create what dockerd refuses there, with its messages, and fills
+// the defaults dockerd records (the /dev/shm size, swap twice the memory limit).
+func (d *Daemon) validateHostConfig(cfg *ctypes.Config, h *ctypes.HostConfig) error {
+	invalid := func(format string, a ...any) error { return errdefs.InvalidArgument(fmt.Errorf(format, a...)) }
+	if cfg.StopSignal != "" {
+		if _, err := signals.Parse(cfg.StopSignal); err != nil {
+			return invalid("Invalid signal: %s", cfg.StopSignal)
+		}
+	}
+	for _, list := range []struct {
+		field string
+		caps  []string
+	}{{"CapAdd", h.CapAdd}, {"CapDrop", h.CapDrop}} {
+		for _, c := range list.caps {
+			if n := normalizeCap(c); n != "ALL" {
+				if _, ok := caps.Number(n); !ok {
+					return invalid("invalid %s: unknown capability: %q", list.field, n)
+				}
+			}
+		}
+	}
+	if err := ctypes.ValidateRestartPolicy(h.RestartPolicy); err != nil {
+		return errdefs.InvalidArgument(err)
+	}
+	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != ctypes.RestartPolicyDisabled {
+		return invalid("can't create 'AutoRemove' container with restart policy")
+	}
+	switch mode := string(h.NetworkMode); {
+	case mode == "" || mode == "default" || mode == "bridge" || mode == "none" || mode == "host":
+	case strings.HasPrefix(mode, "container:"):
+		return errdefs.NotImplemented(errors.New("joining another container's network namespace is not supported yet"))
+	default:
+		// dockerd finds out at start; until berth has networks, refusing at create spares a
+		// container that could never start. Not a 404: docker's CLI would take it for a missing
+		// image and try to pull.
+		return invalid("network %s not found", mode)
+	}
+	if len(cfg.Volumes) > 0 {
+		return errVolumesUnsupported("anonymous")
+	}
+	if h.Memory != 0 && h.Memory < linuxMinMemory {
+		return invalid("Minimum memory limit allowed is 6MB")
+	}
+	if h.Memory > 0 && h.MemorySwap > 0 && h.MemorySwap < h.Memory {
+		return invalid("Minimum memoryswap limit should be larger than memory limit, see usage")
+	}
+	if h.Memory == 0 && h.MemorySwap > 0 {
+		return invalid("You should always set the Memory limit when using Memoryswap limit, see usage")
+	}
+	if h.NanoCPUs > 0 && h.CPUPeriod > 0 {
+		return invalid("Conflicting options: Nano CPUs and CPU Period cannot both be set")
+	}
+	if h.NanoCPUs > 0 && h.CPUQuota > 0 {
+		return invalid("Conflicting options: Nano CPUs and CPU Quota cannot both be set")
+	}
+	if n := runtime.NumCPU(); h.NanoCPUs < 0 || h.NanoCPUs > int64(n)*1e9 {
+		return invalid("Range of CPUs is from 0.01 to %d.00, as there are only %d CPUs available", n, n)
+	}
+	if h.ShmSize < 0 {
+		return invalid("SHM size can not be less than 0")
+	}
+	for dst := range h.Tmpfs {
+		if path.Clean(dst) == "/" {
+			return invalid("invalid specification: destination can't be '/'")
+		}
+		if !path.IsAbs(dst) {
+			return invalid("invalid mount path: '%s' mount path must be absolute", dst)
+		}
+	}
+	if _, err := containerMounts(h, true); err != nil {
+		return err
+	}
+	if h.ShmSize == 0 {
+		h.ShmSize = oci.DefaultShmSize
+	}
+	if h.Memory > 0 && h.MemorySwap == 0 {
+		h.MemorySwap = h.Memory * 2
+	}
+	return nil
+}
+
+func normalizeCap(c string) string {
+	c = strings.ToUpper(strings.TrimSpace(c))
+	if c != "ALL" && !strings.HasPrefix(c, "CAP_") {
+		c = "CAP_" + c
+	}
+	return c
+}
 
 // containerSpec normalizes a container record (its Config and HostConfig over its image) into
 // the description the OCI spec is generated from.
@@ -37,13 +143,90 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		Args: append([]string{c.Path}, c.Args...), Env: env, WorkingDir: wd, User: user, Tty: c.Config.Tty,
 		Rootfs: rootfs, ReadOnly: h.ReadonlyRootfs, Privileged: h.Privileged, CapAdd: h.CapAdd, CapDrop: h.CapDrop,
 		Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: uint64(h.CPUShares),
-		HostCaps: hostList, CgroupPath: "/berth/" + c.ID,
+		ShmSize: h.ShmSize, HostCaps: hostList, CgroupPath: "/berth/" + c.ID, Sysctls: h.Sysctls,
 	}
 	if h.PidsLimit != nil {
 		oc.PidsLimit = *h.PidsLimit
 	}
+	// Any other mode than host gets a new network namespace: loopback only until berth has
+	// bridge networking.
 	if h.NetworkMode == "host" {
 		oc.NetNS = "host"
+		if oc.Hostname == "" {
+			// As Docker: a container on the host's network has the host's name.
+			oc.Hostname, _ = os.Hostname()
+		}
+	}
+	if oc.Mounts, err = userMounts(h); err != nil {
+		return nil, err
+	}
+	for _, u := range h.Ulimits {
+		oc.Rlimits = append(oc.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
+	}
+	if h.Privileged {
+		if oc.HostDevices, err = oci.HostDevices(); err != nil {
+			return nil, fmt.Errorf("list host devices for --privileged: %w", err)
+		}
+	}
+	if h.Init != nil && *h.Init {
+		if oc.InitPath, err = initPath(); err != nil {
+			return nil, err
+		}
 	}
 	return oc, nil
+}
+
+// userMounts turns Binds, Mounts and Tmpfs into OCI mounts. A missing -v source is made (a
+// directory, as Docker does); a missing --mount bind source is an error.
+func userMounts(h *ctypes.HostConfig) ([]specs.Mount, error) {
+	mps, err := containerMounts(h, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []specs.Mount
+	for _, mp := range mps {
+		switch mp.Type {
+		case mount.TypeBind:
+			if mp.createSource {
+				if err := os.MkdirAll(mp.Source, 0o755); err != nil {
+					return nil, fmt.Errorf("error while creating mount source path '%s': %w", mp.Source, err)
+				}
+			}
+			out = append(out, oci.BindMount(mp.Source, mp.Destination, !mp.RW, string(mp.Propagation)))
+		case mount.TypeTmpfs:
+			m, err := oci.TmpfsMount(mp.Destination, mp.tmpfsData())
+			if err != nil {
+				return nil, errdefs.InvalidArgument(err)
+			}
+			out = append(out, m)
+		}
+	}
+	dsts := make([]string, 0, len(h.Tmpfs))
+	for dst := range h.Tmpfs {
+		dsts = append(dsts, dst)
+	}
+	sort.Strings(dsts)
+	for _, dst := range dsts {
+		m, err := oci.TmpfsMount(path.Clean(dst), h.Tmpfs[dst])
+		if err != nil {
+			return nil, errdefs.InvalidArgument(err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// initPath finds berth-init (what --init runs as docker-init): beside berthd, then on PATH.
+func initPath() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), "berth-init"); isExecutable(p) {
+			return p, nil
+		}
+	}
+	for _, name := range []string{"berth-init", "docker-init"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("--init: berth-init not found beside berthd or on PATH")
 }

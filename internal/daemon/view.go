@@ -160,7 +160,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 			Error: c.Error, StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
 		},
 		Image: c.ImageID, LogPath: c.LogPath, Name: "/" + c.Name, Driver: "overlayfs", Platform: "linux",
-		HostConfig: c.HostConfig, Config: c.Config, Mounts: []ctypes.MountPoint{}, RestartCount: c.RestartCount,
+		HostConfig: c.HostConfig, Config: c.Config, Mounts: inspectMounts(c.HostConfig), RestartCount: c.RestartCount,
 		NetworkSettings: &ctypes.NetworkSettings{Ports: network.PortMap{}}, // no published ports until networking lands
 	}, nil
 }

@@ -5,6 +5,9 @@ package oci
 
 import (
 	"fmt"
+	"path"
+	"sort"
+	"strconv"
 	"strings"
 
 	seccompprofile "github.com/moby/profiles/seccomp"
@@ -51,14 +54,29 @@ type Container struct {
 	NanoCPUs   int64
 	CPUShares  uint64
 	PidsLimit  int64
+	ShmSize    int64 // bytes of /dev/shm, 0: Docker's 64 MiB
 	// HostCaps is the capability bounding set of the daemon: --privileged grants these, not
 	// every capability the kernel knows (some hosts withhold some from root).
-	HostCaps   []string
+	HostCaps []string
+	// HostDevices are the host's device nodes, which --privileged exposes.
+	HostDevices []specs.LinuxDevice
+	// Mounts are the user's (binds, tmpfs); one on a default mount's destination replaces it.
 	Mounts     []specs.Mount
 	CgroupPath string
 	// NetNS is a network namespace path to join ("" for a new one, "host" for the host's).
-	NetNS string
+	NetNS   string
+	Rlimits []specs.POSIXRlimit
+	Sysctls map[string]string
+	// InitPath is the host path of the init (--init): bound read-only at InitDestination and
+	// run as the process, with the container's command as its arguments.
+	InitPath string
 }
+
+// InitDestination is where Docker puts its init (tini) in a container.
+const InitDestination = "/sbin/docker-init"
+
+// DefaultShmSize is Docker's /dev/shm size.
+const DefaultShmSize = 64 << 20
 
 // User is a resolved process identity.
 type User struct {
@@ -85,11 +103,18 @@ func Generate(c *Container) (*specs.Spec, error) {
 	if cwd == "" {
 		cwd = "/"
 	}
+	args := c.Args
+	userMounts := append([]specs.Mount{}, c.Mounts...)
+	if c.InitPath != "" {
+		args = append([]string{InitDestination, "--"}, c.Args...)
+		userMounts = append(userMounts, specs.Mount{Destination: InitDestination, Type: "bind", Source: c.InitPath, Options: []string{"bind", "ro"}})
+	}
 	s := &specs.Spec{
 		Version: specs.Version,
 		Process: &specs.Process{
 			Terminal: c.Tty,
-			Args:     c.Args,
+			Args:     args,
+			Rlimits:  c.Rlimits,
 			Env:      env,
 			Cwd:      cwd,
 			User:     specs.User{UID: c.User.UID, GID: c.User.GID, AdditionalGids: c.User.AdditionalGids},
@@ -100,8 +125,9 @@ func Generate(c *Container) (*specs.Spec, error) {
 		Root:       &specs.Root{Path: c.Rootfs, Readonly: c.ReadOnly},
 		Hostname:   hostname,
 		Domainname: c.Domainname,
-		Mounts:     defaultMounts(),
+		Mounts:     withUserMounts(defaultMounts(c.ShmSize), userMounts),
 		Linux: &specs.Linux{
+			Sysctl:      c.Sysctls,
 			CgroupsPath: c.CgroupPath,
 			Resources:   resources(c),
 			Namespaces: []specs.LinuxNamespace{
@@ -117,7 +143,6 @@ func Generate(c *Container) (*specs.Spec, error) {
 	default:
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: c.NetNS})
 	}
-	s.Mounts = append(s.Mounts, c.Mounts...)
 	if c.Privileged {
 		// Docker's --privileged: every device, no masks, no seccomp, writable /sys.
 		for i := range s.Mounts {
@@ -126,6 +151,7 @@ func Generate(c *Container) (*specs.Spec, error) {
 			}
 		}
 		s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+		s.Linux.Devices = c.HostDevices
 		return s, nil
 	}
 	s.Linux.MaskedPaths = maskedPaths
@@ -234,7 +260,30 @@ func defaultDeviceRules() []specs.LinuxDeviceCgroup {
 	}
 }
 
-func defaultMounts() []specs.Mount {
+// withUserMounts adds the user's mounts after the defaults, parents before children (as Docker
+// sorts them), dropping a default whose destination a user mount takes.
+func withUserMounts(defaults, user []specs.Mount) []specs.Mount {
+	taken := map[string]bool{}
+	for _, m := range user {
+		taken[path.Clean(m.Destination)] = true
+	}
+	var out []specs.Mount
+	for _, m := range defaults {
+		if !taken[m.Destination] {
+			out = append(out, m)
+		}
+	}
+	sorted := append([]specs.Mount{}, user...)
+	sort.SliceStable(sorted, func(i, j int) bool { return depth(sorted[i].Destination) < depth(sorted[j].Destination) })
+	return append(out, sorted...)
+}
+
+func depth(p string) int { return strings.Count(path.Clean(p), "/") }
+
+func defaultMounts(shmSize int64) []specs.Mount {
+	if shmSize <= 0 {
+		shmSize = DefaultShmSize
+	}
 	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
@@ -242,7 +291,7 @@ func defaultMounts() []specs.Mount {
 		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
 		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
-		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=67108864"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=" + strconv.FormatInt(shmSize, 10)}},
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/berthproject/berth/internal/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 func TestDockerDefaults(t *testing.T) {
@@ -106,5 +107,94 @@ func TestResolveUserStaysInRoot(t *testing.T) {
 	os.Symlink(outside, filepath.Join(root, "etc")) // /etc -> a host directory
 	if _, err := ResolveUser(root, "evil"); err == nil {
 		t.Fatal("read the host's passwd through a symlink")
+	}
+}
+
+func TestUserMountsInitAndShm(t *testing.T) {
+	tmp, err := TmpfsMount("/dev/shm", "size=1m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Generate(&Container{ID: "x123456789012", Args: []string{"sh", "-c", "true"}, ShmSize: 8 << 20, InitPath: "/usr/bin/berth-init",
+		Mounts:  []specs.Mount{BindMount("/host/a/b", "/a/b", true, ""), BindMount("/host/a", "/a", false, "rslave"), tmp},
+		Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 10, Hard: 20}}, Sysctls: map[string]string{"net.ipv4.ip_forward": "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{InitDestination, "--", "sh", "-c", "true"}; !slices.Equal(s.Process.Args, want) {
+		t.Errorf("args %q", s.Process.Args)
+	}
+	var dsts []string
+	byDst := map[string]specs.Mount{}
+	for _, m := range s.Mounts {
+		dsts = append(dsts, m.Destination)
+		byDst[m.Destination] = m
+	}
+	// The user's /dev/shm replaces the default; parents are mounted before children.
+	if strings.Count(strings.Join(dsts, " "), "/dev/shm") != 1 || byDst["/dev/shm"].Type != "tmpfs" || !slices.Contains(byDst["/dev/shm"].Options, "size=1m") {
+		t.Errorf("/dev/shm: %v %+v", dsts, byDst["/dev/shm"])
+	}
+	if slices.Index(dsts, "/a") > slices.Index(dsts, "/a/b") {
+		t.Errorf("child mounted before parent: %v", dsts)
+	}
+	if got := byDst["/a/b"].Options; !slices.Equal(got, []string{"rbind", "ro", "rprivate"}) {
+		t.Errorf("ro bind options %q", got)
+	}
+	if got := byDst["/a"].Options; !slices.Equal(got, []string{"rbind", "rslave"}) {
+		t.Errorf("rslave bind options %q", got)
+	}
+	if m := byDst[InitDestination]; m.Source != "/usr/bin/berth-init" || !slices.Contains(m.Options, "ro") {
+		t.Errorf("init mount %+v", m)
+	}
+	if len(s.Process.Rlimits) != 1 || s.Linux.Sysctl["net.ipv4.ip_forward"] != "1" {
+		t.Errorf("rlimits %v sysctls %v", s.Process.Rlimits, s.Linux.Sysctl)
+	}
+	// Without a user /dev/shm, ShmSize sizes the default one.
+	s, _ = Generate(&Container{ID: "x123456789012", ShmSize: 8 << 20})
+	for _, m := range s.Mounts {
+		if m.Destination == "/dev/shm" && !slices.Contains(m.Options, "size=8388608") {
+			t.Errorf("shm options %q", m.Options)
+		}
+	}
+}
+
+func TestTmpfsOptionsMergeAsDocker(t *testing.T) {
+	m, err := TmpfsMount("/t", "size=1m,exec,ro,size=2m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Later options win within a family; Docker's defaults come first.
+	if want := []string{"nosuid", "nodev", "rprivate", "exec", "ro", "size=2m"}; !slices.Equal(m.Options, want) {
+		t.Errorf("options %q, want %q", m.Options, want)
+	}
+	if _, err := TmpfsMount("/t", "color=red"); err == nil || err.Error() != `invalid tmpfs option ["color" "red"]` {
+		t.Errorf("bad option: %v", err)
+	}
+}
+
+func TestPrivilegedGetsHostDevices(t *testing.T) {
+	devs, err := HostDevices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var null bool
+	for _, d := range devs {
+		if d.Path == "/dev/null" && d.Type == "c" && d.Major == 1 && d.Minor == 3 {
+			null = true
+		}
+		if strings.HasPrefix(d.Path, "/dev/pts/") || d.Path == "/dev/console" {
+			t.Errorf("listed %s", d.Path)
+		}
+	}
+	if !null {
+		t.Errorf("/dev/null not among %d host devices", len(devs))
+	}
+	s, _ := Generate(&Container{ID: "x123456789012", Privileged: true, HostDevices: devs})
+	if len(s.Linux.Devices) != len(devs) {
+		t.Errorf("privileged spec has %d devices, host %d", len(s.Linux.Devices), len(devs))
+	}
+	s, _ = Generate(&Container{ID: "x123456789012", HostDevices: devs})
+	if len(s.Linux.Devices) != 0 {
+		t.Errorf("unprivileged spec got host devices")
 	}
 }

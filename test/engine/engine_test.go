@@ -186,6 +186,19 @@ func (d *daemon) runStdin(stdin io.Reader, prog string, args ...string) result {
 	return r
 }
 
+// clients are the two CLIs every scenario runs with, against the same daemon.
+func clients() []string { return []string{dockerCLI, berthBin()} }
+
+// must runs a client and fails the test unless it exits 0; it returns trimmed stdout.
+func (d *daemon) must(prog string, args ...string) string {
+	d.t.Helper()
+	r := d.run(prog, args...)
+	if r.code != 0 {
+		d.t.Fatalf("%s %v: exit %d\n%s%s", filepath.Base(prog), args, r.code, r.stdout, r.stderr)
+	}
+	return strings.TrimSpace(r.stdout)
+}
+
 func berthBin() string { return filepath.Join(binDir, "berth") }
 
 const dockerCLI = "/usr/local/bin/docker"

@@ -14,19 +14,6 @@ import (
 	"time"
 )
 
-// clients are the two CLIs every scenario runs with.
-func clients() []string { return []string{dockerCLI, berthBin()} }
-
-// must runs a client and fails the test on a non-zero exit.
-func (d *daemon) must(prog string, args ...string) string {
-	d.t.Helper()
-	r := d.run(prog, args...)
-	if r.code != 0 {
-		d.t.Fatalf("%s %v: exit %d\n%s%s", filepath.Base(prog), args, r.code, r.stdout, r.stderr)
-	}
-	return strings.TrimSpace(r.stdout)
-}
-
 // fails runs a client expecting a failure whose stderr holds want.
 func (d *daemon) fails(want string, prog string, args ...string) {
 	d.t.Helper()
