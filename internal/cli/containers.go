@@ -19,7 +19,7 @@ import (
 
 // startFailure maps a failed start to docker's exit codes: 127 for a missing command, 126 for
 // one that cannot be executed, 125 otherwise.
-func startFailure(err error, host string) error {
+func startFailure(err error, host, command string) error {
 	msg := explain(err, host)
 	status := 125
 	switch {
@@ -27,6 +27,9 @@ func startFailure(err error, host string) error {
 		status = 127
 	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
 		status = 126
+	}
+	if command == "run" { // docker run words it as its other refusals
+		msg = fmt.Sprintf("berth: %s\n\nRun 'berth run --help' for more information", msg)
 	}
 	return statusError{status: status, err: errors.New(msg)}
 }

@@ -208,6 +208,7 @@ type attachPlan struct {
 	detachKeys                 string
 	autoRemove                 bool // wait for the removal (--rm), not just the exit
 	sigProxy                   bool // forward the signals the client gets (without a terminal)
+	command                    string
 }
 
 // attachAndStart is docker run's and start -a's sequence: attach first (so no output is
@@ -237,7 +238,7 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 	go func() { streamed <- session.run(ctx, att.HijackedResponse) }()
 	if _, err := c.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		att.Close()
-		return startFailure(err, e.host)
+		return startFailure(err, e.host, p.command)
 	}
 	if p.sigProxy && !p.tty {
 		defer proxySignals(ctx, c, id)()

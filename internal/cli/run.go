@@ -48,13 +48,13 @@ func runCmd(e *env) *cobra.Command {
 			}
 			if detach {
 				if _, err := c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
-					return startFailure(err, e.host)
+					return startFailure(err, e.host, "run")
 				}
 				fmt.Fprintln(e.out, created.ID)
 				return nil
 			}
 			return attachAndStart(ctx, e, c, created.ID, attachPlan{tty: cfg.Tty, stdin: cfg.AttachStdin,
-				stdout: cfg.AttachStdout, stderr: cfg.AttachStderr, detachKeys: o.detachKeys, autoRemove: rm, sigProxy: o.sigProxy})
+				stdout: cfg.AttachStdout, stderr: cfg.AttachStderr, detachKeys: o.detachKeys, autoRemove: rm, sigProxy: o.sigProxy, command: "run"})
 		},
 	}
 	o = addContainerFlags(cmd.Flags())

@@ -186,3 +186,18 @@ func TestStartAgain(t *testing.T) {
 	}
 	d.mustDocker("rm", "again")
 }
+
+// TestRunRmOfAContainerThatCannotStart: a start refused before the runtime runs (a user the
+// image lacks) still ends `run --rm` with docker's message and removes the container.
+func TestRunRmOfAContainerThatCannotStart(t *testing.T) {
+	d := withBusybox(t)
+	for _, prog := range clients() {
+		r := d.run(prog, "run", "--rm", "-u", "nosuchuser", "busybox", "true")
+		if r.code != 125 || !strings.Contains(r.stderr, "unable to find user nosuchuser") || !strings.Contains(r.stderr, "--help' for more information") {
+			t.Errorf("%s run --rm -u nosuchuser: exit %d %q", prog, r.code, r.stderr)
+		}
+		if got := d.mustDocker("ps", "-aq"); got != "" {
+			t.Errorf("%s: left %q", prog, got)
+		}
+	}
+}
