@@ -15,6 +15,7 @@ import (
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/stream"
+	"github.com/berthproject/berth/internal/timestamp"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
@@ -31,6 +32,7 @@ type ContainerBackend interface {
 	ContainerLogs(ctx context.Context, ref string, o logopts.Options, w io.Writer) (tty bool, err error)
 	ContainerAttach(ctx context.Context, ref string, o stream.AttachOptions, upgrade stream.Upgrade) error
 	ContainerResize(ctx context.Context, ref string, height, width uint16) error
+	ContainerPrune(ctx context.Context, f filters.Args) (*ctypes.PruneReport, error)
 }
 
 func boolParam(r *http.Request, name string) bool {
@@ -114,6 +116,17 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 			Logs: boolParam(r, "logs"), Stream: boolParam(r, "stream"), DetachKeys: r.URL.Query().Get("detachKeys")}
 		return b.ContainerAttach(ctx, r.PathValue("id"), o, upgrader(w, r))
 	})
+	s.handle("POST /containers/prune", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		f, err := filters.Parse(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		report, err := b.ContainerPrune(ctx, f)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, report)
+	})
 	s.handle("POST /containers/{id}/resize", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		h, wd, err := terminalSize(r)
 		if err != nil {
@@ -146,10 +159,10 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 			return errdefs.InvalidArgument(errors.New("Bad parameters: you must choose at least one stream"))
 		}
 		var err error
-		if o.Since, err = logopts.ParseTime(q.Get("since")); err != nil {
+		if o.Since, err = timestamp.ParseUnix(q.Get("since")); err != nil {
 			return errdefs.InvalidArgument(err)
 		}
-		if o.Until, err = logopts.ParseTime(q.Get("until")); err != nil {
+		if o.Until, err = timestamp.ParseUnix(q.Get("until")); err != nil {
 			return errdefs.InvalidArgument(err)
 		}
 		c, err := b.ContainerInspect(ctx, r.PathValue("id"))

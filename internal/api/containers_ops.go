@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/events"
+	"github.com/berthproject/berth/internal/timestamp"
 	ctypes "github.com/moby/moby/api/types/container"
 	evtypes "github.com/moby/moby/api/types/events"
 )
@@ -122,10 +123,10 @@ func (s *Server) opsRoutes(b OpsBackend) {
 		q := r.URL.Query()
 		var o events.Options
 		var err error
-		if o.Since, err = events.ParseTime(q.Get("since")); err != nil {
+		if o.Since, err = timestamp.ParseUnix(q.Get("since")); err != nil {
 			return errdefs.InvalidArgument(err)
 		}
-		if o.Until, err = events.ParseTime(q.Get("until")); err != nil {
+		if o.Until, err = timestamp.ParseUnix(q.Get("until")); err != nil {
 			return errdefs.InvalidArgument(err)
 		}
 		if o.Filter, err = events.ParseFilter(q.Get("filters")); err != nil {

@@ -72,6 +72,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.AddCommand(versionCmd(e), infoCmd(e), importCmd(e), imagesCmd(e), tagCmd(e), rmiCmd(e), imageCmd(e),
 		runCmd(e), createCmd(e), startCmd(e), killCmd(e), attachCmd(e), execCmd(e), psCmd(e), rmCmd(e), stopCmd(e), waitCmd(e), logsCmd(e), inspectCmd(e))
 	root.AddCommand(opsCmds(e)...)
+	root.AddCommand(containerCmd(e))
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0

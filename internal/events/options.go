@@ -2,8 +2,6 @@ package events
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -20,24 +18,4 @@ func (o Options) Validate() error {
 			o.Since.Unix(), o.Since.Nanosecond(), o.Until.Unix(), o.Until.Nanosecond())
 	}
 	return nil
-}
-
-// ParseTime reads dockerd's timestamps: seconds since the epoch with optional fractional
-// nanoseconds ("1700000000.123456789"), as clients send --since and --until.
-func ParseTime(s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	sec, frac, _ := strings.Cut(s, ".")
-	secs, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("failed to parse value as time or duration: %q", s)
-	}
-	var nanos int64
-	if frac != "" {
-		if nanos, err = strconv.ParseInt((frac + "000000000")[:9], 10, 64); err != nil {
-			return time.Time{}, fmt.Errorf("failed to parse value as time or duration: %q", s)
-		}
-	}
-	return time.Unix(secs, nanos), nil
 }

@@ -51,3 +51,25 @@ func TestListingWithBothClients(t *testing.T) {
 	}
 	d.mustDocker("rm", "-f", "up")
 }
+
+// TestContainerPruneWithBothClients removes stopped containers, sparing running ones and those
+// a label! filter protects, and asks first unless -f.
+func TestContainerPruneWithBothClients(t *testing.T) {
+	d := withBusybox(t)
+	for _, prog := range clients() {
+		d.mustDocker("create", "--name", "gone", "busybox")
+		d.mustDocker("create", "--name", "kept", "-l", "keep=1", "busybox")
+		d.mustDocker("run", "-d", "--name", "alive", "busybox", "sleep", "600")
+		if r := d.runStdin(strings.NewReader("n\n"), prog, "container", "prune"); strings.Contains(r.stdout, "Deleted") || r.code != 0 || !strings.Contains(r.stdout, "Are you sure you want to continue? [y/N]") {
+			t.Errorf("%s prune without -f, answered no: exit %d %q", prog, r.code, r.stdout)
+		}
+		r := d.run(prog, "container", "prune", "-f", "--filter", "label!=keep")
+		if r.code != 0 || !strings.Contains(r.stdout, "Deleted Containers:") || !strings.Contains(r.stdout, "Total reclaimed space:") {
+			t.Errorf("%s prune: exit %d %q %s", prog, r.code, r.stdout, r.stderr)
+		}
+		if got := d.mustDocker("ps", "-a", "--format", "{{.Names}}"); got != "alive\nkept" {
+			t.Errorf("%s prune left %q", prog, got)
+		}
+		d.mustDocker("rm", "-f", "alive", "kept")
+	}
+}

@@ -2,9 +2,6 @@
 package logopts
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -15,26 +12,6 @@ type Options struct {
 	Since, Until                       time.Time // zero: unbounded
 	// OnlyNew skips what is already logged: attach streams output from now on.
 	OnlyNew bool
-}
-
-// ParseTime reads the API's since/until: Unix seconds with an optional fraction ("" is zero).
-func ParseTime(v string) (time.Time, error) {
-	if v == "" {
-		return time.Time{}, nil
-	}
-	sec, frac, _ := strings.Cut(v, ".")
-	s, err := strconv.ParseInt(sec, 10, 64)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("invalid timestamp %q", v)
-	}
-	var ns int64
-	if frac != "" {
-		frac = (frac + "000000000")[:9]
-		if ns, err = strconv.ParseInt(frac, 10, 64); err != nil {
-			return time.Time{}, fmt.Errorf("invalid timestamp %q", v)
-		}
-	}
-	return time.Unix(s, ns), nil
 }
 
 // Keep reports whether an entry logged at t is within the window.
