@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -116,8 +117,8 @@ func (s *Store) Reserve(name, id string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if name == "" {
-		for {
-			name = generateName()
+		for attempt := 0; ; attempt++ {
+			name = generateName(attempt)
 			if _, taken := s.names[name]; !taken {
 				break
 			}
@@ -217,14 +218,45 @@ func (s *Store) Delete(id string) error {
 }
 
 var (
-	adjectives = []string{"brave", "calm", "eager", "fervent", "gentle", "happy", "jolly", "keen", "lucid", "merry",
-		"nifty", "quirky", "serene", "sharp", "stoic", "tender", "upbeat", "vibrant", "wise", "zealous"}
-	scientists = []string{"babbage", "curie", "darwin", "euler", "faraday", "gauss", "hopper", "hypatia", "kepler",
-		"lamport", "liskov", "lovelace", "noether", "pasteur", "ritchie", "shannon", "thompson", "turing", "wozniak", "yonath"}
+	adjectives = []string{"admiring", "agile", "amazing", "awesome", "blissful", "bold", "brave", "busy", "calm",
+		"charming", "clever", "compassionate", "competent", "confident", "cool", "dazzling", "determined", "dreamy",
+		"eager", "ecstatic", "elastic", "elated", "elegant", "epic", "exciting", "fervent", "festive", "focused",
+		"friendly", "frosty", "funny", "gallant", "gentle", "gifted", "goofy", "gracious", "great", "happy",
+		"hardcore", "heuristic", "hopeful", "hungry", "infallible", "inspiring", "intelligent", "interesting",
+		"jolly", "jovial", "keen", "kind", "laughing", "loving", "lucid", "magical", "modest", "musing", "mystifying",
+		"nice", "nifty", "nostalgic", "objective", "optimistic", "peaceful", "pensive", "practical", "priceless",
+		"quirky", "quizzical", "recursing", "relaxed", "reverent", "romantic", "serene", "sharp", "silly", "sleepy",
+		"stoic", "strange", "stupefied", "suspicious", "sweet", "tender", "thirsty", "trusting", "unruffled", "upbeat",
+		"vibrant", "vigilant", "vigorous", "wizardly", "wonderful", "xenodochial", "youthful", "zealous", "zen"}
+	scientists = []string{"agnesi", "archimedes", "babbage", "banach", "bardeen", "bartik", "bell", "bhabha",
+		"blackwell", "bohr", "booth", "boyd", "brahmagupta", "brattain", "burnell", "cannon", "carson", "cerf",
+		"chandrasekhar", "chatelet", "clarke", "cohen", "cori", "curie", "darwin", "davinci", "dijkstra", "dirac",
+		"easley", "edison", "einstein", "elgamal", "elion", "engelbart", "euclid", "euler", "faraday", "fermat",
+		"fermi", "feynman", "franklin", "galileo", "gauss", "germain", "goldberg", "goldwasser", "goodall", "hamilton",
+		"hawking", "heisenberg", "hermann", "hodgkin", "hoover", "hopper", "hypatia", "jackson", "jemison", "johnson",
+		"kalam", "kare", "keller", "kepler", "khorana", "kilby", "knuth", "kowalevski", "lalande", "lamarr",
+		"lamport", "leakey", "leavitt", "lederberg", "lehmann", "lewin", "liskov", "lovelace", "lumiere", "mahavira",
+		"margulis", "matsumoto", "maxwell", "mayer", "mccarthy", "mcclintock", "meitner", "mendel", "merkle",
+		"mirzakhani", "montalcini", "moore", "morse", "newton", "nightingale", "nobel", "noether", "northcutt",
+		"noyce", "panini", "pare", "pascal", "pasteur", "payne", "perlman", "pike", "poincare", "poitras", "ptolemy",
+		"raman", "ramanujan", "ride", "ritchie", "rosalind", "sammet", "shamir", "shannon", "shaw", "shockley",
+		"sinoussi", "snyder", "spence", "stonebraker", "swanson", "swartz", "tesla", "thompson", "torvalds", "turing",
+		"varahamihira", "villani", "volhard", "wescoff", "wilbur", "wiles", "williams", "wilson", "wing", "wozniak",
+		"wright", "wu", "yalow", "yonath", "zhukovsky"}
 )
 
-func generateName() string {
-	b := make([]byte, 2)
+// generateName is Docker's style of name, adjective_scientist; after a collision a number is
+// appended, from a range that grows with each attempt, so a free name is always found.
+func generateName(attempt int) string {
+	name := adjectives[randInt(len(adjectives))] + "_" + scientists[randInt(len(scientists))]
+	if attempt > 0 {
+		name += strconv.Itoa(randInt(10 * attempt))
+	}
+	return name
+}
+
+func randInt(n int) int {
+	b := make([]byte, 4)
 	rand.Read(b)
-	return adjectives[int(b[0])%len(adjectives)] + "_" + scientists[int(b[1])%len(scientists)]
+	return int(uint32(b[0])|uint32(b[1])<<8|uint32(b[2])<<16|uint32(b[3])<<24) % n
 }
