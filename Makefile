@@ -12,7 +12,7 @@ VERSION   ?= 0.1.0-dev
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDVERSION := -X github.com/berthproject/berth/internal/version.Version=$(VERSION) -X github.com/berthproject/berth/internal/version.GitCommit=$(COMMIT)
 
-.PHONY: all build deps up test unit integration lint fmt vet staticcheck conformance-runtime bench-runtime bench-engine bench compat install clean
+.PHONY: all build deps up test unit integration lint fmt vet staticcheck scripts conformance-runtime bench-runtime bench-engine bench compat install clean
 
 all: build
 
@@ -53,7 +53,12 @@ unit:
 integration: build
 	BERTH_RUNTIME=$(CURDIR)/$(BIN)/berth-runtime BERTH_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m ./test/...
 
-lint: fmt vet staticcheck
+lint: fmt vet staticcheck scripts
+
+# scripts: every shell script parses; shellcheck (warnings and errors) where it is installed.
+scripts:
+	@for f in hack/*.sh contrib/*.sh; do bash -n "$$f" || exit 1; done
+	@if command -v shellcheck >/dev/null; then shellcheck -S warning hack/*.sh contrib/*.sh; else echo "scripts: shellcheck not installed, parse check only"; fi
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

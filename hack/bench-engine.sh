@@ -150,14 +150,14 @@ mem_kb() { # mem_kb Pss|Rss PID...: summed from smaps_rollup
 }
 names_of() { local p; for p in "$@"; do cat "/proc/$p/comm" 2>/dev/null; done | sort | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}'; }
 measure_idle() { # measure_idle dk|bt PIDFILE -> "pss0 rss0 pss1 rss1 names"
-	local cli=$1 pidfile=$2 pids i
+	local cli=$1 pidfile=$2 pids
 	rm_all "$cli"
 	sleep 3
 	# shellcheck disable=SC2207
 	pids=($(engine_pids "$cli" "$pidfile"))
 	local p0 r0
 	p0=$(mem_kb Pss "${pids[@]}") r0=$(mem_kb Rss "${pids[@]}")
-	for i in $(seq 1 "$n_idle"); do "$cli" run -d busybox sleep 600 >/dev/null; done
+	for _ in $(seq 1 "$n_idle"); do "$cli" run -d busybox sleep 600 >/dev/null; done
 	sleep 5
 	# shellcheck disable=SC2207
 	pids=($(engine_pids "$cli" "$pidfile"))

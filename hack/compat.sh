@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-strict= only= api= report= doc=
+strict='' only='' api='' report='' doc=''
 while (($#)); do
 	case $1 in
 	--strict) strict=1 ;;

@@ -36,8 +36,8 @@ engines_install_docker() {
 
 # engines_wait_sock CLI SOCK PID NAME: until `docker version` answers on SOCK (30 s), or PID dies.
 engines_wait_sock() {
-	local sock=$1 pid=$2 name=$3 i
-	for i in $(seq 1 300); do
+	local sock=$1 pid=$2 name=$3
+	for _ in $(seq 1 300); do
 		DOCKER_HOST=unix://$sock "$ENGINE_DOCKER_CLI" version >/dev/null 2>&1 && return 0
 		kill -0 "$pid" 2>/dev/null || { echo "engines: $name exited while starting" >&2; return 1; }
 		sleep 0.1
@@ -108,11 +108,11 @@ engines_pids_under() {
 
 # engines_kill_wait SECONDS PID...: SIGTERM, then SIGKILL what is left after SECONDS.
 engines_kill_wait() {
-	local secs=$1 p i alive
+	local secs=$1 p alive
 	shift
 	(($#)) || return 0
 	kill -TERM "$@" 2>/dev/null
-	for i in $(seq 1 $((secs * 10))); do
+	for _ in $(seq 1 $((secs * 10))); do
 		alive=
 		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
 		[ -n "$alive" ] || return 0
