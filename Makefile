@@ -12,7 +12,7 @@ VERSION   ?= 0.1.0-dev
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDVERSION := -X github.com/berthproject/berth/internal/version.Version=$(VERSION) -X github.com/berthproject/berth/internal/version.GitCommit=$(COMMIT)
 
-.PHONY: all build deps up test unit integration lint fmt vet staticcheck conformance-runtime bench-runtime bench clean
+.PHONY: all build deps up test unit integration lint fmt vet staticcheck scripts conformance-runtime bench-runtime bench-engine bench compat install clean
 
 all: build
 
@@ -57,7 +57,12 @@ unit:
 integration: build
 	BERTH_RUNTIME=$(CURDIR)/$(BIN)/berth-runtime BERTH_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 15m ./test/...
 
-lint: fmt vet staticcheck
+lint: fmt vet staticcheck scripts
+
+# scripts: every shell script parses; shellcheck (warnings and errors) where it is installed.
+scripts:
+	@for f in hack/*.sh contrib/*.sh; do bash -n "$$f" || exit 1; done
+	@if command -v shellcheck >/dev/null; then shellcheck -S warning hack/*.sh contrib/*.sh; else echo "scripts: shellcheck not installed, parse check only"; fi
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -75,7 +80,33 @@ staticcheck:
 bench-runtime: build
 	bash hack/bench-runtime.sh
 
-bench: bench-runtime
+# bench-engine: berthd against a private dockerd (Debian's docker.io), podman and crun; see issue 3.
+bench-engine: build
+	bash hack/bench-engine.sh
+
+bench: bench-runtime bench-engine
+
+# compat: the official docker CLI against a private dockerd and berthd, scenario by scenario;
+# prints the differences (COMPAT_FLAGS=--strict fails on any; --doc updates docs/compatibility.md).
+compat: build
+	bash hack/compat.sh $(COMPAT_FLAGS)
+
+# install: binaries to $(PREFIX)/bin, systemd units to /etc/systemd/system, /etc/default/berth
+# (an existing one is kept), and the `berth` group that may use the socket. DESTDIR is for
+# packaging: with it, no group is created and systemd is not told.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/systemd/system $(DESTDIR)/etc/default $(DESTDIR)$(PREFIX)/share/doc/berth
+	install -m 0755 $(BIN)/berthd $(BIN)/berth $(BIN)/berth-shim $(BIN)/berth-runtime $(BIN)/berth-runtime-init $(DESTDIR)$(PREFIX)/bin/
+	sed 's#/usr/local/#$(PREFIX)/#g' contrib/systemd/berth.service >$(DESTDIR)/etc/systemd/system/berth.service
+	install -m 0644 contrib/systemd/berth.socket $(DESTDIR)/etc/systemd/system/berth.socket
+	chmod 0644 $(DESTDIR)/etc/systemd/system/berth.service
+	@if [ -e $(DESTDIR)/etc/default/berth ]; then echo "install: keeping the existing $(DESTDIR)/etc/default/berth"; \
+	else install -m 0644 contrib/default/berth $(DESTDIR)/etc/default/berth; fi
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/berth/README.md
+	@if [ -z "$(DESTDIR)" ]; then groupadd -f -r berth && echo "install: group berth ready (usermod -aG berth USER gives USER the socket)"; fi
+	@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload && echo "install: systemctl enable --now berth.socket starts it"; fi
 
 clean:
 	rm -rf $(BIN) $(CACHE)
