@@ -41,7 +41,9 @@ type ApplyOptions struct {
 	Whiteouts WhiteoutMode
 }
 
-// Apply extracts the tar stream r into dir and returns the bytes of file content written.
+// Apply extracts the tar stream r into dir and returns the layer's size as Docker counts it: the
+// bytes of file content written plus the length of each symlink's target (what a walk of the
+// extracted tree sums up, directories excluded).
 func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int64, error) {
 	root, err := pathsafe.OpenRoot(dir)
 	if err != nil {
@@ -64,6 +66,9 @@ func Apply(ctx context.Context, dir string, r io.Reader, opts ApplyOptions) (int
 		}
 		n, err := a.entry(hdr, tr)
 		written += n
+		if err == nil && hdr.Typeflag == tar.TypeSymlink {
+			written += int64(len(hdr.Linkname))
+		}
 		if err != nil {
 			return written, fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}

@@ -42,6 +42,7 @@ type containerOptions struct {
 	privileged, readOnly, init, rm bool
 	interactive, tty               bool
 	network, restart, cidfile      string
+	pidMode, ipcMode, utsMode      string
 	stopSignal                     string
 	stopTimeout                    int
 	hostname, domainname, user     string
@@ -85,6 +86,10 @@ func addContainerFlags(f *pflag.FlagSet) *containerOptions {
 	f.BoolVar(&o.privileged, "privileged", false, "Give extended privileges to this container")
 	f.StringVar(&o.network, "network", "default", "Connect a container to a network")
 	f.StringVar(&o.network, "net", "default", "Connect a container to a network")
+	f.MarkHidden("net")
+	f.StringVar(&o.pidMode, "pid", "", "PID namespace to use")
+	f.StringVar(&o.ipcMode, "ipc", "", "IPC mode to use")
+	f.StringVar(&o.utsMode, "uts", "", "UTS namespace to use")
 	f.MarkHidden("net")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume")
 	f.Var(&o.mounts, "mount", "Attach a filesystem mount to the container")
@@ -189,6 +194,7 @@ func (o *containerOptions) toConfig(args []string) (*ctypes.Config, *ctypes.Host
 	pids := o.pidsLimit
 	host := &ctypes.HostConfig{
 		Binds: binds, ContainerIDFile: o.cidfile, AutoRemove: o.rm, Privileged: o.privileged,
+		PidMode: ctypes.PidMode(o.pidMode), IpcMode: ctypes.IpcMode(o.ipcMode), UTSMode: ctypes.UTSMode(o.utsMode),
 		NetworkMode: ctypes.NetworkMode(o.network), CapAdd: capAdd, CapDrop: capDrop, RestartPolicy: restart,
 		ReadonlyRootfs: o.readOnly, ShmSize: o.shmSize.value, Tmpfs: tmpfs, Sysctls: sysctls, Mounts: o.mounts.values,
 		Resources: ctypes.Resources{

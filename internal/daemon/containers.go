@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/signals"
 
 	"github.com/berthproject/berth/internal/atomicfile"
@@ -44,6 +45,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 		return "", errdefs.InvalidArgument(errors.New("no command specified"))
 	}
 	id := container.NewID()
+	setCreateDefaults(cfg, host, id, d.cfg.DefaultRuntime)
 	name, err = d.containers.Reserve(name, id)
 	if err != nil {
 		return "", err
@@ -64,6 +66,33 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 	}
 	d.event(c, "create", nil)
 	return id, nil
+}
+
+// setCreateDefaults records what Docker fills in at create, so inspect shows the same: the
+// hostname (the short id, or the host's on its network), the log driver, the IPC and cgroup
+// namespace modes and the runtime.
+func setCreateDefaults(cfg *ctypes.Config, host *ctypes.HostConfig, id, runtime string) {
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+		if host.NetworkMode == "host" || host.UTSMode.IsHost() {
+			cfg.Hostname, _ = os.Hostname()
+		}
+	}
+	if host.LogConfig.Type == "" {
+		host.LogConfig.Type = "json-file"
+	}
+	if host.LogConfig.Config == nil {
+		host.LogConfig.Config = map[string]string{}
+	}
+	if host.IpcMode == "" {
+		host.IpcMode = "private"
+	}
+	if host.CgroupnsMode == "" {
+		host.CgroupnsMode = "host" // berth makes no cgroup namespace yet, on v1 or v2
+	}
+	if host.Runtime == "" {
+		host.Runtime = runtime
+	}
 }
 
 // command resolves what a container runs: its own entrypoint/cmd over the image's (a new
@@ -103,6 +132,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	pid, err := d.startContainer(ctx, c)
 	if err != nil {
 		snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
+		network.RemoveNamespace(d.netnsPath(c.ID))
 		if c.HostConfig.AutoRemove {
 			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
 			if rerr := d.ContainerRemove(context.WithoutCancel(ctx), c.ID, true); rerr != nil {
@@ -306,6 +336,7 @@ func (d *Daemon) monitorExit(id string) {
 		return
 	}
 	snapshot.Unmount(filepath.Join(d.execDir(id), "rootfs"))
+	network.RemoveNamespace(d.netnsPath(id))
 	c.Status, c.Pid, c.FinishedAt = container.StatusExited, 0, time.Now().UTC()
 	if e != nil {
 		c.ExitCode, c.OOMKilled, c.FinishedAt = e.Code, e.OOMKilled, e.FinishedAt
@@ -388,6 +419,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 		d.waitExit(ctx, c.ID, 30*time.Second)
 	}
 	snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
+	network.RemoveNamespace(d.netnsPath(c.ID))
 	if err := d.snaps.Remove(ctx, c.ID); err != nil && !errdefs.Is(err, errdefs.KindNotFound) {
 		return err
 	}

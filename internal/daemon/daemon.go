@@ -130,9 +130,23 @@ func (d *Daemon) TagImage(ctx context.Context, name, ref string) error {
 // DeleteImage answers DELETE /images/{name}.
 func (d *Daemon) DeleteImage(ctx context.Context, name string, force bool) ([]imagetypes.DeleteResponse, error) {
 	id := d.imageID(ctx, name)
-	resp, err := d.images.Delete(ctx, name, force)
+	resp, err := d.images.Delete(ctx, name, force, d.imageUser)
 	d.deleteEvents(id, resp)
 	return resp, err
+}
+
+// imageUser finds a container built on image id, preferring a running one.
+func (d *Daemon) imageUser(id string) (string, bool) {
+	user := ""
+	for _, c := range d.containers.List() {
+		if c.ImageID == id {
+			if c.Status.Alive() {
+				return c.ID, true
+			}
+			user = c.ID
+		}
+	}
+	return user, false
 }
 
 // engineID is the daemon's stable identity, made once per data root.
@@ -281,6 +295,17 @@ func (d *Daemon) SystemInfo(ctx context.Context) (*system.Info, error) {
 		SecurityOptions:    []string{"name=seccomp,profile=builtin"},
 	}
 	info.Swarm.LocalNodeState = "inactive"
+	for _, c := range d.containers.List() {
+		info.Containers++
+		switch c.Status {
+		case container.StatusRunning, container.StatusRestarting:
+			info.ContainersRunning++
+		case container.StatusPaused:
+			info.ContainersPaused++
+		default:
+			info.ContainersStopped++
+		}
+	}
 	if cgVersion == "2" {
 		info.SecurityOptions = append(info.SecurityOptions, "name=cgroupns")
 	} else {

@@ -37,7 +37,7 @@ func (d *Daemon) ContainerPrune(ctx context.Context, f filters.Args) (*ctypes.Pr
 		if !f.MatchLabels(c.Config.Labels) || excludedByLabel(f["label!"], c.Config.Labels) {
 			continue
 		}
-		size, _ := d.snaps.Usage(ctx, c.ID)
+		size, _ := d.snaps.Size(ctx, c.ID)
 		if err := d.ContainerRemove(ctx, c.ID, false); err != nil {
 			d.log.Warn("prune: remove failed", "container", c.ID, "err", err)
 			continue

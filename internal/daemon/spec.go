@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/oci"
 	"github.com/berthproject/berth/internal/runtime/caps"
 	"github.com/berthproject/berth/internal/signals"
@@ -51,6 +52,18 @@ func (d *Daemon) validateHostConfig(cfg *ctypes.Config, h *ctypes.HostConfig) er
 	}
 	if h.AutoRemove && h.RestartPolicy.Name != "" && h.RestartPolicy.Name != ctypes.RestartPolicyDisabled {
 		return invalid("can't create 'AutoRemove' container with restart policy")
+	}
+	switch {
+	case !h.PidMode.Valid():
+		return invalid("invalid PID mode: %v", h.PidMode)
+	case !h.IpcMode.Valid():
+		return invalid("invalid IPC mode: %v", h.IpcMode)
+	case !h.UTSMode.Valid():
+		return invalid("invalid UTS mode: %v", h.UTSMode)
+	case h.PidMode.IsContainer(), h.IpcMode.IsContainer():
+		return errdefs.NotImplemented(errors.New("sharing another container's PID or IPC namespace is not supported yet"))
+	case h.UTSMode.IsHost() && cfg.Hostname != "":
+		return invalid("conflicting options: hostname and the UTS mode")
 	}
 	switch mode := string(h.NetworkMode); {
 	case mode == "" || mode == "default" || mode == "bridge" || mode == "none" || mode == "host":
@@ -114,6 +127,9 @@ func normalizeCap(c string) string {
 	return c
 }
 
+// netnsPath is where a container's network namespace is pinned while it runs.
+func (d *Daemon) netnsPath(id string) string { return filepath.Join(d.cfg.ExecRoot, "netns", id) }
+
 // containerSpec normalizes a container record (its Config and HostConfig over its image) into
 // the description the OCI spec is generated from.
 func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Container, error) {
@@ -148,9 +164,22 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 	if h.PidsLimit != nil {
 		oc.PidsLimit = *h.PidsLimit
 	}
+	oc.HostPID, oc.HostIPC, oc.HostUTS = h.PidMode.IsHost(), h.IpcMode.IsHost(), h.UTSMode.IsHost()
 	// Any other mode than host gets a new network namespace: loopback only until berth has
 	// bridge networking.
-	if h.NetworkMode == "host" {
+	if h.NetworkMode != "host" {
+		// A namespace of its own, made here so the daemon can set it up (loopback now,
+		// interfaces later) before the container runs in it.
+		path := d.netnsPath(c.ID)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		network.RemoveNamespace(path) // a previous run's, if the daemon died before cleaning up
+		if err := network.NewNamespace(path); err != nil {
+			return nil, err
+		}
+		oc.NetNS = path
+	} else {
 		oc.NetNS = "host"
 		if oc.Hostname == "" {
 			// As Docker: a container on the host's network has the host's name.
@@ -160,6 +189,15 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 	if oc.Mounts, err = userMounts(h); err != nil {
 		return nil, err
 	}
+	hostname := oc.Hostname
+	if hostname == "" {
+		hostname = c.ID[:12]
+	}
+	etc, err := d.etcFiles(c, hostname, h.NetworkMode == "host", oc.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	oc.Mounts = append(etc, oc.Mounts...)
 	for _, u := range h.Ulimits {
 		oc.Rlimits = append(oc.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}

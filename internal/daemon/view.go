@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -22,6 +23,7 @@ import (
 	"github.com/docker/go-units"
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/api/types/storage"
 )
 
 var listFilters = []string{"id", "name", "label", "status", "exited", "ancestor", "before", "since"}
@@ -72,7 +74,7 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 		}
 		s := ctypes.Summary{
 			ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
-			Command: strings.Join(append([]string{c.Path}, c.Args...), " "), Created: c.Created.Unix(),
+			Command: listCommand(c), Created: c.Created.Unix(),
 			Labels: c.Config.Labels, State: ctypes.ContainerState(c.Status), Status: statusText(c),
 			Ports: []ctypes.PortSummary{}, Mounts: []ctypes.MountPoint{},
 		}
@@ -116,11 +118,23 @@ func matchContainer(c *container.Container, f filters.Args, ancestors []string, 
 
 // containerSize is what ps -s shows: the container's own writes, and those with its image.
 func (d *Daemon) containerSize(ctx context.Context, c *container.Container) (rw, rootfs int64) {
-	rw, _ = d.snaps.Usage(ctx, c.ID)
+	rw, _ = d.snaps.Size(ctx, c.ID)
 	if img, err := d.images.Resolve(ctx, c.ImageID); err == nil {
 		rootfs = rw + img.Size
 	}
 	return rw, rootfs
+}
+
+// listCommand is ps's COMMAND as Docker builds it: arguments with spaces in single quotes.
+func listCommand(c *container.Container) string {
+	cmd := c.Path
+	for _, a := range c.Args {
+		if strings.Contains(a, " ") {
+			a = "'" + a + "'"
+		}
+		cmd += " " + a
+	}
+	return cmd
 }
 
 // statusText is docker ps's STATUS column.
@@ -160,7 +174,11 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 			Error: c.Error, StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
 		},
 		Image: c.ImageID, LogPath: c.LogPath, Name: "/" + c.Name, Driver: "overlayfs", Platform: "linux",
-		HostConfig: c.HostConfig, Config: c.Config, Mounts: inspectMounts(c.HostConfig), RestartCount: c.RestartCount,
+		ResolvConfPath: filepath.Join(d.containers.Dir(c.ID), resolvConfFile),
+		HostnamePath:   filepath.Join(d.containers.Dir(c.ID), hostnameFile),
+		HostsPath:      filepath.Join(d.containers.Dir(c.ID), hostsFile),
+		GraphDriver:    d.graphDriver(ctx, c.ID),
+		HostConfig:     c.HostConfig, Config: c.Config, Mounts: inspectMounts(c.HostConfig), RestartCount: c.RestartCount,
 		NetworkSettings: &ctypes.NetworkSettings{Ports: network.PortMap{}}, // no published ports until networking lands
 	}, nil
 }
@@ -290,4 +308,27 @@ func readLogFrom(path string, offset int64) ([]jsonfile.Entry, int64, error) {
 		}
 	}
 	return out, offset, nil
+}
+
+// graphDriver is inspect's GraphDriver: the overlay directories of the container's snapshot.
+func (d *Daemon) graphDriver(ctx context.Context, id string) *storage.DriverData {
+	dd := &storage.DriverData{Name: "overlayfs", Data: map[string]string{}}
+	mounts, err := d.snaps.Mounts(ctx, id)
+	if err != nil || len(mounts) == 0 {
+		return dd
+	}
+	for _, o := range mounts[0].Options {
+		if k, v, ok := strings.Cut(o, "="); ok {
+			switch k {
+			case "lowerdir":
+				dd.Data["LowerDir"] = v
+			case "upperdir":
+				dd.Data["UpperDir"] = v
+			case "workdir":
+				dd.Data["WorkDir"] = v
+			}
+		}
+	}
+	dd.Data["MergedDir"] = filepath.Join(d.execDir(id), "rootfs")
+	return dd
 }

@@ -133,7 +133,10 @@ func (s *Service) Tag(ctx context.Context, name, ref string) error {
 
 // Delete answers DELETE /images/{name}: a tag that is not the image's last is only untagged;
 // otherwise the image and what no other image shares (blobs, snapshot) are removed.
-func (s *Service) Delete(ctx context.Context, name string, force bool) ([]imagetypes.DeleteResponse, error) {
+// ImageUser reports a container that uses image id ("" for none), and whether it runs.
+type ImageUser func(id string) (container string, running bool)
+
+func (s *Service) Delete(ctx context.Context, name string, force bool, users ImageUser) ([]imagetypes.DeleteResponse, error) {
 	var out []imagetypes.DeleteResponse
 	var removed *Record
 	err := s.store.db.Update(func(tx *bolt.Tx) error {
@@ -157,11 +160,31 @@ func (s *Service) Delete(ctx context.Context, name string, force bool) ([]imaget
 		case byRef == "" && len(tags) > 1 && !force:
 			return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is referenced in multiple repositories", shortID(r.ID)))
 		}
+		// A container's filesystem is built on the image: untag, never delete under it. As
+		// Docker: a forced untag of a name is quiet about the users; deleting by ID while a
+		// container runs on it cannot be forced.
+		keep := false
+		if users != nil {
+			if c, running := users(r.ID.String()); c != "" {
+				switch {
+				case running && byRef == "":
+					return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image is being used by running container %s", shortID(r.ID), c[:12]))
+				case !force && byRef != "":
+					return errdefs.Conflict(fmt.Errorf("conflict: unable to remove repository reference %q (must force) - container %s is using its referenced image %s", name, c[:12], shortID(r.ID)))
+				case !force:
+					return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (must be forced) - image is being used by stopped container %s", shortID(r.ID), c[:12]))
+				}
+				keep = true
+			}
+		}
 		for _, t := range tags {
 			if err := tx.Bucket(bucketTags).Delete([]byte(t)); err != nil {
 				return err
 			}
 			out = append(out, imagetypes.DeleteResponse{Untagged: familiar(t)})
+		}
+		if keep {
+			return nil
 		}
 		if err := tx.Bucket(bucketImages).Delete([]byte(r.ID)); err != nil {
 			return err

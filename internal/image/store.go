@@ -108,6 +108,9 @@ func resolve(tx *bolt.Tx, name string) (Record, error) {
 			return Record{}, errdefs.InvalidArgument(fmt.Errorf("multiple IDs found with provided prefix: %s", hex))
 		}
 	}
+	if ref, err := ParseReference(name); err == nil {
+		name = reference.FamiliarString(ref) // as Docker: "No such image: busybox:latest"
+	}
 	return Record{}, errdefs.NotFound(fmt.Errorf("No such image: %s", name))
 }
 

@@ -64,9 +64,11 @@ type Container struct {
 	Mounts     []specs.Mount
 	CgroupPath string
 	// NetNS is a network namespace path to join ("" for a new one, "host" for the host's).
-	NetNS   string
-	Rlimits []specs.POSIXRlimit
-	Sysctls map[string]string
+	NetNS string
+	// HostPID, HostIPC and HostUTS share the host\'s namespace of that kind (--pid/--ipc/--uts host).
+	HostPID, HostIPC, HostUTS bool
+	Rlimits                   []specs.POSIXRlimit
+	Sysctls                   map[string]string
 	// InitPath is the host path of the init (--init): bound read-only at InitDestination and
 	// run as the process, with the container's command as its arguments.
 	InitPath string
@@ -82,6 +84,7 @@ const DefaultShmSize = 64 << 20
 type User struct {
 	UID, GID       uint32
 	AdditionalGids []uint32
+	Home           string // from the image's passwd: HOME unless the image or container sets it
 }
 
 // Generate builds the spec.
@@ -99,6 +102,9 @@ func Generate(c *Container) (*specs.Spec, error) {
 		env = withDefault(env, "TERM", "xterm")
 	}
 	env = withDefault(env, "HOSTNAME", hostname)
+	if c.User.Home != "" {
+		env = withDefault(env, "HOME", c.User.Home)
+	}
 	cwd := c.WorkingDir
 	if cwd == "" {
 		cwd = "/"
@@ -130,11 +136,19 @@ func Generate(c *Container) (*specs.Spec, error) {
 			Sysctl:      c.Sysctls,
 			CgroupsPath: c.CgroupPath,
 			Resources:   resources(c),
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
-				{Type: specs.MountNamespace},
-			},
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.MountNamespace}},
 		},
+	}
+	for _, ns := range []struct {
+		kind specs.LinuxNamespaceType
+		host bool
+	}{{specs.PIDNamespace, c.HostPID}, {specs.IPCNamespace, c.HostIPC}, {specs.UTSNamespace, c.HostUTS}} {
+		if !ns.host {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: ns.kind})
+		}
+	}
+	if c.HostUTS {
+		s.Hostname, s.Domainname = "", "" // the host's own name stays
 	}
 	switch c.NetNS {
 	case "":

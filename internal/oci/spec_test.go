@@ -80,16 +80,16 @@ func TestResolveUser(t *testing.T) {
 		spec string
 		want User
 	}{
-		{"", User{0, 0, nil}},
-		{"bob", User{1000, 1000, []uint32{10, 29}}},
-		{"1000", User{1000, 1000, []uint32{10, 29}}},
-		{"bob:wheel", User{1000, 10, []uint32{29}}},
-		{"4242", User{4242, 0, nil}},
-		{"4242:77", User{4242, 77, nil}},
+		{"", User{0, 0, []uint32{0}, "/root"}},
+		{"bob", User{1000, 1000, []uint32{1000, 10, 29}, "/home/bob"}},
+		{"1000", User{1000, 1000, []uint32{1000, 10, 29}, "/home/bob"}},
+		{"bob:wheel", User{1000, 10, []uint32{10, 29}, "/home/bob"}},
+		{"4242", User{4242, 0, []uint32{0}, "/"}},
+		{"4242:77", User{4242, 77, []uint32{77}, "/"}},
 	}
 	for _, c := range cases {
 		got, err := ResolveUser(root, c.spec)
-		if err != nil || got.UID != c.want.UID || got.GID != c.want.GID || !slices.Equal(got.AdditionalGids, c.want.AdditionalGids) {
+		if err != nil || got.UID != c.want.UID || got.GID != c.want.GID || !slices.Equal(got.AdditionalGids, c.want.AdditionalGids) || got.Home != c.want.Home {
 			t.Errorf("ResolveUser(%q) = %+v, %v; want %+v", c.spec, got, err, c.want)
 		}
 	}

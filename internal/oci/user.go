@@ -17,6 +17,7 @@ import (
 type passwdEntry struct {
 	name     string
 	uid, gid uint32
+	home     string
 }
 
 type groupEntry struct {
@@ -27,7 +28,8 @@ type groupEntry struct {
 
 // ResolveUser turns Docker's --user ("", "name", "uid", "name:group", "uid:gid") into ids, reading
 // the image's /etc/passwd and /etc/group inside rootfs (never through a symlink out of it), and
-// adds the supplementary groups the user is a member of.
+// adds the supplementary groups the user is a member of (after the primary group, as Docker
+// lists them) and the home directory.
 func ResolveUser(rootfs, spec string) (User, error) {
 	root, err := pathsafe.OpenRoot(rootfs)
 	if err != nil {
@@ -46,7 +48,7 @@ func ResolveUser(rootfs, spec string) (User, error) {
 		u.UID = uint32(n)
 		for _, p := range users {
 			if p.uid == u.UID {
-				u.GID, name = p.gid, p.name
+				u.GID, name, u.Home = p.gid, p.name, p.home
 				break
 			}
 		}
@@ -54,7 +56,7 @@ func ResolveUser(rootfs, spec string) (User, error) {
 		found := false
 		for _, p := range users {
 			if p.name == userPart {
-				u.UID, u.GID, name, found = p.uid, p.gid, p.name, true
+				u.UID, u.GID, name, u.Home, found = p.uid, p.gid, p.name, p.home, true
 				break
 			}
 		}
@@ -78,6 +80,11 @@ func ResolveUser(rootfs, spec string) (User, error) {
 			}
 		}
 	}
+	if u.Home == "" {
+		u.Home = "/" // as runc: a user without a passwd entry lives at the root
+	}
+	// As Docker: the supplementary groups start with the primary one.
+	u.AdditionalGids = []uint32{u.GID}
 	if name != "" {
 		for _, g := range groups {
 			for _, m := range g.members {
@@ -120,7 +127,11 @@ func readPasswd(root *os.File) []passwdEntry {
 		uid, err1 := strconv.ParseUint(f[2], 10, 32)
 		gid, err2 := strconv.ParseUint(f[3], 10, 32)
 		if err1 == nil && err2 == nil {
-			out = append(out, passwdEntry{name: f[0], uid: uint32(uid), gid: uint32(gid)})
+			e := passwdEntry{name: f[0], uid: uint32(uid), gid: uint32(gid)}
+			if len(f) > 5 {
+				e.home = f[5]
+			}
+			out = append(out, e)
 		}
 	}
 	return out

@@ -327,6 +327,35 @@ func (s *fsSnapshotter) Walk(ctx context.Context, fn func(Info) error) error {
 	})
 }
 
+// Size is the apparent size of the snapshot's own files, as Docker reports a container's SizeRw:
+// file lengths (a symlink's is its target's), directories not counted, hard links once.
+func (s *fsSnapshotter) Size(ctx context.Context, key string) (int64, error) {
+	i, err := s.Stat(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	seen := map[[2]uint64]bool{}
+	err = filepath.Walk(filepath.Join(s.dir(i.ID), "fs"), func(_ string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() || fi.Size() == 0 {
+			return nil
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			id := [2]uint64{st.Dev, st.Ino}
+			if seen[id] {
+				return nil
+			}
+			seen[id] = true
+		}
+		total += fi.Size()
+		return nil
+	})
+	return total, err
+}
+
 func (s *fsSnapshotter) Usage(ctx context.Context, key string) (int64, error) {
 	i, err := s.Stat(ctx, key)
 	if err != nil {

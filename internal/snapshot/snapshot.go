@@ -58,6 +58,8 @@ type Snapshotter interface {
 	Walk(ctx context.Context, fn func(Info) error) error
 	// Usage is the disk space a snapshot's own directory takes, in bytes.
 	Usage(ctx context.Context, key string) (int64, error)
+	// Size is the apparent size of a snapshot's own files (Docker's SizeRw).
+	Size(ctx context.Context, key string) (int64, error)
 	Close() error
 }
 

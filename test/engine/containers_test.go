@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,5 +200,64 @@ func TestRunRmOfAContainerThatCannotStart(t *testing.T) {
 		if got := d.mustDocker("ps", "-aq"); got != "" {
 			t.Errorf("%s: left %q", prog, got)
 		}
+	}
+}
+
+// TestContainerEnvironmentLikeDockers: what a process finds in a container, as under Docker:
+// HOME from the image's passwd, the primary group among the supplementary ones, the hostname
+// and the hosts and resolver files, the loopback up, and the host's namespaces on request.
+func TestContainerEnvironmentLikeDockers(t *testing.T) {
+	d := withBusybox(t)
+	host, _ := os.Hostname()
+	for _, prog := range clients() {
+		check := func(want string, args ...string) {
+			t.Helper()
+			r := d.run(prog, append([]string{"run", "--rm"}, args...)...)
+			if got := strings.TrimSpace(r.stdout); r.code != 0 || got != want {
+				t.Errorf("%s run %v: exit %d, got %q, want %q (%s)", prog, args, r.code, got, want, r.stderr)
+			}
+		}
+		check("/root uid=0(root) gid=0(root) groups=0(root),10(wheel)", "busybox", "sh", "-c", "echo $HOME $(id)")
+		check("uid=1(daemon) gid=1(daemon) groups=1(daemon)", "-u", "daemon", "busybox", "id")
+		check("h1\n1\nresolv\nUP", "--hostname", "h1", "busybox", "sh", "-c",
+			"cat /etc/hostname; grep -c ^127.0.0.1 /etc/hosts; test -s /etc/resolv.conf && echo resolv; ip link show lo | grep -o UP | head -1")
+		check("hostpid", "--pid", "host", "busybox", "sh", "-c", `test -d /proc/1 && test "$$" != 1 && echo hostpid`)
+		check(host, "--uts", "host", "busybox", "hostname")
+		if r := d.run(prog, "run", "--rm", "--uts", "host", "--hostname", "x", "busybox", "true"); r.code == 0 || !strings.Contains(r.stderr, "conflicting options: hostname and the UTS mode") {
+			t.Errorf("%s --uts host with --hostname: exit %d %s", prog, r.code, r.stderr)
+		}
+	}
+	// Only the namespaces of running containers stay pinned.
+	if ents, _ := os.ReadDir(filepath.Join(d.dir, "exec", "netns")); len(ents) != 0 {
+		t.Errorf("network namespaces left: %v", ents)
+	}
+}
+
+// TestRemovingAnImageInUse: an image a container is built on is not deleted under it.
+func TestRemovingAnImageInUse(t *testing.T) {
+	d := withBusybox(t)
+	id := d.mustDocker("create", "busybox", "sleep", "600")
+	for _, prog := range clients() {
+		if r := d.run(prog, "rmi", "busybox"); r.code != 1 || !strings.Contains(r.stderr, `conflict: unable to remove repository reference "busybox" (must force) - container `+id[:12]+" is using its referenced image") {
+			t.Errorf("%s rmi of an image in use: exit %d %s", prog, r.code, r.stderr)
+		}
+	}
+	d.mustDocker("start", id)
+	imageID := d.mustDocker("inspect", "-f", "{{.Image}}", id)
+	if r := d.run(dockerCLI, "rmi", "-f", imageID); r.code == 0 || !strings.Contains(r.stderr, "(cannot be forced) - image is being used by running container") {
+		t.Errorf("rmi -f by id of an image a running container uses: exit %d %s", r.code, r.stderr)
+	}
+	if r := d.run(dockerCLI, "rmi", "-f", "busybox"); r.code != 0 || !strings.Contains(r.stdout, "Untagged: busybox:latest") || strings.Contains(r.stdout, "Deleted") {
+		t.Errorf("rmi -f of an image in use: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if got := d.mustDocker("info", "--format", "{{.Containers}} {{.ContainersRunning}}"); got != "1 1" {
+		t.Errorf("info counts: %q", got)
+	}
+	d.mustDocker("rm", "-f", id)
+	if r := d.run(dockerCLI, "run", "--rm", imageID, "true"); r.code != 0 {
+		t.Errorf("the untagged image was lost: exit %d %s", r.code, r.stderr)
+	}
+	if got := d.mustDocker("info", "--format", "{{.Containers}} {{.ContainersStopped}}"); got != "0 0" {
+		t.Errorf("info counts: %q", got)
 	}
 }

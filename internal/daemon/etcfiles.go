@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The files Docker writes for each container and bind-mounts over the image's.
+const (
+	hostnameFile   = "hostname"
+	hostsFile      = "hosts"
+	resolvConfFile = "resolv.conf"
+)
+
+// defaultHosts is Docker's /etc/hosts for a container without other entries.
+const defaultHosts = `127.0.0.1	localhost
+::1	localhost ip6-localhost ip6-loopback
+fe00::0	ip6-localnet
+ff00::0	ip6-mcastprefix
+ff02::1	ip6-allnodes
+ff02::2	ip6-allrouters
+`
+
+// Docker's fallback when the host has no nameserver a container can reach (only loopback ones).
+var fallbackNameservers = []string{"8.8.8.8", "8.8.4.4"}
+
+// etcFiles writes the container's hostname, hosts and resolv.conf in its directory and returns
+// their bind mounts, leaving out any path the user mounts something over.
+func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork bool, user []specs.Mount) ([]specs.Mount, error) {
+	dir := d.containers.Dir(c.ID)
+	hosts := []byte(defaultHosts)
+	resolv, _ := os.ReadFile("/etc/resolv.conf")
+	if hostNetwork {
+		// On the host's network the host's view applies as it is.
+		if b, err := os.ReadFile("/etc/hosts"); err == nil {
+			hosts = b
+		}
+	} else {
+		resolv = containerResolvConf(resolv)
+	}
+	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {
+		if err := atomicfile.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	var out []specs.Mount
+	for _, f := range []struct{ name, dest string }{
+		{resolvConfFile, "/etc/resolv.conf"}, {hostnameFile, "/etc/hostname"}, {hostsFile, "/etc/hosts"},
+	} {
+		if mountedOver(user, f.dest) {
+			continue
+		}
+		out = append(out, oci.BindMount(filepath.Join(dir, f.name), f.dest, false, "rprivate"))
+	}
+	return out, nil
+}
+
+func mountedOver(mounts []specs.Mount, dest string) bool {
+	for _, m := range mounts {
+		if filepath.Clean(m.Destination) == dest {
+			return true
+		}
+	}
+	return false
+}
+
+// containerResolvConf is the host's resolv.conf for a container in its own network namespace:
+// loopback nameservers (a local stub such as systemd-resolved's 127.0.0.53) cannot be reached
+// from there and are dropped; with none left, Docker's public fallback is used.
+func containerResolvConf(host []byte) []byte {
+	var out bytes.Buffer
+	servers := 0
+	sc := bufio.NewScanner(bytes.NewReader(host))
+	for sc.Scan() {
+		line := sc.Text()
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "nameserver" {
+			if strings.HasPrefix(f[1], "127.") || f[1] == "::1" {
+				continue
+			}
+			servers++
+		}
+		out.WriteString(line + "\n")
+	}
+	if servers == 0 {
+		for _, ns := range fallbackNameservers {
+			out.WriteString("nameserver " + ns + "\n")
+		}
+	}
+	return out.Bytes()
+}
