@@ -525,7 +525,8 @@ func chrootOnly(rootfs string) error {
 	return unix.Chdir("/")
 }
 
-// finishRootfs runs after pivot_root: masks, read-only paths, and a read-only root.
+// finishRootfs runs after pivot_root: read-only paths, then masks (runc's order, so a container's
+// mount table reads as under Docker), and a read-only root.
 func (ic *initCtx) finishRootfs() error {
 	spec := ic.cfg.Spec
 	root, err := pathsafe.OpenRoot("/")
@@ -533,18 +534,6 @@ func (ic *initCtx) finishRootfs() error {
 		return err
 	}
 	defer root.Close()
-	if len(spec.Linux.MaskedPaths) > 0 {
-		null, err := openRealNull()
-		if err != nil {
-			return err
-		}
-		defer null.Close()
-		for _, p := range spec.Linux.MaskedPaths {
-			if err := maskPath(root, null, p); err != nil {
-				return fmt.Errorf("mask %s: %w", p, err)
-			}
-		}
-	}
 	for _, p := range spec.Linux.ReadonlyPaths {
 		h, err := pathsafe.Open(root, p)
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOENT) {
@@ -563,6 +552,18 @@ func (ic *initCtx) finishRootfs() error {
 		}
 		if err != nil {
 			return fmt.Errorf("read-only path %s: %w", p, err)
+		}
+	}
+	if len(spec.Linux.MaskedPaths) > 0 {
+		null, err := openRealNull()
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		for _, p := range spec.Linux.MaskedPaths {
+			if err := maskPath(root, null, p); err != nil {
+				return fmt.Errorf("mask %s: %w", p, err)
+			}
 		}
 	}
 	if spec.Root.Readonly {
