@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/version"
@@ -54,6 +55,8 @@ func New(log *slog.Logger, b Backend) *Server {
 
 func (s *Server) handle(pattern string, h handler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		began := time.Now()
+		defer func() { s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "took", time.Since(began)) }()
 		if err := h(r.Context(), w, r); err != nil {
 			if errdefs.HTTPStatus(err) >= 500 {
 				s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -113,6 +113,7 @@ func (d *Daemon) openAttach(ctx context.Context, id string, o stream.AttachOptio
 	deadline := time.Now().Add(time.Minute)
 	exited := d.subscribeExit(id)
 	for time.Now().Before(deadline) {
+		started := d.starts.subscribe(id) // then look: a start in between is not missed
 		if c, err := d.containers.Get(id); err != nil {
 			return nil, err
 		} else if c.Status.Alive() {
@@ -125,7 +126,8 @@ func (d *Daemon) openAttach(ctx context.Context, id string, o stream.AttachOptio
 			return nil, ctx.Err()
 		case <-exited:
 			return nil, errors.New("the container exited before the attach joined")
-		case <-time.After(5 * time.Millisecond):
+		case <-started:
+		case <-time.After(100 * time.Millisecond): // a safety net, not the mechanism
 		}
 	}
 	return nil, errors.New("the container did not start")

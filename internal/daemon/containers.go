@@ -147,6 +147,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		return err
 	}
 	d.event(c, "start", nil)
+	d.starts.notify(c.ID) // attaches waiting for this start
 	go d.monitorExit(c.ID)
 	return nil
 }
@@ -185,7 +186,8 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	if err != nil {
 		return 0, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+	// Rewritten at every start and useless after a power loss: no fsync.
+	if err := atomicfile.WriteFileNoSync(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		return 0, err
 	}
 	specified := time.Now()
@@ -331,12 +333,14 @@ func (d *Daemon) monitorExit(id string) {
 	} else if x, err := monitor.ReadExit(dir); err == nil {
 		e = x
 	}
+	reported := time.Now()
 	c, err := d.containers.Get(id)
 	if err != nil {
 		return
 	}
 	snapshot.Unmount(filepath.Join(d.execDir(id), "rootfs"))
 	network.RemoveNamespace(d.netnsPath(id))
+	released := time.Now()
 	c.Status, c.Pid, c.FinishedAt = container.StatusExited, 0, time.Now().UTC()
 	if e != nil {
 		c.ExitCode, c.OOMKilled, c.FinishedAt = e.Code, e.OOMKilled, e.FinishedAt
@@ -347,12 +351,14 @@ func (d *Daemon) monitorExit(id string) {
 	d.containers.Save(c)
 	d.afterExit(c)
 	d.notifyExit(id)
+	recorded := time.Now()
 	if c.HostConfig != nil && c.HostConfig.AutoRemove {
 		if err := d.ContainerRemove(context.Background(), id, true); err != nil {
 			d.log.Warn("auto-remove failed", "container", id, "err", err)
 		}
-		d.notifyExit(id) // waiters for "removed"
 	}
+	d.log.Debug("exit", "container", id, "since-exit", reported.Sub(c.FinishedAt), "release", released.Sub(reported),
+		"record", recorded.Sub(released), "remove", time.Since(recorded))
 }
 
 // ContainerStop answers POST /containers/{id}/stop: the stop signal, then SIGKILL after the
@@ -430,6 +436,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 		return err
 	}
 	d.removed(c)
+	d.notifyExit(c.ID) // waiters for "removed"
 	return nil
 }
 

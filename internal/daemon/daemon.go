@@ -43,7 +43,8 @@ type Daemon struct {
 	images     *image.Service
 	snaps      snapshot.Snapshotter
 	containers *container.Store
-	waiters    exitWaiters
+	waiters    waiters // exits and removals
+	starts     waiters
 	attaching  pendingAttaches
 	execs      execStore
 	bus        events.Bus   // container and image events (GET /events)

@@ -47,7 +47,8 @@ func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork b
 		resolv = containerResolvConf(resolv)
 	}
 	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {
-		if err := atomicfile.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+		// Rewritten at every start: no fsync.
+		if err := atomicfile.WriteFileNoSync(filepath.Join(dir, name), content, 0o644); err != nil {
 			return nil, err
 		}
 	}

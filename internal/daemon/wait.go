@@ -11,31 +11,36 @@ import (
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
-// exitWaiters lets callers wait for a container's next exit.
-type exitWaiters struct {
+// waiters lets callers wait for the next event of one kind (an exit, a start) of a container.
+type waiters struct {
 	mu sync.Mutex
 	m  map[string][]chan struct{}
 }
 
-func (d *Daemon) subscribeExit(id string) chan struct{} {
-	d.waiters.mu.Lock()
-	defer d.waiters.mu.Unlock()
-	if d.waiters.m == nil {
-		d.waiters.m = map[string][]chan struct{}{}
+func (w *waiters) subscribe(id string) chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = map[string][]chan struct{}{}
 	}
 	ch := make(chan struct{})
-	d.waiters.m[id] = append(d.waiters.m[id], ch)
+	w.m[id] = append(w.m[id], ch)
 	return ch
 }
 
-func (d *Daemon) notifyExit(id string) {
-	d.waiters.mu.Lock()
-	defer d.waiters.mu.Unlock()
-	for _, ch := range d.waiters.m[id] {
+func (w *waiters) notify(id string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, ch := range w.m[id] {
 		close(ch)
 	}
-	delete(d.waiters.m, id)
+	delete(w.m, id)
 }
+
+// subscribeExit returns a channel closed at the container's next exit or removal.
+func (d *Daemon) subscribeExit(id string) chan struct{} { return d.waiters.subscribe(id) }
+
+func (d *Daemon) notifyExit(id string) { d.waiters.notify(id) }
 
 func (d *Daemon) waitExit(ctx context.Context, id string, timeout time.Duration) {
 	ch := d.subscribeExit(id)
@@ -75,14 +80,17 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref, condition string) (*cty
 		return &ctypes.WaitResponse{StatusCode: int64(c.ExitCode)}, nil
 	}
 	if condition == "removed" {
+		// Removal notifies the same waiters: subscribe, then look, so none is missed.
 		for {
+			next := d.subscribeExit(c.ID)
 			if _, err := d.containers.Get(c.ID); err != nil {
 				break
 			}
 			select {
+			case <-next:
 			case <-ctx.Done():
 				return nil, ctx.Err()
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(time.Second): // a safety net, not the mechanism
 			}
 		}
 	}

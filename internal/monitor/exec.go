@@ -145,7 +145,7 @@ func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byt
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := atomicfile.WriteFile(procFile, b, 0o600); err != nil {
+	if err := atomicfile.WriteFileNoSync(procFile, b, 0o600); err != nil {
 		return nil, nil, nil, err
 	}
 	defer os.Remove(procFile)

@@ -82,7 +82,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(o.StateDir, PidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+	if err := atomicfile.WriteFileNoSync(filepath.Join(o.StateDir, PidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 		return err
 	}
 	if o.Socket == "" {
@@ -411,7 +411,8 @@ func (s *shim) oomKilled() bool {
 
 func (s *shim) finish(e *Exit) {
 	b, _ := json.Marshal(e)
-	atomicfile.WriteFile(filepath.Join(s.opts.StateDir, ExitFile), b, 0o600)
+	// Under the exec root (tmpfs on a usual host): it must survive the daemon, not the machine.
+	atomicfile.WriteFileNoSync(filepath.Join(s.opts.StateDir, ExitFile), b, 0o600)
 	if s.logger != nil {
 		s.logger.Close()
 	}
