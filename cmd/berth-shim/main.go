@@ -30,7 +30,8 @@ func main() {
 	var height, width uint
 	flag.UintVar(&height, "height", 0, "initial terminal height")
 	flag.UintVar(&width, "width", 0, "initial terminal width")
-	flag.IntVar(&o.Attachers, "attachers", 0, "clients that attach before the container starts")
+	flag.IntVar(&o.Attachers, "attachers", 0, "clients that attach around the start (output is held for them)")
+	flag.StringVar(&o.Cgroup, "cgroup", "", "the container's cgroup path (default: read from the bundle)")
 	readyFd := flag.Int("ready-fd", 0, "file descriptor to signal (and close) once the start is decided")
 	flag.Parse()
 	o.Height, o.Width = uint16(height), uint16(width)

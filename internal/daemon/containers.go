@@ -207,6 +207,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 		"--runtime-root", filepath.Join(d.cfg.ExecRoot, "runtime"), "--state", d.shimDir(c.ID),
 		"--socket", d.shimSocket(c.ID), "--log", c.LogPath)
 	shim.Args = append(shim.Args, shimStdioArgs(c, d.attaching.count(c.ID))...)
+	shim.Args = append(shim.Args, "--cgroup", spec.Linux.CgroupsPath)
 	shim.Stdout, shim.Stderr = shimLog, shimLog
 	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
 	readyR, readyW, err := os.Pipe()

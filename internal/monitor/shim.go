@@ -43,9 +43,11 @@ type Options struct {
 	StdinOnce bool
 	Height    uint16 // initial terminal size
 	Width     uint16
-	// Attachers is how many clients attach before the container may start (docker run and
-	// start -a attach first, and must not miss the first output).
+	// Attachers is how many clients attach around the start (docker run and start -a attach
+	// first): the output is held for them until they join, so none of it is lost.
 	Attachers int
+	// Cgroup is the container's cgroup path (the spec's cgroupsPath), read for OOM kills.
+	Cgroup string
 	// Ready is written to (one byte) and closed once the container runs, or has failed to
 	// (exit.json then says why): the daemon waits on it instead of polling.
 	Ready *os.File
@@ -88,7 +90,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Socket == "" {
 		o.Socket = filepath.Join(o.StateDir, SocketFile)
 	}
-	s := &shim{opts: o, done: make(chan struct{}), sigchld: make(chan os.Signal, 1), hub: newHub(),
+	s := &shim{opts: o, done: make(chan struct{}), sigchld: make(chan os.Signal, 1), hub: newHub(o.Attachers),
 		execs: map[string]*execProc{}, execByPid: map[int]*execProc{}, unclaimed: map[int]unix.WaitStatus{}}
 	signal.Notify(s.sigchld, unix.SIGCHLD) // before any child exists, so no exit is missed
 	l, err := listen(o.Socket)
@@ -273,12 +275,6 @@ func (s *shim) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.pid = pid
 	s.mu.Unlock()
-	if s.opts.Attachers > 0 {
-		// The attachers wait for the daemon to see the container running: say so now, and
-		// start once they have joined.
-		s.signalReady()
-		s.hub.waitFor(s.opts.Attachers, 5*time.Second)
-	}
 	if err := s.run(s.runtime("start", s.opts.ID)); err != nil {
 		s.run(s.runtime("delete", "--force", s.opts.ID))
 		return s.runtimeError(err)
@@ -370,6 +366,7 @@ func (s *shim) reap() {
 	case <-copied:
 	case <-time.After(2 * time.Second):
 	}
+	s.hub.awaitJoined(5 * time.Second) // a container quicker than its attachers keeps its output for them
 	s.hub.closeAll()
 	s.run(s.runtime("delete", "--force", s.opts.ID))
 	if s.master != nil {
@@ -380,17 +377,19 @@ func (s *shim) reap() {
 
 // oomKilled reads the container's memory cgroup for OOM kills (before delete removes it).
 func (s *shim) oomKilled() bool {
-	b, err := os.ReadFile(filepath.Join(s.opts.Bundle, "config.json"))
-	if err != nil {
-		return false
-	}
-	var spec specs.Spec
-	if json.Unmarshal(b, &spec) != nil || spec.Linux == nil {
-		return false
-	}
-	path := spec.Linux.CgroupsPath
-	if path == "" {
-		path = "/berth/" + s.opts.ID
+	path := s.opts.Cgroup
+	if path == "" { // not given: read it from the spec (a large file, hence the option)
+		b, err := os.ReadFile(filepath.Join(s.opts.Bundle, "config.json"))
+		if err != nil {
+			return false
+		}
+		var spec specs.Spec
+		if json.Unmarshal(b, &spec) != nil || spec.Linux == nil {
+			return false
+		}
+		if path = spec.Linux.CgroupsPath; path == "" {
+			path = "/berth/" + s.opts.ID
+		}
 	}
 	for _, f := range []string{
 		filepath.Join("/sys/fs/cgroup/memory", path, "memory.oom_control"), // v1

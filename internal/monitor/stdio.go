@@ -15,10 +15,22 @@ import (
 
 // hub fans a container's output out to the clients attached to it. A client that cannot take
 // output for writeTimeout is dropped rather than allowed to stall the container.
+//
+// docker run and start -a attach before the start; the container starts at once and what it
+// writes before those attachers join is held (up to maxHeld bytes, the log has all of it) and
+// given to each as it joins, so none of its first output is lost.
 type hub struct {
 	mu        sync.Mutex
 	attachers map[*attacher]struct{}
-	joined    chan struct{} // a token per attacher that joins (the start waits for them)
+	expected  int // attachers announced and not yet joined
+	held      []heldChunk
+	heldBytes int
+	allJoined chan struct{} // closed when expected reaches 0
+}
+
+type heldChunk struct {
+	stream byte
+	data   []byte
 }
 
 type attacher struct {
@@ -28,19 +40,42 @@ type attacher struct {
 	once           sync.Once
 }
 
-const writeTimeout = 10 * time.Second
+const (
+	writeTimeout = 10 * time.Second
+	maxHeld      = 4 << 20
+)
 
-func newHub() *hub {
-	return &hub{attachers: map[*attacher]struct{}{}, joined: make(chan struct{}, 64)}
+func newHub(expected int) *hub {
+	h := &hub{attachers: map[*attacher]struct{}{}, expected: expected, allJoined: make(chan struct{})}
+	if expected == 0 {
+		close(h.allJoined)
+	}
+	return h
 }
 
+func (a *attacher) wants(stream byte) bool {
+	return (stream == FrameStdout && a.stdout) || (stream == FrameStderr && a.stderr)
+}
+
+// add joins an attacher: it first gets what was held for the announced ones.
 func (h *hub) add(a *attacher) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.held {
+		if a.wants(c.stream) {
+			a.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if WriteFrame(a.conn, c.stream, c.data) != nil {
+				a.once.Do(func() { close(a.gone) })
+				break
+			}
+		}
+	}
 	h.attachers[a] = struct{}{}
-	h.mu.Unlock()
-	select {
-	case h.joined <- struct{}{}:
-	default:
+	if h.expected > 0 {
+		if h.expected--; h.expected == 0 {
+			h.held, h.heldBytes = nil, 0
+			close(h.allJoined)
+		}
 	}
 }
 
@@ -51,12 +86,17 @@ func (h *hub) remove(a *attacher) {
 	a.once.Do(func() { close(a.gone) })
 }
 
-// write sends one chunk of a stream to every attacher that takes it.
+// write sends one chunk of a stream to every attacher that takes it, and holds it for the
+// attachers still expected.
 func (h *hub) write(stream byte, p []byte) {
 	h.mu.Lock()
+	if h.expected > 0 && h.heldBytes+len(p) <= maxHeld {
+		h.held = append(h.held, heldChunk{stream, append([]byte(nil), p...)})
+		h.heldBytes += len(p)
+	}
 	list := make([]*attacher, 0, len(h.attachers))
 	for a := range h.attachers {
-		if (stream == FrameStdout && a.stdout) || (stream == FrameStderr && a.stderr) {
+		if a.wants(stream) {
 			list = append(list, a)
 		}
 	}
@@ -66,6 +106,15 @@ func (h *hub) write(stream byte, p []byte) {
 		if err := WriteFrame(a.conn, stream, p); err != nil {
 			h.remove(a)
 		}
+	}
+}
+
+// awaitJoined waits (up to timeout) for the announced attachers: a container that ends before
+// they join keeps its output for them until then.
+func (h *hub) awaitJoined(timeout time.Duration) {
+	select {
+	case <-h.allJoined:
+	case <-time.After(timeout):
 	}
 }
 
@@ -79,19 +128,6 @@ func (h *hub) closeAll() {
 	h.mu.Unlock()
 	for _, a := range list {
 		h.remove(a)
-	}
-}
-
-// waitFor waits until n attachers have joined, or the timeout passes: `docker run` attaches
-// before it starts, and none of the output may be lost to the gap.
-func (h *hub) waitFor(n int, timeout time.Duration) {
-	deadline := time.After(timeout)
-	for i := 0; i < n; i++ {
-		select {
-		case <-h.joined:
-		case <-deadline:
-			return
-		}
 	}
 }
 
