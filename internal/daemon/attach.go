@@ -83,15 +83,23 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, o stream.Attac
 		return nil
 	}
 	defer shim.Close()
+	relay(conn, shim, tty, o.Stdin, keys, nil)
+	return nil
+}
+
+// relay joins a client's stream to a shim's until the shim's output ends (the process exited)
+// or the client types the detach keys: output frames to the client (unwrapped with a terminal),
+// the client's input to the shim when it sends any.
+func relay(client net.Conn, shim *net.UnixConn, tty, input bool, keys []byte, onControl func([]byte)) {
 	output := make(chan struct{})
 	go func() {
 		defer close(output)
-		copyFrames(conn, shim, tty, nil)
+		copyFrames(client, shim, tty, onControl)
 	}()
 	detached := make(chan struct{})
-	if o.Stdin {
+	if input {
 		go func() {
-			if forwardInput(shim, conn, keys) {
+			if forwardInput(shim, client, keys) {
 				close(detached)
 			}
 		}()
@@ -100,7 +108,6 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, o stream.Attac
 	case <-output:
 	case <-detached:
 	}
-	return nil
 }
 
 // openAttach connects to the container's shim, waiting for the start of a container that is not

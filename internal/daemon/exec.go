@@ -227,24 +227,8 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, req *ctypes.ExecStart
 		return err
 	}
 	defer conn.Close()
-	output := make(chan struct{})
-	go func() {
-		defer close(output)
-		copyFrames(conn, shim, tty, onControl)
-	}()
-	detached := make(chan struct{})
-	if e.cfg.AttachStdin {
-		keys, _ := stream.ParseDetachKeys(e.cfg.DetachKeys)
-		go func() {
-			if forwardInput(shim, conn, keys) {
-				close(detached)
-			}
-		}()
-	}
-	select {
-	case <-output:
-	case <-detached:
-	}
+	keys, _ := stream.ParseDetachKeys(e.cfg.DetachKeys) // checked at create
+	relay(conn, shim, tty, e.cfg.AttachStdin, keys, onControl)
 	if startErr != "" {
 		// As Docker: the stream is already upgraded, so the failure is written into it.
 		msg := []byte("OCI runtime exec failed: " + startErr + ": unknown\r\n")

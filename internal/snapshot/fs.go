@@ -330,33 +330,21 @@ func (s *fsSnapshotter) Walk(ctx context.Context, fn func(Info) error) error {
 // Size is the apparent size of the snapshot's own files, as Docker reports a container's SizeRw:
 // file lengths (a symlink's is its target's), directories not counted, hard links once.
 func (s *fsSnapshotter) Size(ctx context.Context, key string) (int64, error) {
-	i, err := s.Stat(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	var total int64
-	seen := map[[2]uint64]bool{}
-	err = filepath.Walk(filepath.Join(s.dir(i.ID), "fs"), func(_ string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
+	return s.walkFiles(ctx, key, func(fi os.FileInfo, st *syscall.Stat_t) int64 {
+		if fi.IsDir() {
+			return 0
 		}
-		if fi.IsDir() || fi.Size() == 0 {
-			return nil
-		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			id := [2]uint64{st.Dev, st.Ino}
-			if seen[id] {
-				return nil
-			}
-			seen[id] = true
-		}
-		total += fi.Size()
-		return nil
+		return fi.Size()
 	})
-	return total, err
 }
 
+// Usage is the disk space the snapshot's own files take (du).
 func (s *fsSnapshotter) Usage(ctx context.Context, key string) (int64, error) {
+	return s.walkFiles(ctx, key, func(_ os.FileInfo, st *syscall.Stat_t) int64 { return st.Blocks * 512 })
+}
+
+// walkFiles sums size over the snapshot's own tree, counting each inode once.
+func (s *fsSnapshotter) walkFiles(ctx context.Context, key string, size func(os.FileInfo, *syscall.Stat_t) int64) (int64, error) {
 	i, err := s.Stat(ctx, key)
 	if err != nil {
 		return 0, err
@@ -368,14 +356,15 @@ func (s *fsSnapshotter) Usage(ctx context.Context, key string) (int64, error) {
 			return err
 		}
 		st, ok := fi.Sys().(*syscall.Stat_t)
-		if ok {
-			id := [2]uint64{st.Dev, st.Ino}
-			if seen[id] {
-				return nil // hard links count once
-			}
-			seen[id] = true
-			total += st.Blocks * 512
+		if !ok {
+			return nil
 		}
+		id := [2]uint64{st.Dev, st.Ino}
+		if seen[id] {
+			return nil // hard links count once
+		}
+		seen[id] = true
+		total += size(fi, st)
 		return nil
 	})
 	return total, err
