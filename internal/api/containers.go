@@ -97,13 +97,9 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		return nil
 	})
 	s.handle("POST /containers/{id}/stop", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		var timeout *int
-		if t := r.URL.Query().Get("t"); t != "" {
-			n, err := strconv.Atoi(t)
-			if err != nil {
-				return errdefs.InvalidArgument(fmt.Errorf("invalid value for t: %s", t))
-			}
-			timeout = &n
+		timeout, err := stopTimeout(r)
+		if err != nil {
+			return err
 		}
 		if err := b.ContainerStop(ctx, r.PathValue("id"), r.URL.Query().Get("signal"), timeout); err != nil {
 			return err
@@ -263,4 +259,17 @@ func terminalSize(r *http.Request) (uint16, uint16, error) {
 		return 0, 0, errdefs.InvalidArgument(errors.New("invalid resize parameters: h and w must be integers"))
 	}
 	return uint16(h), uint16(w), nil
+}
+
+// stopTimeout reads the t parameter of stop and restart (nil: the container's own timeout).
+func stopTimeout(r *http.Request) (*int, error) {
+	t := r.URL.Query().Get("t")
+	if t == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(t)
+	if err != nil {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("invalid value for t: %s", t))
+	}
+	return &n, nil
 }

@@ -61,13 +61,9 @@ func (s *Server) opsRoutes(b OpsBackend) {
 		return noContent(w, b.ContainerRename(ctx, r.PathValue("id"), r.URL.Query().Get("name")))
 	})
 	s.handle("POST /containers/{id}/restart", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		var timeout *int
-		if t := r.URL.Query().Get("t"); t != "" {
-			n, err := strconv.Atoi(t)
-			if err != nil {
-				return errdefs.InvalidArgument(fmt.Errorf("invalid value for t: %s", t))
-			}
-			timeout = &n
+		timeout, err := stopTimeout(r)
+		if err != nil {
+			return err
 		}
 		return noContent(w, b.ContainerRestart(ctx, r.PathValue("id"), r.URL.Query().Get("signal"), timeout))
 	})
