@@ -96,7 +96,9 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 // explain turns a failure to reach the daemon into what the user should do about it.
 func explain(err error, host string) string {
 	switch {
-	case errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "permission denied"):
+	// Only a refused connection is the socket's fault: a daemon's answer may say "permission
+	// denied" about something else (a container's command that cannot be executed).
+	case errors.Is(err, syscall.EACCES) || strings.Contains(err.Error(), "connect: permission denied"):
 		return fmt.Sprintf("permission denied while trying to connect to the berth daemon socket at %s.\n"+
 			"Add your user to the daemon's group and log in again: sudo usermod -aG berth $USER", host)
 	case client.IsErrConnectionFailed(err) || errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):

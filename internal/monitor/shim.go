@@ -169,7 +169,7 @@ func (s *shim) runtimeError(fallback error) error {
 	return fallback
 }
 
-// start creates the container with pipes for its output, then starts it.
+// start creates and starts the container with pipes (or a terminal) for its stdio.
 func (s *shim) start(ctx context.Context) error {
 	logger, err := jsonfile.Open(s.opts.LogPath, s.opts.LogMaxSize, s.opts.LogMaxFiles)
 	if err != nil {
@@ -182,7 +182,9 @@ func (s *shim) start(ctx context.Context) error {
 	}
 	defer devnull.Close()
 	pidFile := filepath.Join(s.opts.StateDir, InitPid)
-	args := []string{"create", "--bundle", s.opts.Bundle, "--pid-file", pidFile}
+	// One runtime call creates and starts (run --detach): nothing needs to happen between the
+	// two, since output is held for the attachers (see hub).
+	args := []string{"run", "--detach", "--bundle", s.opts.Bundle, "--pid-file", pidFile}
 	var console *consoleListener
 	if s.opts.Tty {
 		if console, err = listenConsole(s.consolePath("")); err != nil {
@@ -193,8 +195,8 @@ func (s *shim) start(ctx context.Context) error {
 	}
 	// The runtime hands its stdio to the container: only *os.File here, so that no copying
 	// goroutine waits on the container's output to finish (exec.Cmd would wait for EOF).
-	create := s.runtime(append(args, s.opts.ID)...)
-	create.Stdin, create.Stdout, create.Stderr = devnull, devnull, devnull
+	run := s.runtime(append(args, s.opts.ID)...)
+	run.Stdin, run.Stdout, run.Stderr = devnull, devnull, devnull
 	var childEnds []*os.File
 	outputs := map[byte]*os.File{}
 	if !s.opts.Tty {
@@ -203,7 +205,7 @@ func (s *shim) start(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			create.Stdin, s.stdin = r, &input{w: w, closes: true}
+			run.Stdin, s.stdin = r, &input{w: w, closes: true}
 			childEnds = append(childEnds, r)
 		}
 		for _, stream := range []byte{FrameStdout, FrameStderr} {
@@ -212,9 +214,9 @@ func (s *shim) start(ctx context.Context) error {
 				return err
 			}
 			if stream == FrameStdout {
-				create.Stdout = w
+				run.Stdout = w
 			} else {
-				create.Stderr = w
+				run.Stderr = w
 			}
 			outputs[stream] = r
 			childEnds = append(childEnds, w)
@@ -231,11 +233,11 @@ func (s *shim) start(ctx context.Context) error {
 			got <- received{m, err}
 		}()
 	}
-	createErr := s.run(create)
+	runErr := s.run(run)
 	for _, f := range childEnds {
 		f.Close()
 	}
-	if createErr == nil && console != nil {
+	if runErr == nil && console != nil {
 		r := <-got
 		if err = r.err; err == nil {
 			s.mu.Lock()
@@ -258,8 +260,10 @@ func (s *shim) start(ctx context.Context) error {
 		s.copying.Add(1)
 		go s.copy(r, logger.Stream(name), stream)
 	}
-	if createErr != nil {
-		return s.runtimeError(createErr)
+	if runErr != nil {
+		err := s.runtimeError(runErr)                    // read before delete logs its own
+		s.run(s.runtime("delete", "--force", s.opts.ID)) // whatever a failed run left
+		return err
 	}
 	if err != nil {
 		return err
@@ -275,10 +279,6 @@ func (s *shim) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.pid = pid
 	s.mu.Unlock()
-	if err := s.run(s.runtime("start", s.opts.ID)); err != nil {
-		s.run(s.runtime("delete", "--force", s.opts.ID))
-		return s.runtimeError(err)
-	}
 	return nil
 }
 

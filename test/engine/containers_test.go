@@ -86,13 +86,16 @@ func TestRunningContainer(t *testing.T) {
 
 func TestStartFailuresUseDockersExitCodes(t *testing.T) {
 	d := withBusybox(t)
-	r := d.run(dockerCLI, "run", "-d", "busybox", "/no/such/binary")
-	if r.code != 127 || !strings.Contains(r.stderr, "no such file or directory") {
-		t.Errorf("missing binary: exit %d %s", r.code, r.stderr)
-	}
-	r = d.run(dockerCLI, "run", "-d", "busybox", "/etc/passwd")
-	if r.code != 126 {
-		t.Errorf("not executable: exit %d %s", r.code, r.stderr)
+	for _, prog := range clients() {
+		r := d.run(prog, "run", "-d", "busybox", "/no/such/binary")
+		if r.code != 127 || !strings.Contains(r.stderr, "no such file or directory") {
+			t.Errorf("%s missing binary: exit %d %s", prog, r.code, r.stderr)
+		}
+		// "permission denied" here is the daemon's answer, not a socket the user cannot open.
+		r = d.run(prog, "run", "-d", "busybox", "/etc/passwd")
+		if r.code != 126 || !strings.Contains(r.stderr, `exec: "/etc/passwd": permission denied`) || strings.Contains(r.stderr, "usermod") {
+			t.Errorf("%s not executable: exit %d %s", prog, r.code, r.stderr)
+		}
 	}
 	if r := d.run(dockerCLI, "run", "-d", "no-such-image:1"); r.code == 0 {
 		t.Errorf("missing image: exit 0")
