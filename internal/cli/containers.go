@@ -109,6 +109,40 @@ type psRow struct {
 	header bool
 }
 
+func (r psRow) field(name string) (string, bool) {
+	switch name {
+	case "ID":
+		return r.ID(), true
+	case "Image":
+		return r.Image(), true
+	case "Command":
+		return r.Command(), true
+	case "CreatedAt":
+		return r.CreatedAt(), true
+	case "RunningFor":
+		return r.RunningFor(), true
+	case "Ports":
+		return r.Ports(), true
+	case "State":
+		return r.State(), true
+	case "Status":
+		return r.Status(), true
+	case "Size":
+		return r.Size(), true
+	case "Names":
+		return r.Names(), true
+	case "Labels":
+		return r.Labels(), true
+	case "Mounts":
+		return r.Mounts(), true
+	case "Networks":
+		return r.Networks(), true
+	case "LocalVolumes":
+		return r.LocalVolumes(), true
+	}
+	return "", false
+}
+
 func (r psRow) pick(title, value string) string {
 	if r.header {
 		return title

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -38,23 +39,33 @@ func printRows[R any](out io.Writer, format, def string, header R, rows []R) err
 	if err != nil {
 		return statusError{status: 1, err: fmt.Errorf("template parsing error: %w", err)}
 	}
+	// A format of plain {{.Field}}s (the default tables are) is filled without the template
+	// engine: on a thousand rows its reflection is most of the command's time.
+	execute := func(w io.Writer, r R) error { return tmpl.Execute(w, r) }
+	if parts, ok := plainFields(format); ok {
+		if _, ok := any(header).(fielder); ok {
+			execute = func(w io.Writer, r R) error { return fillFields(w, parts, any(r).(fielder)) }
+		}
+	}
 	w := out
 	var tw *tabwriter.Writer
 	if table {
 		tw = tabwriter.NewWriter(out, 10, 1, 3, ' ', 0)
 		w = tw
 		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, header); err != nil {
+		if err := execute(&buf, header); err != nil {
 			return statusError{status: 1, err: fmt.Errorf("template: %w", err)}
 		}
 		fmt.Fprintln(w, buf.String())
 	}
+	var buf bytes.Buffer
 	for _, r := range rows {
-		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, r); err != nil {
+		buf.Reset()
+		if err := execute(&buf, r); err != nil {
 			return statusError{status: 1, err: fmt.Errorf("template: %w", err)}
 		}
-		fmt.Fprintln(w, buf.String())
+		buf.WriteByte('\n')
+		w.Write(buf.Bytes())
 	}
 	if tw != nil {
 		return tw.Flush()
@@ -74,4 +85,51 @@ func rowFields(r any) map[string]string {
 		}
 	}
 	return out
+}
+
+// fielder is a row that answers a field by name (what {{.Name}} would call).
+type fielder interface {
+	field(name string) (string, bool)
+}
+
+// formatPart is literal text, or (field != "") a {{.Field}} to fill.
+type formatPart struct{ text, field string }
+
+var plainField = regexp.MustCompile(`\{\{\s*\.([A-Za-z][A-Za-z0-9]*)\s*\}\}`)
+
+// plainFields splits a format made only of text and {{.Field}}s; anything else (functions,
+// arguments, pipelines) is for the template engine.
+func plainFields(format string) ([]formatPart, bool) {
+	var parts []formatPart
+	rest := format
+	for {
+		loc := plainField.FindStringSubmatchIndex(rest)
+		if loc == nil {
+			break
+		}
+		parts = append(parts, formatPart{text: rest[:loc[0]]}, formatPart{field: rest[loc[2]:loc[3]]})
+		rest = rest[loc[1]:]
+	}
+	parts = append(parts, formatPart{text: rest})
+	for _, p := range parts {
+		if strings.Contains(p.text, "{{") || strings.Contains(p.text, "}}") {
+			return nil, false
+		}
+	}
+	return parts, true
+}
+
+func fillFields(w io.Writer, parts []formatPart, r fielder) error {
+	for _, p := range parts {
+		if p.field == "" {
+			io.WriteString(w, p.text)
+			continue
+		}
+		v, ok := r.field(p.field)
+		if !ok {
+			return fmt.Errorf("can't evaluate field %s", p.field)
+		}
+		io.WriteString(w, v)
+	}
+	return nil
 }
