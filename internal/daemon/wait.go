@@ -3,9 +3,11 @@ package daemon
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/monitor"
 	ctypes "github.com/moby/moby/api/types/container"
@@ -99,9 +101,27 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref, condition string) (*cty
 
 // restoreContainers reconnects to the shims of containers that were running when the daemon
 // last stopped (they kept running: live restore), and records the exits that happened meanwhile.
+//
+// A daemon killed in the middle of a start may have left a shim running a container whose record
+// still says created or exited: such a container is adopted (recorded as running and watched),
+// so it is neither invisible nor unstoppable.
 func (d *Daemon) restoreContainers() {
 	for _, c := range d.containers.List() {
 		if !c.Status.Alive() {
+			if _, err := os.Stat(d.shimSocket(c.ID)); err != nil {
+				continue
+			}
+			rep, err := monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "state"}, 5*time.Second)
+			if err != nil || !rep.Running {
+				continue
+			}
+			d.log.Warn("adopting a container started just before the daemon stopped", "container", c.ID, "pid", rep.Pid)
+			c.Status, c.Pid, c.StartedAt, c.ExitCode, c.Error = container.StatusRunning, rep.Pid, time.Now().UTC(), 0, ""
+			if err := d.containers.Save(c); err != nil {
+				d.log.Error("adopt container", "container", c.ID, "err", err)
+				continue
+			}
+			go d.monitorExit(c.ID)
 			continue
 		}
 		if rep, err := monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "state"}, 5*time.Second); err == nil && rep.Running {

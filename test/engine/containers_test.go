@@ -264,3 +264,36 @@ func TestRemovingAnImageInUse(t *testing.T) {
 		t.Errorf("info counts: %q", got)
 	}
 }
+
+// TestDaemonKilledMidStartAdoptsTheContainer: a daemon killed after the shim started a container
+// but before its record said so (simulated by putting the record back to "created") finds the
+// container running when it restarts, and can stop it.
+func TestDaemonKilledMidStartAdoptsTheContainer(t *testing.T) {
+	d := withBusybox(t)
+	id := d.mustDocker("run", "-d", "busybox", "sleep", "600")
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	d.exited <- nil
+	record := filepath.Join(d.dataRoot, "containers", id, "container.json")
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `"status":"running"`, `"status":"created"`, 1))
+	if err := os.WriteFile(record, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log}
+	d2.cmd = rerun(d)
+	d2.start()
+	defer d2.run(dockerCLI, "rm", "-f", id) // while d2 serves: the cleanups stop it before withBusybox's run
+	if got := d2.mustDocker("inspect", "-f", "{{.State.Status}}", id); got != "running" {
+		t.Fatalf("container after restart: %s", got)
+	}
+	if r := d2.run(dockerCLI, "stop", "-t", "1", id); r.code != 0 {
+		t.Errorf("stop of the adopted container: exit %d %s", r.code, r.stderr)
+	}
+	if got := d2.mustDocker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id); got != "exited 137" {
+		t.Errorf("after stop: %s", got)
+	}
+}
