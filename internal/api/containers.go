@@ -80,7 +80,7 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, c)
+		return writeJSON(w, http.StatusOK, withLegacyNetwork(c, APIVersion(ctx)))
 	})
 	s.handle("POST /containers/{id}/start", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		if err := b.ContainerStart(ctx, r.PathValue("id")); err != nil {

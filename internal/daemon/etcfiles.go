@@ -45,6 +45,9 @@ func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork b
 		}
 	} else {
 		resolv = containerResolvConf(resolv)
+		if ip, ok := d.containerAddr(c.ID); ok {
+			hosts = append(hosts, ip.String()+"\t"+hostname+"\n"...) // as Docker: the container's own name
+		}
 	}
 	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {
 		// Rewritten at every start: no fsync.

@@ -178,6 +178,9 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		if err := network.NewNamespace(path); err != nil {
 			return nil, err
 		}
+		if err := d.attachNetwork(c, path); err != nil {
+			return nil, err
+		}
 		oc.NetNS = path
 	} else {
 		oc.NetNS = "host"

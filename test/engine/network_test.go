@@ -1,0 +1,197 @@
+package engine_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bridgeOf is the bridge name and gateway/prefix a test daemon was started with.
+func bridgeOf(d *daemon) (string, netip.Prefix) {
+	var br, bip string
+	for i, a := range d.args {
+		if i+1 < len(d.args) {
+			switch a {
+			case "-b", "--bridge":
+				br = d.args[i+1]
+			case "--bip":
+				bip = d.args[i+1]
+			}
+		}
+	}
+	return br, netip.MustParsePrefix(bip)
+}
+
+// freeLocalPort is a TCP port on 127.0.0.1 that nothing listens on now.
+func freeLocalPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// httpGet fetches url from the host, retrying until deadline.
+func httpGet(url string, within time.Duration) (string, error) {
+	c := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(within)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			b, rerr := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == 200 {
+				return string(b), nil
+			}
+			err = fmt.Errorf("status %d %v", resp.StatusCode, rerr)
+		}
+		if time.Now().After(deadline) {
+			return "", err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestNetBridgeAddresses: containers on the default bridge get an address, gateway and MAC as
+// Docker shows them, and reach each other and the host reaches them.
+func TestNetBridgeAddresses(t *testing.T) {
+	d := withBusybox(t)
+	br, bip := bridgeOf(d)
+	a := d.mustDocker("run", "-d", "busybox", "sleep", "60")
+	b := d.mustDocker("run", "-d", "busybox", "sleep", "60")
+	for _, cli := range clients() {
+		ip := d.must(cli, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", a)
+		addr, err := netip.ParseAddr(ip)
+		if err != nil || !bip.Contains(addr) || addr == bip.Addr() {
+			t.Fatalf("%s: address %q not in %s", cli, ip, bip)
+		}
+		if gw := d.must(cli, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.Gateway}}", a); gw != bip.Addr().String() {
+			t.Errorf("%s: gateway %q, want %s", cli, gw, bip.Addr())
+		}
+		four := addr.As4()
+		if mac := d.must(cli, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.MacAddress}}", a); mac != fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", four[0], four[1], four[2], four[3]) {
+			t.Errorf("%s: MAC %q", cli, mac)
+		}
+		if n := d.must(cli, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPPrefixLen}}", a); n != strconv.Itoa(bip.Bits()) {
+			t.Errorf("%s: prefix length %q", cli, n)
+		}
+	}
+	// The API version the docker 20.10 CLI speaks gets the top-level fields too.
+	if ip := d.mustDocker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", a); ip != d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", a) {
+		t.Errorf("NetworkSettings.IPAddress %q", ip)
+	}
+	ipA := d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", a)
+	ipB := d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", b)
+	if ipA == ipB {
+		t.Fatalf("both containers have %s", ipA)
+	}
+	if r := d.run(dockerCLI, "exec", a, "ping", "-c", "1", "-W", "3", ipB); r.code != 0 {
+		t.Errorf("ping %s from %s: %s%s", ipB, ipA, r.stdout, r.stderr)
+	}
+	if r := d.run(dockerCLI, "exec", b, "ping", "-c", "1", "-W", "3", ipA); r.code != 0 {
+		t.Errorf("ping %s from %s: %s%s", ipA, ipB, r.stdout, r.stderr)
+	}
+	if out, err := exec.Command("busybox", "ping", "-c", "1", "-W", "3", ipA).CombinedOutput(); err != nil {
+		t.Errorf("ping %s from the host: %v %s", ipA, err, out)
+	}
+	// /etc/hosts names the container with its address, as Docker's.
+	if hosts := d.mustDocker("exec", a, "cat", "/etc/hosts"); !strings.HasSuffix(hosts, "\n"+ipA+"\t"+a[:12]) {
+		t.Errorf("/etc/hosts: %q", hosts)
+	}
+	if route := d.mustDocker("exec", a, "ip", "route"); !strings.Contains(route, "default via "+bip.Addr().String()) {
+		t.Errorf("routes: %q", route)
+	}
+	d.mustDocker("rm", "-f", a, b)
+	assertNoNetworkLeft(t, d, br, a, b)
+	// The bridge stays while the daemon runs, as docker0 does.
+	if err := exec.Command("ip", "link", "show", br).Run(); err != nil {
+		t.Errorf("bridge %s gone: %v", br, err)
+	}
+}
+
+// assertNoNetworkLeft checks that nothing of the containers remains: no veth, no netns, no rule.
+func assertNoNetworkLeft(t *testing.T, d *daemon, br string, ids ...string) {
+	t.Helper()
+	out, _ := exec.Command("ip", "-o", "link", "show", "master", br).CombinedOutput()
+	if strings.TrimSpace(string(out)) != "" {
+		t.Errorf("ports left on %s: %s", br, out)
+	}
+	for _, id := range ids {
+		if err := exec.Command("ip", "link", "show", "veth"+id[:11]).Run(); err == nil {
+			t.Errorf("veth of %s left", id[:12])
+		}
+		if _, err := os.Stat(d.dir + "/exec/netns/" + id); err == nil {
+			t.Errorf("netns of %s left", id[:12])
+		}
+	}
+	rules, err := exec.Command("nft", "list", "chain", "ip", "berth-"+br, "ports").CombinedOutput()
+	if err != nil {
+		t.Errorf("nft list chain: %v %s", err, rules)
+	}
+	if strings.Contains(string(rules), "dnat") {
+		t.Errorf("port rules left:\n%s", rules)
+	}
+}
+
+// TestNetPublishedPort: busybox httpd published on 127.0.0.1 answers the host, also from another
+// container through the bridge's gateway (hairpin), keeps answering while the daemon is killed
+// and after it restarts, and leaves nothing behind once removed.
+func TestNetPublishedPort(t *testing.T) {
+	d := withBusybox(t)
+	br, bip := bridgeOf(d)
+	port, port2 := freeLocalPort(t), freeLocalPort(t)
+	id := d.mustDocker("run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "-p", fmt.Sprintf("%d:80", port2), "busybox",
+		"sh", "-c", "mkdir /www && echo hello from httpd > /www/index.html && exec httpd -f -p 80 -h /www")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	if body, err := httpGet(url, 10*time.Second); err != nil || body != "hello from httpd\n" {
+		t.Fatalf("GET %s: %q %v", url, body, err)
+	}
+	for _, cli := range clients() {
+		if got := d.must(cli, "port", id, "80/tcp"); !strings.Contains(got, fmt.Sprintf("127.0.0.1:%d", port)) {
+			t.Errorf("%s port: %q", cli, got)
+		}
+	}
+	// Hairpin: a container reaches the published port through the gateway's address.
+	gw := bip.Addr().String()
+	if r := d.run(dockerCLI, "run", "--rm", "busybox", "wget", "-q", "-O", "-", fmt.Sprintf("http://%s:%d/", gw, port2)); r.stdout != "hello from httpd\n" {
+		t.Errorf("wget from a container through %s:%d: %q %s", gw, port2, r.stdout, r.stderr)
+	}
+	ip := d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", id)
+
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	d.exited <- nil
+	if body, err := httpGet(url, 5*time.Second); err != nil || body != "hello from httpd\n" {
+		t.Errorf("GET %s while the daemon is down: %q %v", url, body, err)
+	}
+	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log, args: d.args}
+	d2.cmd = rerun(d)
+	d2.start()
+	if body, err := httpGet(url, 5*time.Second); err != nil || body != "hello from httpd\n" {
+		t.Errorf("GET %s after the restart: %q %v", url, body, err)
+	}
+	if got := d2.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", id); got != ip {
+		t.Errorf("address after the restart: %q, was %q", got, ip)
+	}
+	// A new container does not get the restored one's address.
+	other := d2.mustDocker("run", "-d", "busybox", "sleep", "60")
+	if got := d2.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", other); got == ip {
+		t.Errorf("address %s given twice", ip)
+	}
+	d2.mustDocker("rm", "-f", id, other)
+	assertNoNetworkLeft(t, d2, br, id, other)
+	if _, err := httpGet(url, 0); err == nil {
+		t.Errorf("%s still answers after rm", url)
+	}
+}
