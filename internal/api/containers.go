@@ -49,9 +49,21 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 			}
 			return errdefs.InvalidArgument(fmt.Errorf("invalid JSON: %w", err))
 		}
+		var saveNetworks func(string) error
+		if nc, ok := b.(networkConfigurer); ok {
+			var err error
+			if saveNetworks, err = nc.NetworkSetContainerConfig(ctx, req.HostConfig, req.NetworkingConfig); err != nil {
+				return err
+			}
+		}
 		id, err := b.ContainerCreate(ctx, r.URL.Query().Get("name"), req.Config, req.HostConfig)
 		if err != nil {
 			return err
+		}
+		if saveNetworks != nil {
+			if err := saveNetworks(id); err != nil {
+				return err
+			}
 		}
 		return writeJSON(w, http.StatusCreated, ctypes.CreateResponse{ID: id, Warnings: []string{}})
 	})

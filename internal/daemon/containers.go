@@ -435,6 +435,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 	os.RemoveAll(d.execDir(c.ID))
 	os.Remove(d.shimSocket(c.ID))
 	d.execs.forget(c.ID)
+	d.forgetContainerNetworks(c.ID)
 	if err := d.containers.Delete(c.ID); err != nil {
 		return err
 	}

@@ -107,6 +107,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 // Close releases the stores.
 func (d *Daemon) Close() error {
 	d.images.Close()
+	if d.net != nil {
+		d.net.db.Close()
+	}
 	return d.snaps.Close()
 }
 

@@ -48,6 +48,12 @@ func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork b
 		if ip, ok := d.containerAddr(c.ID); ok {
 			hosts = append(hosts, ip.String()+"\t"+hostname+"\n"...) // as Docker: the container's own name
 		}
+		resolv = d.resolvConf(c, resolv)
+	}
+	for _, h := range c.HostConfig.ExtraHosts { // --add-host name:ip, as Docker: "ip\tname"
+		if name, ip, ok := strings.Cut(h, ":"); ok {
+			hosts = append(hosts, ip+"\t"+name+"\n"...)
+		}
 	}
 	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {
 		// Rewritten at every start: no fsync.

@@ -70,10 +70,11 @@ func (d *Daemon) validateHostConfig(cfg *ctypes.Config, h *ctypes.HostConfig) er
 	case strings.HasPrefix(mode, "container:"):
 		return errdefs.NotImplemented(errors.New("joining another container's network namespace is not supported yet"))
 	default:
-		// dockerd finds out at start; until berth has networks, refusing at create spares a
-		// container that could never start. Not a 404: docker's CLI would take it for a missing
-		// image and try to pull.
-		return invalid("network %s not found", mode)
+		// A user-defined network. Refused at create when missing, which spares a container that
+		// could never start. Not a 404: docker's CLI would take it for a missing image and pull.
+		if !d.networkExists(mode) {
+			return invalid("network %s not found", mode)
+		}
 	}
 	if len(cfg.Volumes) > 0 {
 		return errVolumesUnsupported("anonymous")

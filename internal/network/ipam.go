@@ -12,16 +12,26 @@ import (
 type IPAM struct {
 	mu      sync.Mutex
 	subnet  netip.Prefix
+	pool    netip.Prefix // where dynamic addresses come from (--ip-range), within subnet
 	gateway netip.Addr
 	used    map[netip.Addr]string // address -> holder (a container id)
 }
 
-// NewIPAM allocates in subnet, which must be IPv4; gateway is reserved.
-func NewIPAM(subnet netip.Prefix, gateway netip.Addr) (*IPAM, error) {
+// NewIPAM allocates in subnet, which must be IPv4; gateway is reserved. Dynamic addresses come
+// from pool when it is valid (it must lie within subnet), else from the whole subnet.
+func NewIPAM(subnet, pool netip.Prefix, gateway netip.Addr) (*IPAM, error) {
 	if !subnet.Addr().Is4() || subnet.Bits() > 30 {
 		return nil, fmt.Errorf("subnet %s: an IPv4 subnet of at least 4 addresses is needed", subnet)
 	}
-	return &IPAM{subnet: subnet.Masked(), gateway: gateway, used: map[netip.Addr]string{}}, nil
+	subnet = subnet.Masked()
+	if !pool.IsValid() {
+		pool = subnet
+	}
+	pool = pool.Masked()
+	if !subnet.Contains(pool.Addr()) || pool.Bits() < subnet.Bits() {
+		return nil, fmt.Errorf("ip range %s is not within subnet %s", pool, subnet)
+	}
+	return &IPAM{subnet: subnet, pool: pool, gateway: gateway, used: map[netip.Addr]string{}}, nil
 }
 
 // ErrExhausted: no address left in the subnet.
@@ -41,7 +51,7 @@ func (a *IPAM) Allocate(holder string, want netip.Addr) (netip.Addr, error) {
 		a.used[want] = holder
 		return want, nil
 	}
-	for ip := a.subnet.Addr().Next(); a.subnet.Contains(ip); ip = ip.Next() {
+	for ip := a.pool.Addr(); a.pool.Contains(ip); ip = ip.Next() {
 		if a.usable(ip) {
 			if _, ok := a.used[ip]; !ok {
 				a.used[ip] = holder

@@ -1,7 +1,6 @@
 package network
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 
@@ -20,28 +19,35 @@ type PortRule struct {
 	ContainerPort uint16     `json:"container_port"`
 }
 
-// Firewall is berth's own nftables table (family ip) for one bridge. It holds:
+// Bridge is one bridge network as the firewall sees it.
+type Bridge struct {
+	Device   string
+	Subnet   netip.Prefix
+	Internal bool // no traffic in or out of the bridge but between its containers
+}
+
+// Firewall is berth's own nftables table (family ip). It holds:
 //
-//	chain prerouting  (nat, dstnat)  fib daddr type local jump ports
-//	chain output      (nat, dstnat)  fib daddr type local jump ports
-//	chain ports                      one DNAT rule per published port, tagged with its owner
-//	chain postrouting (nat, srcnat)  masquerade: the subnet leaving by another interface;
-//	                                 127.0.0.0/8 forwarded to the bridge; hairpin (DNAT'd, bridge to bridge)
+//	chain prerouting  (nat, dstnat)    fib daddr type local jump ports
+//	chain output      (nat, dstnat)    fib daddr type local jump ports
+//	chain ports                        one DNAT rule per published port, tagged with its owner
+//	chain postrouting (nat, srcnat)    per bridge: masquerade the subnet leaving by another interface,
+//	                                   127.0.0.0/8 forwarded to the bridge, and hairpin (DNAT'd, bridge to bridge)
+//	chain forward     (filter, 0)      isolation: drop between different bridges, and in or out of
+//	                                   an internal bridge
 //
 // Nothing outside the table is touched; deleting the table removes all of berth's rules.
 type Firewall struct {
-	Table  string
-	Bridge string
-	Subnet netip.Prefix
+	Table string
 }
 
 func (f *Firewall) table() *nftables.Table {
 	return &nftables.Table{Name: f.Table, Family: nftables.TableFamilyIPv4}
 }
 
-// Apply replaces the table with its base rules and the given port rules (by owner), in one
-// atomic transaction: published ports keep working across a daemon restart.
-func (f *Firewall) Apply(ports map[string][]PortRule) error {
+// Apply replaces the table with the rules for bridges and the port rules (by owner), in one
+// atomic transaction: published ports keep working across a daemon restart and a change.
+func (f *Firewall) Apply(bridges []Bridge, ports map[string][]PortRule) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
@@ -57,6 +63,8 @@ func (f *Firewall) Apply(ports map[string][]PortRule) error {
 		Hooknum: nftables.ChainHookOutput, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource, Policy: &accept})
+	fwd := c.AddChain(&nftables.Chain{Name: "forward", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookForward, Priority: nftables.ChainPriorityFilter, Policy: &accept})
 	pc := c.AddChain(&nftables.Chain{Name: "ports", Table: t})
 	for _, ch := range []*nftables.Chain{pre, out} {
 		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: []expr.Any{
@@ -65,19 +73,31 @@ func (f *Firewall) Apply(ports map[string][]PortRule) error {
 			&expr.Verdict{Kind: expr.VerdictJump, Chain: pc.Name},
 		}})
 	}
-	var rules [][]expr.Any
-	rules = append(rules, append(append(matchPrefix(12, f.Subnet), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, f.Bridge)...), &expr.Masq{}))
-	rules = append(rules, append(append(matchPrefix(12, netip.MustParsePrefix("127.0.0.0/8")), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, f.Bridge)...), &expr.Masq{}))
-	hairpin := append(matchIfname(unix.NFT_META_IIFNAME, expr.CmpOpEq, f.Bridge), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, f.Bridge)...)
-	hairpin = append(hairpin,
-		&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(0x20 /* IPS_DST_NAT */), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
-		&expr.Masq{})
-	rules = append(rules, hairpin)
-	for _, r := range rules {
-		c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: r})
+	drop := &expr.Verdict{Kind: expr.VerdictDrop}
+	for _, b := range bridges {
+		var rules [][]expr.Any
+		if !b.Internal {
+			rules = append(rules, join(matchPrefix(12, b.Subnet), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, b.Device), &expr.Masq{}))
+		}
+		rules = append(rules, join(matchPrefix(12, netip.MustParsePrefix("127.0.0.0/8")), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, b.Device), &expr.Masq{}))
+		rules = append(rules, join(matchIfname(unix.NFT_META_IIFNAME, expr.CmpOpEq, b.Device), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, b.Device),
+			&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(0x20 /* IPS_DST_NAT */), Xor: make([]byte, 4)},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+			&expr.Masq{}))
+		for _, r := range rules {
+			c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: r})
+		}
+		if b.Internal {
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: join(matchIfname(unix.NFT_META_IIFNAME, expr.CmpOpEq, b.Device), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, b.Device), drop)})
+			c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: join(matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, b.Device), matchIfname(unix.NFT_META_IIFNAME, expr.CmpOpNeq, b.Device), drop)})
+		}
+		for _, o := range bridges {
+			if o.Device != b.Device {
+				c.AddRule(&nftables.Rule{Table: t, Chain: fwd, Exprs: join(matchIfname(unix.NFT_META_IIFNAME, expr.CmpOpEq, b.Device), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, o.Device), drop)})
+			}
+		}
 	}
 	for owner, rs := range ports {
 		for _, r := range rs {
@@ -94,54 +114,17 @@ func (f *Firewall) Apply(ports map[string][]PortRule) error {
 	return nil
 }
 
-// AddPorts adds owner's port rules.
-func (f *Firewall) AddPorts(owner string, rules []PortRule) error {
-	if len(rules) == 0 {
-		return nil
-	}
-	c, err := nftables.New()
-	if err != nil {
-		return err
-	}
-	t := f.table()
-	ch := &nftables.Chain{Name: "ports", Table: t}
-	for _, r := range rules {
-		e, err := dnatExprs(r)
-		if err != nil {
-			return err
-		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(owner)})
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("publish ports: %w", err)
-	}
-	return nil
-}
-
-// RemovePorts deletes every port rule of owner.
-func (f *Firewall) RemovePorts(owner string) error {
-	c, err := nftables.New()
-	if err != nil {
-		return err
-	}
-	t := f.table()
-	rules, err := c.GetRules(t, &nftables.Chain{Name: "ports", Table: t})
-	if err != nil {
-		return nil // no table: nothing to remove
-	}
-	n := 0
-	for _, r := range rules {
-		if bytes.Equal(r.UserData, []byte(owner)) {
-			if err := c.DelRule(r); err != nil {
-				return err
-			}
-			n++
+func join(parts ...any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		switch v := p.(type) {
+		case []expr.Any:
+			out = append(out, v...)
+		case expr.Any:
+			out = append(out, v)
 		}
 	}
-	if n == 0 {
-		return nil
-	}
-	return c.Flush()
+	return out
 }
 
 // Delete removes the table (missing is fine).

@@ -375,6 +375,9 @@ func TestDaemonJSON(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "daemon.json")
 	common := []string{"-H", "unix://" + filepath.Join(dir, "s.sock"), "--pidfile", filepath.Join(dir, "p"), "--config-file", cfg}
+	br, bip := testBridge()
+	common = append(common, "-b", br, "--bip", bip)
+	t.Cleanup(func() { removeBridge(br) })
 
 	os.WriteFile(cfg, []byte(`{"data-root": "/x", "no-such-option": 1}`), 0o600)
 	if out := berthdFails(t, common...); !strings.Contains(out, "the following directives don't match any configuration option: no-such-option") {
