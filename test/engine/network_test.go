@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -193,5 +194,125 @@ func TestNetPublishedPort(t *testing.T) {
 	assertNoNetworkLeft(t, d2, br, id, other)
 	if _, err := httpGet(url, 0); err == nil {
 		t.Errorf("%s still answers after rm", url)
+	}
+}
+
+// userNetwork creates a user-defined network through cli with a bridge name and subnet of its
+// own, removed (bridge included) when the test ends.
+func userNetwork(t *testing.T, d *daemon, cli, name string, extra ...string) (bridge string, subnet netip.Prefix) {
+	t.Helper()
+	br, bip := testBridge()
+	subnet = netip.MustParsePrefix(bip).Masked()
+	args := append([]string{"network", "create", "--subnet", subnet.String(), "-o", "com.docker.network.bridge.name=" + br}, extra...)
+	d.must(cli, append(args, name)...)
+	t.Cleanup(func() {
+		d.run(dockerCLI, "network", "rm", name)
+		removeBridge(br)
+	})
+	return br, subnet
+}
+
+// TestNetUserNetworks: containers on a user network reach each other by name and alias through
+// the embedded DNS; a container on another network cannot reach them until connected; network
+// ls, inspect, rm and prune behave as Docker's.
+func TestNetUserNetworks(t *testing.T) {
+	d := withBusybox(t)
+	for _, cli := range clients() {
+		name := filepath.Base(cli)
+		netA, netB := name+"-a", name+"-b"
+		brA, subA := userNetwork(t, d, cli, netA, "--label", "berth.test=yes")
+		userNetwork(t, d, cli, netB)
+		web := d.must(cli, "run", "-d", "--name", name+"-web", "--network", netA, "--network-alias", "www", "busybox", "sleep", "60")
+		ipWeb := d.must(cli, "inspect", "-f", "{{(index .NetworkSettings.Networks \""+netA+"\").IPAddress}}", web)
+		if a, err := netip.ParseAddr(ipWeb); err != nil || !subA.Contains(a) {
+			t.Fatalf("%s: address %q not in %s", name, ipWeb, subA)
+		}
+		for _, target := range []string{name + "-web", "www", web[:12]} {
+			if r := d.run(cli, "run", "--rm", "--network", netA, "busybox", "ping", "-c", "1", "-W", "3", target); r.code != 0 || !strings.Contains(r.stdout, ipWeb) {
+				t.Errorf("%s: ping %s on %s: %s%s", name, target, netA, r.stdout, r.stderr)
+			}
+		}
+		if r := d.run(cli, "run", "--rm", "--network", netA, "busybox", "cat", "/etc/resolv.conf"); !strings.Contains(r.stdout, "nameserver 127.0.0.11\n") {
+			t.Errorf("%s: resolv.conf on a user network: %q", name, r.stdout)
+		}
+		// Isolation: from the other network neither the name nor the address answers.
+		// --dns 127.0.0.1: names the embedded server does not know are forwarded there (from the
+		// host's namespace), never to the host's resolvers.
+		other := d.must(cli, "run", "-d", "--name", name+"-other", "--network", netB, "--dns", "127.0.0.1", "busybox", "sleep", "60")
+		if r := d.run(cli, "exec", other, "ping", "-c", "1", "-W", "1", ipWeb); r.code == 0 {
+			t.Errorf("%s: %s reached %s across networks", name, netB, ipWeb)
+		}
+		if r := d.run(cli, "exec", other, "nslookup", name+"-web", "127.0.0.11"); strings.Contains(r.stdout, ipWeb) {
+			t.Errorf("%s: name of %s resolved from %s: %s", name, netA, netB, r.stdout)
+		}
+		// connect with a static address: now it reaches web by name; disconnect undoes it.
+		static := subA.Addr().Next().Next().Next().Next().Next().Next().Next().Next().Next().Next()
+		d.must(cli, "network", "connect", "--ip", static.String(), netA, other)
+		if got := d.must(cli, "inspect", "-f", "{{(index .NetworkSettings.Networks \""+netA+"\").IPAddress}}", other); got != static.String() {
+			t.Errorf("%s: connect --ip: %q", name, got)
+		}
+		if r := d.run(cli, "exec", other, "ping", "-c", "1", "-W", "3", name+"-web"); r.code != 0 {
+			t.Errorf("%s: after connect: %s%s", name, r.stdout, r.stderr)
+		}
+		d.must(cli, "network", "disconnect", netA, other)
+		if r := d.run(cli, "exec", other, "ping", "-c", "1", "-W", "1", ipWeb); r.code == 0 {
+			t.Errorf("%s: reached %s after disconnect", name, ipWeb)
+		}
+		if ifs := d.must(cli, "exec", other, "ls", "/sys/class/net"); ifs != "eth0\nlo" {
+			t.Errorf("%s: interfaces after disconnect: %q", name, ifs)
+		}
+		// ls, inspect.
+		if got := d.must(cli, "network", "ls", "-q", "--filter", "label=berth.test=yes"); len(got) != 12 {
+			t.Errorf("%s: ls --filter label: %q", name, got)
+		}
+		if got := d.must(cli, "network", "ls", "--format", "{{.Name}}", "--filter", "name="+name+"-"); got != netA+"\n"+netB {
+			t.Errorf("%s: ls --filter name: %q", name, got)
+		}
+		if got := d.must(cli, "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}} {{len .Containers}} {{.Options}}", netA); got != subA.String()+" 1 map[com.docker.network.bridge.name:"+brA+"]" {
+			t.Errorf("%s: inspect: %q", name, got)
+		}
+		if r := d.run(cli, "network", "rm", netA); r.code == 0 {
+			t.Errorf("%s: a network in use was removed", name)
+		}
+		d.must(cli, "rm", "-f", web, other)
+		d.must(cli, "network", "rm", netA)
+		if err := exec.Command("ip", "link", "show", brA).Run(); err == nil {
+			t.Errorf("%s: bridge %s left after network rm", name, brA)
+		}
+		if got := d.must(cli, "network", "prune", "-f"); !strings.Contains(got, netB) {
+			t.Errorf("%s: prune: %q", name, got)
+		}
+		if got := d.must(cli, "network", "ls", "-q", "--filter", "name="+name+"-"); got != "" {
+			t.Errorf("%s: networks left: %q", name, got)
+		}
+	}
+}
+
+// TestNetPublishAll: -P publishes the exposed ports on random host ports, `port` shows them, and
+// they answer through 127.0.0.1; a range maps port to port.
+func TestNetPublishAll(t *testing.T) {
+	d := withBusybox(t)
+	for _, cli := range clients() {
+		name := filepath.Base(cli)
+		id := d.must(cli, "run", "-d", "-P", "--expose", "80", "busybox",
+			"sh", "-c", "mkdir /www && echo hello -P > /www/index.html && exec httpd -f -p 80 -h /www")
+		out := d.must(cli, "port", id)
+		_, hostPort, ok := strings.Cut(out, "0.0.0.0:")
+		if !strings.HasPrefix(out, "80/tcp -> 0.0.0.0:") || !ok {
+			t.Fatalf("%s port: %q", name, out)
+		}
+		hostPort = strings.Fields(hostPort)[0]
+		if body, err := httpGet("http://127.0.0.1:"+hostPort+"/", 10*time.Second); err != nil || body != "hello -P\n" {
+			t.Errorf("%s: GET through the random port %s: %q %v", name, hostPort, body, err)
+		}
+		if ps := d.must(cli, "ps", "--format", "{{.Ports}}", "--filter", "id="+id); !strings.Contains(ps, "0.0.0.0:"+hostPort+"->80/tcp") {
+			t.Errorf("%s ps ports: %q", name, ps)
+		}
+		lo := freeLocalPort(t)
+		rid := d.must(cli, "run", "-d", "-p", fmt.Sprintf("127.0.0.1:%d-%d:7000-7001/udp", lo, lo+1), "busybox", "sleep", "60")
+		if got := d.must(cli, "port", rid); !strings.Contains(got, fmt.Sprintf("7001/udp -> 127.0.0.1:%d", lo+1)) {
+			t.Errorf("%s: port range: %q", name, got)
+		}
+		d.must(cli, "rm", "-f", id, rid)
 	}
 }
