@@ -70,8 +70,11 @@ engines_start_berthd() {
 	shift 2
 	mkdir -p "$e"
 	echo '{}' >"$e/daemon.json"
+	# A bridge and subnet of its own (removed by engines_cleanup), not the host's berth0.
+	local br="bx$$"
+	echo "$br" >"$e/bridge"
 	setsid "$bin/berthd" -H "unix://$e/engine.sock" --data-root "$e/data" --exec-root "$e/exec" \
-		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" "$@" \
+		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" -b "$br" --bip "10.254.$(($$ % 250)).1/24" "$@" \
 		</dev/null >"$e/daemon.log" 2>&1 &
 	echo $! >"$e/launcher.pid"
 	ENGINE_PIDS+=("$!")
@@ -151,6 +154,15 @@ engines_cleanup() {
 	local rest=()
 	for p in "${pids[@]}" $(engines_pids_under "$work"); do kill -0 "$p" 2>/dev/null && rest+=("$p"); done
 	engines_kill_wait 5 "${rest[@]}"
+	# berthd's bridge and nftables table, by the name it was given.
+	for e in "$work"/*/; do
+		if [ -s "$e/bridge" ]; then
+			local br
+			br=$(cat "$e/bridge")
+			ip link del "$br" 2>/dev/null || true
+			nft delete table ip "berth-$br" 2>/dev/null || true
+		fi
+	done
 	# Mounts under the work directory, deepest first (overlay roots, netns and shm binds, ...).
 	local m
 	for _ in 1 2 3; do

@@ -806,3 +806,81 @@ func (d *Daemon) networkExists(ref string) bool {
 	_, err := d.net.byName(ref)
 	return err == nil
 }
+
+// extraHosts are the /etc/hosts lines of --add-host (name:ip; host-gateway is the gateway of the
+// container's first network) and of --link (name:alias, the linked container's address with the
+// alias, its hostname and its name), as Docker writes them.
+func (d *Daemon) extraHosts(c *container.Container) []byte {
+	var b strings.Builder
+	for _, h := range c.HostConfig.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok {
+			continue
+		}
+		if ip == "host-gateway" {
+			gw, ok := d.firstGateway(c.ID)
+			if !ok {
+				continue
+			}
+			ip = gw.String()
+		}
+		b.WriteString(strings.Trim(ip, "[]") + "\t" + name + "\n")
+	}
+	for _, l := range c.HostConfig.Links {
+		name, alias, ok := strings.Cut(l, ":")
+		if !ok {
+			alias = name
+		}
+		name = strings.TrimPrefix(name, "/")
+		_, alias = filepath.Split(alias)
+		child, err := d.containers.Get(name)
+		if err != nil {
+			continue
+		}
+		ip, ok := d.containerAddr(child.ID)
+		if !ok {
+			continue
+		}
+		line := alias + " " + child.Config.Hostname
+		if alias != child.Name {
+			line += " " + child.Name
+		}
+		b.WriteString(ip.String() + "\t" + line + "\n")
+	}
+	return []byte(b.String())
+}
+
+// firstGateway is the gateway of the container's first network.
+func (d *Daemon) firstGateway(id string) (netip.Addr, bool) {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	for _, ep := range d.net.eps[id] {
+		if bn := d.net.nets[ep.Network]; bn != nil {
+			return bn.def.Gateway, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// joinNetwork, for --network container:<id>, is the namespace of that container (which must be
+// running); "" for any other mode.
+func (d *Daemon) joinNetwork(c *container.Container) (string, error) {
+	mode := c.HostConfig.NetworkMode
+	if !mode.IsContainer() {
+		return "", nil
+	}
+	other, err := d.containers.Get(mode.ConnectedContainer())
+	if err != nil {
+		return "", err
+	}
+	if !other.Status.Alive() {
+		return "", errdefs.Conflict(fmt.Errorf("cannot join network namespace of a non running container: container %s is %s", other.ID[:12], other.Status))
+	}
+	if other.HostConfig.NetworkMode == "host" {
+		return "host", nil
+	}
+	if other.HostConfig.NetworkMode.IsContainer() {
+		return d.joinNetwork(other)
+	}
+	return d.netnsPath(other.ID), nil
+}

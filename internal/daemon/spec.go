@@ -68,7 +68,9 @@ func (d *Daemon) validateHostConfig(cfg *ctypes.Config, h *ctypes.HostConfig) er
 	switch mode := string(h.NetworkMode); {
 	case mode == "" || mode == "default" || mode == "bridge" || mode == "none" || mode == "host":
 	case strings.HasPrefix(mode, "container:"):
-		return errdefs.NotImplemented(errors.New("joining another container's network namespace is not supported yet"))
+		if cfg.Hostname != "" {
+			return invalid("conflicting options: hostname and the network mode")
+		}
 	default:
 		// A user-defined network. Refused at create when missing, which spares a container that
 		// could never start. Not a 404: docker's CLI would take it for a missing image and pull.
@@ -166,9 +168,14 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		oc.PidsLimit = *h.PidsLimit
 	}
 	oc.HostPID, oc.HostIPC, oc.HostUTS = h.PidMode.IsHost(), h.IpcMode.IsHost(), h.UTSMode.IsHost()
-	// Any other mode than host gets a new network namespace: loopback only until berth has
-	// bridge networking.
-	if h.NetworkMode != "host" {
+	// Any other mode than host or container:<id> gets a new network namespace, then its networks.
+	joined, err := d.joinNetwork(c)
+	if err != nil {
+		return nil, err
+	}
+	if joined != "" {
+		oc.NetNS = joined
+	} else if h.NetworkMode != "host" {
 		// A namespace of its own, made here so the daemon can set it up (loopback now,
 		// interfaces later) before the container runs in it.
 		path := d.netnsPath(c.ID)

@@ -332,6 +332,12 @@ func berthdFails(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if !slices.Contains(args, "-b") {
+		// If it fails only after setting up its bridge, the bridge is the test's to remove.
+		br, bip := testBridge()
+		args = append(args, "-b", br, "--bip", bip)
+		t.Cleanup(func() { removeBridge(br) })
+	}
 	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "berthd"), args...).CombinedOutput()
 	if err == nil {
 		t.Fatalf("berthd %v started; want a refusal", args)

@@ -316,3 +316,29 @@ func TestNetPublishAll(t *testing.T) {
 		d.must(cli, "rm", "-f", id, rid)
 	}
 }
+
+// TestNetModesAndLinks: --network container:<id> shares the other's interfaces; --link and
+// --add-host write /etc/hosts as Docker's; an --internal network has no default route.
+func TestNetModesAndLinks(t *testing.T) {
+	d := withBusybox(t)
+	for _, cli := range clients() {
+		name := filepath.Base(cli)
+		target := d.must(cli, "run", "-d", "--name", name+"-lnk", "busybox", "sleep", "60")
+		ip := d.must(cli, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", target)
+		if got := d.must(cli, "run", "--rm", "--network", "container:"+name+"-lnk", "busybox", "ip", "-4", "-o", "addr"); !strings.Contains(got, "inet "+ip+"/") {
+			t.Errorf("%s --network container: %q, want %s", name, got, ip)
+		}
+		hosts := d.must(cli, "run", "--rm", "--link", name+"-lnk:db", "--add-host", "foo.example:10.1.2.3", "busybox", "cat", "/etc/hosts")
+		if !strings.Contains(hosts, "\n10.1.2.3\tfoo.example\n") || !strings.Contains(hosts, "\n"+ip+"\tdb "+target[:12]+" "+name+"-lnk\n") {
+			t.Errorf("%s /etc/hosts with --link and --add-host:\n%s", name, hosts)
+		}
+		if r := d.run(cli, "run", "--rm", "--link", name+"-lnk:db", "busybox", "ping", "-c", "1", "-W", "3", "db"); r.code != 0 {
+			t.Errorf("%s: ping a link by alias: %s%s", name, r.stdout, r.stderr)
+		}
+		d.must(cli, "rm", "-f", target)
+	}
+	userNetwork(t, d, dockerCLI, "internal", "--internal")
+	if got := d.mustDocker("run", "--rm", "--network", "internal", "busybox", "ip", "route"); strings.Contains(got, "default") {
+		t.Errorf("routes on an internal network: %q", got)
+	}
+}
