@@ -419,7 +419,7 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 		Addr: ep.Addr, Gateway: ep.Gateway, MAC: mac}); err != nil {
 		return err
 	}
-	return n.applyFirewall()
+	return n.fw.AddPorts(c.ID, ep.Ports)
 }
 
 // saveEndpoints records a container's endpoints. Callers hold n.mu.
@@ -450,17 +450,29 @@ func (d *Daemon) releaseNetwork(id string) {
 		return
 	}
 	delete(n.eps, id)
-	d.undoEndpoints(eps)
-	n.saveEndpoints(id)
-	if err := n.applyFirewall(); err != nil {
-		d.log.Warn("firewall", "err", err)
+	ports := false
+	for _, ep := range eps {
+		ports = ports || len(ep.Ports) > 0
 	}
+	if ports {
+		if err := n.fw.RemovePorts(id); err != nil {
+			d.log.Warn("remove port rules", "container", id, "err", err)
+		}
+	}
+	// The namespace goes right after (every caller removes it): its veths go with it.
+	d.undoEndpoints(eps, true)
+	n.saveEndpoints(id)
 }
 
-// undoEndpoints removes veths and releases addresses. Callers hold n.mu.
-func (d *Daemon) undoEndpoints(eps []*endpoint) {
+// undoEndpoints removes veths (with detachOnly, takes them off their bridges: they go with
+// their namespace) and releases addresses. Callers hold n.mu.
+func (d *Daemon) undoEndpoints(eps []*endpoint, detachOnly bool) {
 	for _, ep := range eps {
-		if err := network.DeleteLink(ep.HostVeth); err != nil {
+		undo := network.DeleteLink
+		if detachOnly {
+			undo = network.DetachLink
+		}
+		if err := undo(ep.HostVeth); err != nil {
 			d.log.Warn("remove veth", "container", ep.Container, "err", err)
 		}
 		if bn := d.net.nets[ep.Network]; bn != nil {

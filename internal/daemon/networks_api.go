@@ -394,7 +394,7 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req nettypes
 	}
 	if len(gone) > 0 {
 		n.eps[c.ID] = keep
-		d.undoEndpoints(gone)
+		d.undoEndpoints(gone, false)
 		n.saveEndpoints(c.ID)
 		if err := n.applyFirewall(); err != nil {
 			n.mu.Unlock()

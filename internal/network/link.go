@@ -95,7 +95,13 @@ func AttachVeth(nsPath string, ifc Interface) (err error) {
 		PeerName:      tmp,
 		PeerNamespace: netlink.NsFd(int(ns)),
 	}
-	if err := netlink.LinkAdd(veth); err != nil {
+	err = netlink.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// The previous run's, whose namespace the kernel has not finished tearing down.
+		DeleteLink(ifc.HostVeth)
+		err = netlink.LinkAdd(veth)
+	}
+	if err != nil {
 		return fmt.Errorf("create veth %s: %w", ifc.HostVeth, err)
 	}
 	defer func() {
@@ -144,4 +150,22 @@ func AttachVeth(nsPath string, ifc Interface) (err error) {
 		}
 	}
 	return nil
+}
+
+// DetachLink takes a link off its bridge and down, without deleting it: a veth whose peer is in
+// a namespace about to go is deleted by the kernel with it, off the caller's path (deleting a
+// link waits for an RCU grace period, ~15 ms).
+func DetachLink(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return err
+	}
+	if err := netlink.LinkSetNoMaster(link); err != nil {
+		return err
+	}
+	return netlink.LinkSetDown(link)
 }

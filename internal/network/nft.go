@@ -204,3 +204,53 @@ func dnatExprs(r PortRule) ([]expr.Any, error) {
 	)
 	return e, nil
 }
+
+// AddPorts adds owner's port rules to the table as it is (Apply made it).
+func (f *Firewall) AddPorts(owner string, rules []PortRule) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	t := f.table()
+	ch := &nftables.Chain{Name: "ports", Table: t}
+	for _, r := range rules {
+		e, err := dnatExprs(r)
+		if err != nil {
+			return err
+		}
+		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(owner)})
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("publish ports: %w", err)
+	}
+	return nil
+}
+
+// RemovePorts deletes every port rule of owner.
+func (f *Firewall) RemovePorts(owner string) error {
+	c, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	t := f.table()
+	rules, err := c.GetRules(t, &nftables.Chain{Name: "ports", Table: t})
+	if err != nil {
+		return nil // no table: nothing to remove
+	}
+	n := 0
+	for _, r := range rules {
+		if string(r.UserData) == owner {
+			if err := c.DelRule(r); err != nil {
+				return err
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return c.Flush()
+}

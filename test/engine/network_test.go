@@ -113,25 +113,50 @@ func TestNetBridgeAddresses(t *testing.T) {
 	if route := d.mustDocker("exec", a, "ip", "route"); !strings.Contains(route, "default via "+bip.Addr().String()) {
 		t.Errorf("routes: %q", route)
 	}
+	veths := vethsOn(br)
+	if len(veths) != 2 {
+		t.Errorf("ports of %s: %v", br, veths)
+	}
 	d.mustDocker("rm", "-f", a, b)
-	assertNoNetworkLeft(t, d, br, a, b)
+	assertNoNetworkLeft(t, d, br, veths, a, b)
 	// The bridge stays while the daemon runs, as docker0 does.
 	if err := exec.Command("ip", "link", "show", br).Run(); err != nil {
 		t.Errorf("bridge %s gone: %v", br, err)
 	}
 }
 
-// assertNoNetworkLeft checks that nothing of the containers remains: no veth, no netns, no rule.
-func assertNoNetworkLeft(t *testing.T, d *daemon, br string, ids ...string) {
-	t.Helper()
+// vethsOn lists the host ends plugged into bridge br.
+func vethsOn(br string) []string {
 	out, _ := exec.Command("ip", "-o", "link", "show", "master", br).CombinedOutput()
-	if strings.TrimSpace(string(out)) != "" {
-		t.Errorf("ports left on %s: %s", br, out)
+	var names []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+// assertNoNetworkLeft checks that nothing of the removed containers remains: no port on the
+// bridge, none of the veths they had, no netns, no port rule.
+func assertNoNetworkLeft(t *testing.T, d *daemon, br string, veths []string, ids ...string) {
+	t.Helper()
+	if left := vethsOn(br); len(left) > 0 {
+		t.Errorf("ports left on %s: %v", br, left)
+	}
+	// A veth goes with its namespace, which the kernel tears down in the background.
+	for _, v := range veths {
+		deadline := time.Now().Add(5 * time.Second)
+		for exec.Command("ip", "link", "show", v).Run() == nil {
+			if time.Now().After(deadline) {
+				t.Errorf("veth %s left", v)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	for _, id := range ids {
-		if err := exec.Command("ip", "link", "show", "veth"+id[:11]).Run(); err == nil {
-			t.Errorf("veth of %s left", id[:12])
-		}
 		if _, err := os.Stat(d.dir + "/exec/netns/" + id); err == nil {
 			t.Errorf("netns of %s left", id[:12])
 		}
@@ -190,8 +215,9 @@ func TestNetPublishedPort(t *testing.T) {
 	if got := d2.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", other); got == ip {
 		t.Errorf("address %s given twice", ip)
 	}
+	veths := vethsOn(br)
 	d2.mustDocker("rm", "-f", id, other)
-	assertNoNetworkLeft(t, d2, br, id, other)
+	assertNoNetworkLeft(t, d2, br, veths, id, other)
 	if _, err := httpGet(url, 0); err == nil {
 		t.Errorf("%s still answers after rm", url)
 	}
