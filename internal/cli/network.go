@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -305,14 +306,15 @@ func networkDisconnectCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-// displayablePorts is ps's PORTS column as docker's: "0.0.0.0:8080->80/tcp, 443/tcp", with
-// consecutive ports grouped into ranges ("0.0.0.0:8000-8001->8000-8001/tcp").
+// displayablePorts is ps's PORTS column as docker's: ports sorted by container port; unpublished
+// ports and ports published on the same number grouped into ranges ("443/tcp",
+// "0.0.0.0:8000-8001->8000-8001/tcp"); other mappings one by one after them.
 func displayablePorts(ports []ctypes.PortSummary) string {
 	sorted := append([]ctypes.PortSummary{}, ports...)
 	sort.Slice(sorted, func(i, j int) bool {
 		a, b := sorted[i], sorted[j]
-		if a.Type != b.Type {
-			return a.Type < b.Type
+		if a.PrivatePort != b.PrivatePort {
+			return a.PrivatePort < b.PrivatePort
 		}
 		if a.IP != b.IP {
 			return a.IP.Less(b.IP)
@@ -320,43 +322,44 @@ func displayablePorts(ports []ctypes.PortSummary) string {
 		if a.PublicPort != b.PublicPort {
 			return a.PublicPort < b.PublicPort
 		}
-		return a.PrivatePort < b.PrivatePort
+		return a.Type < b.Type
 	})
 	type group struct {
-		p                            ctypes.PortSummary
-		firstPriv, lastPriv, lastPub uint16
-		firstPub                     uint16
+		ip, proto   string
+		first, last uint16
 	}
 	var groups []*group
+	byKey := map[string]*group{}
+	var mappings []string
 	for _, p := range sorted {
-		if n := len(groups); n > 0 {
-			g := groups[n-1]
-			if g.p.Type == p.Type && g.p.IP == p.IP && p.PrivatePort == g.lastPriv+1 &&
-				((p.PublicPort == 0 && g.lastPub == 0) || (g.lastPub != 0 && p.PublicPort == g.lastPub+1)) {
-				g.lastPriv, g.lastPub = p.PrivatePort, p.PublicPort
+		ip := ""
+		if p.IP.IsValid() {
+			ip = p.IP.String()
+			if p.PublicPort != p.PrivatePort {
+				mappings = append(mappings, fmt.Sprintf("%s->%d/%s", net.JoinHostPort(ip, strconv.Itoa(int(p.PublicPort))), p.PrivatePort, p.Type))
 				continue
 			}
 		}
-		groups = append(groups, &group{p: p, firstPriv: p.PrivatePort, lastPriv: p.PrivatePort, firstPub: p.PublicPort, lastPub: p.PublicPort})
-	}
-	rng := func(a, b uint16) string {
-		if a == b {
-			return strconv.Itoa(int(a))
+		key := ip + "/" + p.Type
+		if g := byKey[key]; g != nil && p.PrivatePort == g.last+1 {
+			g.last = p.PrivatePort
+			continue
 		}
-		return fmt.Sprintf("%d-%d", a, b)
+		g := &group{ip: ip, proto: p.Type, first: p.PrivatePort, last: p.PrivatePort}
+		byKey[key] = g
+		groups = append(groups, g)
 	}
 	var out []string
 	for _, g := range groups {
-		priv := rng(g.firstPriv, g.lastPriv) + "/" + g.p.Type
-		if g.firstPub == 0 {
-			out = append(out, priv)
-			continue
+		r := strconv.Itoa(int(g.first))
+		if g.last != g.first {
+			r += "-" + strconv.Itoa(int(g.last))
 		}
-		ip := "0.0.0.0"
-		if g.p.IP.IsValid() {
-			ip = g.p.IP.String()
+		if g.ip == "" {
+			out = append(out, r+"/"+g.proto)
+		} else {
+			out = append(out, net.JoinHostPort(g.ip, r)+"->"+r+"/"+g.proto)
 		}
-		out = append(out, ip+":"+rng(g.firstPub, g.lastPub)+"->"+priv)
 	}
-	return strings.Join(out, ", ")
+	return strings.Join(append(out, mappings...), ", ")
 }

@@ -71,6 +71,7 @@ type netDef struct {
 	Options  map[string]string `json:"options,omitempty"`
 	Created  time.Time         `json:"created"`
 	Default  bool              `json:"-"` // the default bridge: no DNS, not removable
+	Driver   string            `json:"-"` // "" (bridge), or host and null for the pseudo-networks
 }
 
 type bridgeNet struct {
@@ -89,6 +90,7 @@ type netController struct {
 	dns      map[string]*network.DNSServer
 	upstream []string
 	started  time.Time // the default bridge's creation time, as shown
+	pseudo   []netDef  // host and none, listed as Docker lists them
 }
 
 // endpoint is one container's attachment to one network.
@@ -127,6 +129,10 @@ func (d *Daemon) openNetwork() error {
 	n := &netController{db: db, nets: map[string]*bridgeNet{}, fw: &network.Firewall{Table: table},
 		dir: filepath.Join(d.cfg.ExecRoot, "network", "endpoints"), eps: map[string][]*endpoint{},
 		dns: map[string]*network.DNSServer{}, upstream: network.HostResolvers("/etc/resolv.conf"), started: time.Now().UTC()}
+	for _, p := range []struct{ name, driver string }{{"host", "host"}, {"none", "null"}} {
+		sum := sha256.Sum256([]byte(d.id + "/" + p.name))
+		n.pseudo = append(n.pseudo, netDef{ID: hex.EncodeToString(sum[:]), Name: p.name, Driver: p.driver, Default: true})
+	}
 	if name != "none" {
 		bip := d.cfg.BIP
 		if bip == "" {

@@ -159,11 +159,16 @@ func (d *Daemon) NetworkInspect(ctx context.Context, ref string) (*nettypes.Insp
 	n := d.net
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	for _, p := range n.pseudo {
+		if p.Name == ref || p.ID == ref || (len(ref) >= 12 && strings.HasPrefix(p.ID, ref)) {
+			return &nettypes.Inspect{Network: d.networkOf(p), Containers: map[string]nettypes.EndpointResource{}}, nil
+		}
+	}
 	bn, err := n.byName(ref)
 	if err != nil {
 		return nil, err
 	}
-	in := &nettypes.Inspect{Network: d.networkOf(bn), Containers: map[string]nettypes.EndpointResource{}}
+	in := &nettypes.Inspect{Network: d.networkOf(bn.def), Containers: map[string]nettypes.EndpointResource{}}
 	for id, eps := range n.eps {
 		for _, ep := range eps {
 			if ep.Network != bn.def.ID {
@@ -190,8 +195,7 @@ func parseMAC(s string) (nettypes.HardwareAddr, error) {
 }
 
 // networkOf is the API's view of a network. Callers hold n.mu.
-func (d *Daemon) networkOf(bn *bridgeNet) nettypes.Network {
-	def := bn.def
+func (d *Daemon) networkOf(def netDef) nettypes.Network {
 	created := def.Created
 	if def.Default {
 		created = d.net.started
@@ -204,8 +208,12 @@ func (d *Daemon) networkOf(bn *bridgeNet) nettypes.Network {
 	if opts == nil {
 		opts = map[string]string{}
 	}
-	return nettypes.Network{Name: def.Name, ID: def.ID, Created: created, Scope: "local", Driver: "bridge", EnableIPv4: true,
-		IPAM: nettypes.IPAM{Driver: "default", Options: nil, Config: []nettypes.IPAMConfig{cfg}}, Internal: def.Internal,
+	driver, configs := "bridge", []nettypes.IPAMConfig{cfg}
+	if def.Driver != "" {
+		driver, configs = def.Driver, []nettypes.IPAMConfig{}
+	}
+	return nettypes.Network{Name: def.Name, ID: def.ID, Created: created, Scope: "local", Driver: driver, EnableIPv4: def.Driver == "",
+		IPAM: nettypes.IPAM{Driver: "default", Options: nil, Config: configs}, Internal: def.Internal,
 		Options: opts, Labels: labels}
 }
 
@@ -221,9 +229,16 @@ func (d *Daemon) NetworkList(ctx context.Context, f filters.Args) ([]nettypes.Su
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []nettypes.Summary
+	defs := append([]netDef{}, n.pseudo...)
 	for _, bn := range n.nets {
-		def := bn.def
-		if !f.MatchFunc("name", func(v string) bool { return strings.Contains(def.Name, v) }) || !f.Match("driver", "bridge") || !f.Match("scope", "local") {
+		defs = append(defs, bn.def)
+	}
+	for _, def := range defs {
+		driver := def.Driver
+		if driver == "" {
+			driver = "bridge"
+		}
+		if !f.MatchFunc("name", func(v string) bool { return strings.Contains(def.Name, v) }) || !f.Match("driver", driver) || !f.Match("scope", "local") {
 			continue
 		}
 		if ids := f["id"]; len(ids) > 0 && !matchesPrefix(ids, def.ID) {
@@ -247,7 +262,7 @@ func (d *Daemon) NetworkList(ctx context.Context, f filters.Args) ([]nettypes.Su
 				continue
 			}
 		}
-		out = append(out, nettypes.Summary{Network: d.networkOf(bn)})
+		out = append(out, nettypes.Summary{Network: d.networkOf(def)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	if out == nil {
@@ -278,6 +293,12 @@ func contains(list []string, s string) bool {
 func (d *Daemon) NetworkRemove(ctx context.Context, ref string) error {
 	n := d.net
 	n.mu.Lock()
+	for _, p := range n.pseudo {
+		if p.Name == ref || p.ID == ref {
+			n.mu.Unlock()
+			return errdefs.Forbidden(fmt.Errorf("%s is a pre-defined network and cannot be removed", p.Name))
+		}
+	}
 	bn, err := n.byName(ref)
 	n.mu.Unlock()
 	if err != nil {

@@ -368,3 +368,82 @@ func TestNetModesAndLinks(t *testing.T) {
 		t.Errorf("routes on an internal network: %q", got)
 	}
 }
+
+// TestNetDNSForwardAndRestart: names the embedded DNS server does not know are forwarded from the
+// host's namespace, so a resolver on the host's loopback (as systemd-resolved's stub) answers
+// them; after berthd is killed and restarted, running containers resolve names again.
+func TestNetDNSForwardAndRestart(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:53")
+	if err != nil {
+		t.Skipf("no resolver of the test's own on 127.0.0.1:53: %v", err)
+	}
+	defer pc.Close()
+	go fakeResolver(pc, "outside.berth.test.", [4]byte{10, 9, 9, 9})
+	d := withBusybox(t)
+	userNetwork(t, d, dockerCLI, "dnsnet")
+	d.mustDocker("run", "-d", "--name", "target", "--network", "dnsnet", "busybox", "sleep", "60")
+	client := d.mustDocker("run", "-d", "--network", "dnsnet", "--dns", "127.0.0.1", "busybox", "sleep", "60")
+	if got := d.run(dockerCLI, "exec", client, "nslookup", "outside.berth.test"); !strings.Contains(got.stdout, "10.9.9.9") {
+		t.Errorf("forwarded name: %s%s", got.stdout, got.stderr)
+	}
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	d.exited <- nil
+	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log, args: d.args}
+	d2.cmd = rerun(d)
+	d2.start()
+	if r := d2.run(dockerCLI, "exec", client, "ping", "-c", "1", "-W", "3", "target"); r.code != 0 {
+		t.Errorf("name after the daemon's restart: %s%s", r.stdout, r.stderr)
+	}
+	d2.run(dockerCLI, "rm", "-f", "target", client)
+}
+
+// fakeResolver answers A queries for name with addr, and NXDOMAIN otherwise (a minimal DNS
+// responder: enough for busybox's nslookup).
+func fakeResolver(pc net.PacketConn, name string, addr [4]byte) {
+	buf := make([]byte, 512)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		if n < 12 {
+			continue
+		}
+		q := buf[12:n]
+		// The question's name, as labels.
+		var labels []string
+		i := 0
+		for i < len(q) && q[i] != 0 {
+			l := int(q[i])
+			if i+1+l > len(q) {
+				break
+			}
+			labels = append(labels, string(q[i+1:i+1+l]))
+			i += 1 + l
+		}
+		if i+5 > len(q) {
+			continue
+		}
+		qtype := int(q[i+1])<<8 | int(q[i+2])
+		question := q[:i+5]
+		resp := append([]byte{}, buf[:2]...)
+		found := strings.EqualFold(strings.Join(labels, ".")+".", name)
+		flags := []byte{0x81, 0x80}
+		if !found {
+			flags[1] = 0x83 // NXDOMAIN
+		}
+		answers := 0
+		if found && qtype == 1 {
+			answers = 1
+		}
+		resp = append(resp, flags...)
+		resp = append(resp, 0, 1, 0, byte(answers), 0, 0, 0, 0)
+		resp = append(resp, question...)
+		if answers == 1 {
+			resp = append(resp, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4)
+			resp = append(resp, addr[:]...)
+		}
+		pc.WriteTo(resp, from)
+	}
+}
