@@ -399,8 +399,9 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 	sum := sha256.Sum256([]byte(c.ID + "/" + bn.def.ID))
 	hexs := hex.EncodeToString(sum[:])
 	ep := &endpoint{Container: c.ID, Network: bn.def.ID, EndpointID: hexs, HostVeth: "veth" + hexs[:11],
-		IfName: fmt.Sprintf("eth%d", len(n.eps[c.ID])), Addr: netip.PrefixFrom(ip, bn.def.Subnet.Bits())}
-	if !bn.def.Internal && (len(n.eps[c.ID]) == 0) {
+		IfName: freeIfName(n.eps[c.ID]), Addr: netip.PrefixFrom(ip, bn.def.Subnet.Bits())}
+	// The default route goes through the first network that can give one.
+	if !bn.def.Internal && !slices.ContainsFunc(n.eps[c.ID], func(e *endpoint) bool { return e.Gateway.IsValid() }) {
 		ep.Gateway = bn.def.Gateway
 	}
 	if es != nil {
@@ -418,14 +419,26 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 		}
 	}
 	n.eps[c.ID] = append(n.eps[c.ID], ep)
-	if err := n.saveEndpoints(c.ID); err != nil {
-		return err
+	err = n.saveEndpoints(c.ID)
+	if err == nil {
+		err = network.AttachVeth(nsPath, network.Interface{HostVeth: ep.HostVeth, Bridge: bn.def.Device, Name: ep.IfName,
+			Addr: ep.Addr, Gateway: ep.Gateway, MAC: mac})
 	}
-	if err := network.AttachVeth(nsPath, network.Interface{HostVeth: ep.HostVeth, Bridge: bn.def.Device, Name: ep.IfName,
-		Addr: ep.Addr, Gateway: ep.Gateway, MAC: mac}); err != nil {
-		return err
+	if err == nil {
+		err = n.fw.AddPorts(c.ID, ep.Ports)
 	}
-	return n.fw.AddPorts(c.ID, ep.Ports)
+	if err != nil { // undo this endpoint only; the container's others stay
+		if len(ep.Ports) > 0 { // only a first endpoint has ports
+			n.fw.RemovePorts(c.ID)
+		}
+		n.eps[c.ID] = slices.DeleteFunc(n.eps[c.ID], func(e *endpoint) bool { return e == ep })
+		if len(n.eps[c.ID]) == 0 {
+			delete(n.eps, c.ID)
+		}
+		d.undoEndpoints([]*endpoint{ep}, false)
+		n.saveEndpoints(c.ID)
+	}
+	return err
 }
 
 // saveEndpoints records a container's endpoints. Callers hold n.mu.
@@ -446,11 +459,14 @@ func (n *netController) saveEndpoints(id string) error {
 func (d *Daemon) releaseNetwork(id string) {
 	n := d.net
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	if s := n.dns[id]; s != nil {
-		s.Stop()
-		delete(n.dns, id)
+	s := n.dns[id]
+	delete(n.dns, id)
+	n.mu.Unlock()
+	if s != nil {
+		s.Stop() // unlocked: a query being answered takes n.mu
 	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	eps := n.eps[id]
 	if len(eps) == 0 {
 		return
@@ -901,4 +917,14 @@ func (d *Daemon) joinNetwork(c *container.Container) (string, error) {
 		return d.joinNetwork(other)
 	}
 	return d.netnsPath(other.ID), nil
+}
+
+// freeIfName is the lowest ethN none of eps uses.
+func freeIfName(eps []*endpoint) string {
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if !slices.ContainsFunc(eps, func(ep *endpoint) bool { return ep.IfName == name }) {
+			return name
+		}
+	}
 }
