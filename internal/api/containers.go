@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,12 +44,14 @@ func boolParam(r *http.Request, name string) bool {
 func (s *Server) containerRoutes(b ContainerBackend) {
 	s.handle("POST /containers/create", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		var req ctypes.CreateRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		var body bytes.Buffer
+		if err := json.NewDecoder(io.TeeReader(r.Body, &body)).Decode(&req); err != nil {
 			if errors.Is(err, io.EOF) {
 				return errdefs.InvalidArgument(errors.New("invalid JSON: got EOF while reading request body"))
 			}
 			return errdefs.InvalidArgument(fmt.Errorf("invalid JSON: %w", err))
 		}
+		legacyMACAddress(body.Bytes(), &req)
 		var saveNetworks func(string) error
 		if nc, ok := b.(networkConfigurer); ok {
 			var err error

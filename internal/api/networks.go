@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"net"
 	"net/http"
 	"net/netip"
 
@@ -151,4 +153,35 @@ func (s *Server) networkRoutes(backend any) {
 		w.WriteHeader(http.StatusOK)
 		return nil
 	})
+}
+
+// legacyMACAddress moves Config.MacAddress, where clients before API 1.44 (docker 20.10's
+// --mac-address) put it, into the endpoint settings of the container's network, where it is now.
+func legacyMACAddress(body []byte, req *ctypes.CreateRequest) {
+	var legacy struct{ MacAddress string } // the container config is the body's top level
+	if json.Unmarshal(body, &legacy) != nil || legacy.MacAddress == "" {
+		return
+	}
+	mac, err := net.ParseMAC(legacy.MacAddress)
+	if err != nil {
+		return
+	}
+	mode := "bridge"
+	if req.HostConfig != nil && req.HostConfig.NetworkMode != "" && req.HostConfig.NetworkMode != "default" {
+		mode = string(req.HostConfig.NetworkMode)
+	}
+	if req.NetworkingConfig == nil {
+		req.NetworkingConfig = &network.NetworkingConfig{}
+	}
+	if req.NetworkingConfig.EndpointsConfig == nil {
+		req.NetworkingConfig.EndpointsConfig = map[string]*network.EndpointSettings{}
+	}
+	es := req.NetworkingConfig.EndpointsConfig[mode]
+	if es == nil {
+		es = &network.EndpointSettings{}
+		req.NetworkingConfig.EndpointsConfig[mode] = es
+	}
+	if len(es.MacAddress) == 0 {
+		es.MacAddress = network.HardwareAddr(mac)
+	}
 }

@@ -327,10 +327,12 @@ func (d *Daemon) NetworkSetContainerConfig(ctx context.Context, h *ctypes.HostCo
 	}
 	es := &nettypes.EndpointSettings{}
 	if nc != nil {
-		if e := nc.EndpointsConfig[mode]; e != nil {
-			es = e
-		} else if e := nc.EndpointsConfig[bn.def.Name]; e != nil {
-			es = e
+		// Keyed by the network mode as given ("default" from docker's CLI), its name or its id.
+		for _, k := range []string{string(h.NetworkMode), mode, bn.def.Name, bn.def.ID} {
+			if e := nc.EndpointsConfig[k]; e != nil {
+				es = e
+				break
+			}
 		}
 	}
 	if bn.def.Default && (len(es.Aliases) > 0 || (es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid())) {

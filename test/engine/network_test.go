@@ -88,7 +88,7 @@ func TestNetBridgeAddresses(t *testing.T) {
 			t.Errorf("%s: prefix length %q", cli, n)
 		}
 	}
-	// The API version the docker 20.10 CLI speaks gets the top-level fields too.
+	// Below API 1.52 (docker's CLI here negotiates 1.50) the top-level fields are there too.
 	if ip := d.mustDocker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", a); ip != d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", a) {
 		t.Errorf("NetworkSettings.IPAddress %q", ip)
 	}
@@ -445,5 +445,22 @@ func fakeResolver(pc net.PacketConn, name string, addr [4]byte) {
 			resp = append(resp, addr[:]...)
 		}
 		pc.WriteTo(resp, from)
+	}
+}
+
+// TestNetMACAddress: --mac-address from either client (in the endpoint settings of the network,
+// keyed "default" by docker's CLI) sets eth0's address and inspect's.
+func TestNetMACAddress(t *testing.T) {
+	d := withBusybox(t)
+	for i, cli := range clients() {
+		mac := fmt.Sprintf("92:d0:c6:0a:29:3%d", i)
+		id := d.must(cli, "run", "-d", "--mac-address", mac, "busybox", "sleep", "60")
+		if got := d.must(cli, "exec", id, "cat", "/sys/class/net/eth0/address"); got != mac {
+			t.Errorf("%s: eth0 has %q, want %s", filepath.Base(cli), got, mac)
+		}
+		if got := d.must(cli, "inspect", "-f", "{{.NetworkSettings.Networks.bridge.MacAddress}}", id); got != mac {
+			t.Errorf("%s: inspect %q", filepath.Base(cli), got)
+		}
+		d.must(cli, "rm", "-f", id)
 	}
 }
