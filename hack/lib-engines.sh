@@ -55,8 +55,14 @@ engines_start_dockerd() {
 	shift
 	mkdir -p "$e"
 	echo '{}' >"$e/daemon.json"
+	# A bridge of its own, made here (dockerd's -b takes an existing one), so its containers get
+	# addresses as berthd's do; with --iptables=false it touches no firewall. engines_cleanup
+	# removes it.
+	local br="bd$$"
+	ip link add "$br" type bridge && ip addr add "10.253.$(($$ % 250)).1/24" dev "$br" && ip link set "$br" up || return 1
+	echo "$br" >"$e/bridge"
 	setsid dockerd -H "unix://$e/engine.sock" --data-root "$e/data" --exec-root "$e/exec" \
-		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" --bridge none --iptables=false \
+		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" --bridge "$br" --iptables=false \
 		--ip6tables=false --ip-masq=false --userland-proxy=false "$@" \
 		</dev/null >"$e/daemon.log" 2>&1 &
 	echo $! >"$e/launcher.pid"
