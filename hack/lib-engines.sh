@@ -55,8 +55,14 @@ engines_start_dockerd() {
 	shift
 	mkdir -p "$e"
 	echo '{}' >"$e/daemon.json"
+	# A bridge of its own, made here (dockerd's -b takes an existing one), so its containers get
+	# addresses as berthd's do; with --iptables=false it touches no firewall. engines_cleanup
+	# removes it.
+	local br="bd$$"
+	ip link add "$br" type bridge && ip addr add "10.253.$(($$ % 250)).1/24" dev "$br" && ip link set "$br" up || return 1
+	echo "$br" >"$e/bridge"
 	setsid dockerd -H "unix://$e/engine.sock" --data-root "$e/data" --exec-root "$e/exec" \
-		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" --bridge none --iptables=false \
+		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" --bridge "$br" --iptables=false \
 		--ip6tables=false --ip-masq=false --userland-proxy=false "$@" \
 		</dev/null >"$e/daemon.log" 2>&1 &
 	echo $! >"$e/launcher.pid"
@@ -70,8 +76,11 @@ engines_start_berthd() {
 	shift 2
 	mkdir -p "$e"
 	echo '{}' >"$e/daemon.json"
+	# A bridge and subnet of its own (removed by engines_cleanup), not the host's berth0.
+	local br="bx$$"
+	echo "$br" >"$e/bridge"
 	setsid "$bin/berthd" -H "unix://$e/engine.sock" --data-root "$e/data" --exec-root "$e/exec" \
-		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" "$@" \
+		--pidfile "$e/engine.pid" --config-file "$e/daemon.json" -b "$br" --bip "10.254.$(($$ % 250)).1/24" "$@" \
 		</dev/null >"$e/daemon.log" 2>&1 &
 	echo $! >"$e/launcher.pid"
 	ENGINE_PIDS+=("$!")
@@ -151,6 +160,15 @@ engines_cleanup() {
 	local rest=()
 	for p in "${pids[@]}" $(engines_pids_under "$work"); do kill -0 "$p" 2>/dev/null && rest+=("$p"); done
 	engines_kill_wait 5 "${rest[@]}"
+	# berthd's bridge and nftables table, by the name it was given.
+	for e in "$work"/*/; do
+		if [ -s "$e/bridge" ]; then
+			local br
+			br=$(cat "$e/bridge")
+			ip link del "$br" 2>/dev/null || true
+			nft delete table ip "berth-$br" 2>/dev/null || true
+		fi
+	done
 	# Mounts under the work directory, deepest first (overlay roots, netns and shm binds, ...).
 	local m
 	for _ in 1 2 3; do

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -43,15 +44,29 @@ func boolParam(r *http.Request, name string) bool {
 func (s *Server) containerRoutes(b ContainerBackend) {
 	s.handle("POST /containers/create", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		var req ctypes.CreateRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		var body bytes.Buffer
+		if err := json.NewDecoder(io.TeeReader(r.Body, &body)).Decode(&req); err != nil {
 			if errors.Is(err, io.EOF) {
 				return errdefs.InvalidArgument(errors.New("invalid JSON: got EOF while reading request body"))
 			}
 			return errdefs.InvalidArgument(fmt.Errorf("invalid JSON: %w", err))
 		}
+		legacyMACAddress(body.Bytes(), &req)
+		var saveNetworks func(string) error
+		if nc, ok := b.(networkConfigurer); ok {
+			var err error
+			if saveNetworks, err = nc.NetworkSetContainerConfig(ctx, req.HostConfig, req.NetworkingConfig); err != nil {
+				return err
+			}
+		}
 		id, err := b.ContainerCreate(ctx, r.URL.Query().Get("name"), req.Config, req.HostConfig)
 		if err != nil {
 			return err
+		}
+		if saveNetworks != nil {
+			if err := saveNetworks(id); err != nil {
+				return err
+			}
 		}
 		return writeJSON(w, http.StatusCreated, ctypes.CreateResponse{ID: id, Warnings: []string{}})
 	})
@@ -80,7 +95,7 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, c)
+		return writeJSON(w, http.StatusOK, withLegacyNetwork(c, APIVersion(ctx)))
 	})
 	s.handle("POST /containers/{id}/start", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		if err := b.ContainerStart(ctx, r.PathValue("id")); err != nil {

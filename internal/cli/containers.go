@@ -171,7 +171,7 @@ func (r psRow) CreatedAt() string {
 func (r psRow) RunningFor() string {
 	return r.pick("CREATED", units.HumanDuration(time.Since(time.Unix(r.s.Created, 0)))+" ago")
 }
-func (r psRow) Ports() string  { return r.pick("PORTS", "") }
+func (r psRow) Ports() string  { return r.pick("PORTS", displayablePorts(r.s.Ports)) }
 func (r psRow) State() string  { return r.pick("STATE", string(r.s.State)) }
 func (r psRow) Status() string { return r.pick("STATUS", r.s.Status) }
 func (r psRow) Size() string {

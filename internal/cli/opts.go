@@ -51,6 +51,7 @@ type containerOptions struct {
 	sigProxy                       bool
 	name                           string
 	detach                         bool // run only
+	nets                           *netOptions
 }
 
 // addContainerFlags registers the shared flags on f.
@@ -103,6 +104,7 @@ func addContainerFlags(f *pflag.FlagSet) *containerOptions {
 	f.Int64VarP(&o.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	f.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
+	o.nets = addNetworkFlags(f)
 	f.Bool("help", false, "Print usage") // -h is --hostname, as in docker
 	return o
 }
@@ -207,6 +209,9 @@ func (o *containerOptions) toConfig(args []string) (*ctypes.Config, *ctypes.Host
 	}
 	if f.Changed("init") {
 		host.Init = &o.init
+	}
+	if err := o.nets.apply(cfg, host); err != nil {
+		return nil, nil, err
 	}
 	return cfg, host, nil
 }

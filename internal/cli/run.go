@@ -6,6 +6,7 @@ import (
 	"os"
 
 	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -42,7 +43,7 @@ func runCmd(e *env) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
-			created, err := createContainer(e, cmd, cfg, hostCfg, o.name)
+			created, err := createContainer(e, cmd, cfg, hostCfg, o.name, o.nets.networking)
 			if err != nil {
 				return usageStatus("run", err)
 			}
@@ -75,7 +76,7 @@ func createCmd(e *env) *cobra.Command {
 			if err != nil {
 				return usageStatus("create", err)
 			}
-			created, err := createContainer(e, cmd, cfg, hostCfg, o.name)
+			created, err := createContainer(e, cmd, cfg, hostCfg, o.name, o.nets.networking)
 			if err != nil {
 				return statusError{status: 1, err: err} // as docker create: exit 1, no usage hint
 			}
@@ -91,7 +92,7 @@ func createCmd(e *env) *cobra.Command {
 // createContainer writes --cidfile around the create call as docker does: refused if the file
 // exists, created before the call, filled with the ID after it, removed if the create failed.
 // API errors come back explained ("Error response from daemon: ...").
-func createContainer(e *env, cmd *cobra.Command, cfg *ctypes.Config, hostCfg *ctypes.HostConfig, name string) (client.ContainerCreateResult, error) {
+func createContainer(e *env, cmd *cobra.Command, cfg *ctypes.Config, hostCfg *ctypes.HostConfig, name string, nc *network.NetworkingConfig) (client.ContainerCreateResult, error) {
 	var none client.ContainerCreateResult
 	c, err := e.client()
 	if err != nil {
@@ -107,7 +108,7 @@ func createContainer(e *env, cmd *cobra.Command, cfg *ctypes.Config, hostCfg *ct
 		}
 		defer cid.Close()
 	}
-	created, err := c.ContainerCreate(cmd.Context(), client.ContainerCreateOptions{Config: cfg, HostConfig: hostCfg, Name: name})
+	created, err := c.ContainerCreate(cmd.Context(), client.ContainerCreateOptions{Config: cfg, HostConfig: hostCfg, NetworkingConfig: nc, Name: name})
 	if err != nil {
 		if cid != nil {
 			os.Remove(hostCfg.ContainerIDFile)

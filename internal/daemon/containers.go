@@ -132,6 +132,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	pid, err := d.startContainer(ctx, c)
 	if err != nil {
 		snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
+		d.releaseNetwork(c.ID)
 		network.RemoveNamespace(d.netnsPath(c.ID))
 		if c.HostConfig.AutoRemove {
 			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
@@ -342,6 +343,7 @@ func (d *Daemon) monitorExit(id string) {
 		return
 	}
 	snapshot.Unmount(filepath.Join(d.execDir(id), "rootfs"))
+	d.releaseNetwork(id)
 	network.RemoveNamespace(d.netnsPath(id))
 	released := time.Now()
 	c.Status, c.Pid, c.FinishedAt = container.StatusExited, 0, time.Now().UTC()
@@ -428,6 +430,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 		d.waitExit(ctx, c.ID, 30*time.Second)
 	}
 	snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
+	d.releaseNetwork(c.ID)
 	network.RemoveNamespace(d.netnsPath(c.ID))
 	if err := d.snaps.Remove(ctx, c.ID); err != nil && !errdefs.Is(err, errdefs.KindNotFound) {
 		return err
@@ -435,6 +438,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 	os.RemoveAll(d.execDir(c.ID))
 	os.Remove(d.shimSocket(c.ID))
 	d.execs.forget(c.ID)
+	d.forgetContainerNetworks(c.ID)
 	if err := d.containers.Delete(c.ID); err != nil {
 		return err
 	}

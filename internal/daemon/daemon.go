@@ -47,8 +47,9 @@ type Daemon struct {
 	starts     waiters
 	attaching  pendingAttaches
 	execs      execStore
-	bus        events.Bus   // container and image events (GET /events)
-	restarts   restartState // restart policies' backoff and pending restarts
+	bus        events.Bus     // container and image events (GET /events)
+	restarts   restartState   // restart policies' backoff and pending restarts
+	net        *netController // the default bridge network (nil with -b none)
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -90,7 +91,15 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers}
+	if err := d.openNetwork(); err != nil {
+		images.Close()
+		snaps.Close()
+		return nil, err
+	}
 	d.restoreContainers()
+	if err := d.reconcileNetwork(); err != nil {
+		d.log.Warn("network reconcile", "err", err)
+	}
 	go d.startOnBoot()
 	return d, nil
 }
@@ -98,6 +107,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 // Close releases the stores.
 func (d *Daemon) Close() error {
 	d.images.Close()
+	if d.net != nil {
+		d.net.db.Close()
+	}
 	return d.snaps.Close()
 }
 

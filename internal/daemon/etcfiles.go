@@ -43,8 +43,14 @@ func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork b
 		if b, err := os.ReadFile("/etc/hosts"); err == nil {
 			hosts = b
 		}
+		hosts = append(hosts, d.extraHosts(c)...)
 	} else {
 		resolv = containerResolvConf(resolv)
+		hosts = append(hosts, d.extraHosts(c)...) // --add-host and --link, then its own line, as Docker
+		if ip, ok := d.containerAddr(c.ID); ok {
+			hosts = append(hosts, ip.String()+"\t"+hostname+"\n"...) // as Docker: the container's own name
+		}
+		resolv = d.resolvConf(c, resolv)
 	}
 	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {
 		// Rewritten at every start: no fsync.

@@ -68,12 +68,15 @@ func (d *Daemon) validateHostConfig(cfg *ctypes.Config, h *ctypes.HostConfig) er
 	switch mode := string(h.NetworkMode); {
 	case mode == "" || mode == "default" || mode == "bridge" || mode == "none" || mode == "host":
 	case strings.HasPrefix(mode, "container:"):
-		return errdefs.NotImplemented(errors.New("joining another container's network namespace is not supported yet"))
+		if cfg.Hostname != "" {
+			return invalid("conflicting options: hostname and the network mode")
+		}
 	default:
-		// dockerd finds out at start; until berth has networks, refusing at create spares a
-		// container that could never start. Not a 404: docker's CLI would take it for a missing
-		// image and try to pull.
-		return invalid("network %s not found", mode)
+		// A user-defined network. Refused at create when missing, which spares a container that
+		// could never start. Not a 404: docker's CLI would take it for a missing image and pull.
+		if !d.networkExists(mode) {
+			return invalid("network %s not found", mode)
+		}
 	}
 	if len(cfg.Volumes) > 0 {
 		return errVolumesUnsupported("anonymous")
@@ -165,9 +168,14 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		oc.PidsLimit = *h.PidsLimit
 	}
 	oc.HostPID, oc.HostIPC, oc.HostUTS = h.PidMode.IsHost(), h.IpcMode.IsHost(), h.UTSMode.IsHost()
-	// Any other mode than host gets a new network namespace: loopback only until berth has
-	// bridge networking.
-	if h.NetworkMode != "host" {
+	// Any other mode than host or container:<id> gets a new network namespace, then its networks.
+	joined, err := d.joinNetwork(c)
+	if err != nil {
+		return nil, err
+	}
+	if joined != "" {
+		oc.NetNS = joined
+	} else if h.NetworkMode != "host" {
 		// A namespace of its own, made here so the daemon can set it up (loopback now,
 		// interfaces later) before the container runs in it.
 		path := d.netnsPath(c.ID)
@@ -176,6 +184,9 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		}
 		network.RemoveNamespace(path) // a previous run's, if the daemon died before cleaning up
 		if err := network.NewNamespace(path); err != nil {
+			return nil, err
+		}
+		if err := d.attachNetwork(c, path); err != nil {
 			return nil, err
 		}
 		oc.NetNS = path

@@ -22,7 +22,6 @@ import (
 	"github.com/berthproject/berth/internal/stream"
 	"github.com/docker/go-units"
 	ctypes "github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/storage"
 )
 
@@ -82,6 +81,7 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 			s.Labels = map[string]string{}
 		}
 		s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+		d.summaryNetwork(c, &s)
 		if o.Size {
 			s.SizeRw, s.SizeRootFs = d.containerSize(ctx, c)
 		}
@@ -179,7 +179,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 		HostsPath:      filepath.Join(d.containers.Dir(c.ID), hostsFile),
 		GraphDriver:    d.graphDriver(ctx, c.ID),
 		HostConfig:     c.HostConfig, Config: c.Config, Mounts: inspectMounts(c.HostConfig), RestartCount: c.RestartCount,
-		NetworkSettings: &ctypes.NetworkSettings{Ports: network.PortMap{}}, // no published ports until networking lands
+		NetworkSettings: d.networkSettings(c),
 	}, nil
 }
 

@@ -15,8 +15,10 @@ import (
 	"os/user"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +85,12 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 	base := []string{"-H", d.host(), "--data-root", d.dataRoot, "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", d.pidfile, "--config-file", cfgFile}
 	d.args = append(base, args...)
+	if !slices.Contains(args, "-b") && !slices.Contains(args, "--bridge") {
+		// A bridge and subnet of its own, removed (with its nftables table) after the daemon.
+		br, bip := testBridge()
+		d.args = append(d.args, "-b", br, "--bip", bip)
+		t.Cleanup(func() { removeBridge(br) })
+	}
 	d.cmd = exec.Command(filepath.Join(binDir, "berthd"), d.args...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.start()
@@ -324,6 +332,12 @@ func berthdFails(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if !slices.Contains(args, "-b") {
+		// If it fails only after setting up its bridge, the bridge is the test's to remove.
+		br, bip := testBridge()
+		args = append(args, "-b", br, "--bip", bip)
+		t.Cleanup(func() { removeBridge(br) })
+	}
 	out, err := exec.CommandContext(ctx, filepath.Join(binDir, "berthd"), args...).CombinedOutput()
 	if err == nil {
 		t.Fatalf("berthd %v started; want a refusal", args)
@@ -367,6 +381,9 @@ func TestDaemonJSON(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "daemon.json")
 	common := []string{"-H", "unix://" + filepath.Join(dir, "s.sock"), "--pidfile", filepath.Join(dir, "p"), "--config-file", cfg}
+	br, bip := testBridge()
+	common = append(common, "-b", br, "--bip", bip)
+	t.Cleanup(func() { removeBridge(br) })
 
 	os.WriteFile(cfg, []byte(`{"data-root": "/x", "no-such-option": 1}`), 0o600)
 	if out := berthdFails(t, common...); !strings.Contains(out, "the following directives don't match any configuration option: no-such-option") {
@@ -417,4 +434,20 @@ func rerun(d *daemon) *exec.Cmd {
 	cmd := exec.Command(filepath.Join(binDir, "berthd"), d.args...)
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	return cmd
+}
+
+var bridgeSeq atomic.Int32
+
+// testBridge names a bridge and an address/subnet for one test daemon, unique on this host for
+// this test process: bt<pid>x<n> and 10.(200+pid%40).<n>.1/24.
+func testBridge() (name, bip string) {
+	n := int(bridgeSeq.Add(1))
+	pid := os.Getpid()
+	return fmt.Sprintf("bt%dx%d", pid%100000, n%1000), fmt.Sprintf("10.%d.%d.1/24", 200+pid%40, n%256)
+}
+
+// removeBridge deletes a test daemon's bridge and nftables table, by the names it was given.
+func removeBridge(name string) {
+	exec.Command("ip", "link", "del", name).Run()
+	exec.Command("nft", "delete", "table", "ip", "berth-"+name).Run()
 }

@@ -177,8 +177,8 @@ func TestRunFlagsNetworkModes(t *testing.T) {
 	hostname, _ := os.Hostname()
 	for _, c := range clients() {
 		name := filepath.Base(c)
-		for _, mode := range []string{"none", "bridge"} {
-			if got := d.must(c, "run", "--rm", "--network", mode, "busybox", "ls", "/sys/class/net"); got != "lo" {
+		for mode, want := range map[string]string{"none": "lo", "bridge": "eth0\nlo"} {
+			if got := d.must(c, "run", "--rm", "--network", mode, "busybox", "ls", "/sys/class/net"); got != want {
 				t.Errorf("%s --network %s: %q", name, mode, got)
 			}
 		}

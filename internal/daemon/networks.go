@@ -1,0 +1,932 @@
+package daemon
+
+// Networks: the default bridge network (`bridge`: device -b, default berth0; address --bip,
+// default 172.29.0.1/16) and user-defined bridge networks. A container on a network gets, when it
+// starts, a veth pair into its network namespace (eth0, eth1... with an address from the
+// network's IPAM, Docker's MAC derived from the address, a default route via the first network's
+// gateway), its published ports as DNAT rules in berth's own nftables table and, on user-defined
+// networks, an embedded DNS server at 127.0.0.11. All of it is undone when the container stops.
+//
+// Persistence:
+//   - user-defined networks, and each container's network configuration (the networks it is
+//     connected to, with aliases and static addresses) in bbolt, <data-root>/network/metadata.db:
+//     bucket "networks" id -> netDef (JSON), bucket "containers" container id -> map name -> EndpointSettings;
+//   - the endpoints of running containers in <exec-root>/network/endpoints/<id>.json: a
+//     restarted daemon reloads those of containers still running (their addresses stay theirs,
+//     the table is put back in one atomic transaction) and undoes the others.
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/metadata"
+	"github.com/berthproject/berth/internal/network"
+	ctypes "github.com/moby/moby/api/types/container"
+	nettypes "github.com/moby/moby/api/types/network"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Defaults of the default bridge: Docker's are docker0 and 172.17.0.1/16; berth's differ so
+// that berthd and dockerd can run side by side.
+const (
+	defaultBridgeName = "berth0"
+	defaultBridgeIP   = "172.29.0.1/16"
+	bridgeNameOption  = "com.docker.network.bridge.name"
+	netSchema         = "1"
+)
+
+var (
+	bucketNetworks   = []byte("networks")
+	bucketContainers = []byte("containers")
+)
+
+// netDef is a network's definition.
+type netDef struct {
+	ID       string            `json:"id"`
+	Name     string            `json:"name"`
+	Device   string            `json:"device"`
+	Subnet   netip.Prefix      `json:"subnet"`
+	Gateway  netip.Addr        `json:"gateway"`
+	IPRange  netip.Prefix      `json:"ip_range,omitzero"`
+	Internal bool              `json:"internal,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	Options  map[string]string `json:"options,omitempty"`
+	Created  time.Time         `json:"created"`
+	Default  bool              `json:"-"` // the default bridge: no DNS, not removable
+	Driver   string            `json:"-"` // "" (bridge), or host and null for the pseudo-networks
+}
+
+type bridgeNet struct {
+	def  netDef
+	ipam *network.IPAM
+}
+
+// netController owns the networks and the endpoints.
+type netController struct {
+	mu       sync.Mutex
+	db       *bolt.DB
+	nets     map[string]*bridgeNet // by id
+	fw       *network.Firewall
+	dir      string
+	eps      map[string][]*endpoint // by container id
+	dns      map[string]*network.DNSServer
+	upstream []string
+	started  time.Time // the default bridge's creation time, as shown
+	pseudo   []netDef  // host and none, listed as Docker lists them
+}
+
+// endpoint is one container's attachment to one network.
+type endpoint struct {
+	Container  string             `json:"container"`
+	Network    string             `json:"network"` // id
+	EndpointID string             `json:"endpoint_id"`
+	HostVeth   string             `json:"host_veth"`
+	IfName     string             `json:"if_name"`
+	Addr       netip.Prefix       `json:"addr"`
+	Gateway    netip.Addr         `json:"gateway"`
+	MAC        string             `json:"mac"`
+	Aliases    []string           `json:"aliases,omitempty"`
+	Ports      []network.PortRule `json:"ports,omitempty"`
+}
+
+// openNetwork sets up the default bridge (-b, --bip), opens the user networks and loads the
+// endpoints of the previous run. -b none turns the default bridge off, as Docker's.
+func (d *Daemon) openNetwork() error {
+	dir := filepath.Join(d.cfg.DataRoot, "network")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	db, err := metadata.Open(filepath.Join(dir, "metadata.db"), netSchema, bucketNetworks, bucketContainers)
+	if err != nil {
+		return err
+	}
+	name := d.cfg.Bridge
+	if name == "" {
+		name = defaultBridgeName
+	}
+	table := "berth"
+	if name != defaultBridgeName {
+		table = "berth-" + name
+	}
+	n := &netController{db: db, nets: map[string]*bridgeNet{}, fw: &network.Firewall{Table: table},
+		dir: filepath.Join(d.cfg.ExecRoot, "network", "endpoints"), eps: map[string][]*endpoint{},
+		dns: map[string]*network.DNSServer{}, upstream: network.HostResolvers("/etc/resolv.conf"), started: time.Now().UTC()}
+	for _, p := range []struct{ name, driver string }{{"host", "host"}, {"none", "null"}} {
+		sum := sha256.Sum256([]byte(d.id + "/" + p.name))
+		n.pseudo = append(n.pseudo, netDef{ID: hex.EncodeToString(sum[:]), Name: p.name, Driver: p.driver, Default: true})
+	}
+	if name != "none" {
+		bip := d.cfg.BIP
+		if bip == "" {
+			bip = defaultBridgeIP
+		}
+		gw, err := netip.ParsePrefix(bip)
+		if err != nil || !gw.Addr().Is4() {
+			return fmt.Errorf("--bip %q: an IPv4 address with a prefix length is needed", bip)
+		}
+		sum := sha256.Sum256([]byte(d.id + "/bridge/" + name))
+		def := netDef{ID: hex.EncodeToString(sum[:]), Name: "bridge", Device: name, Subnet: gw.Masked(), Gateway: gw.Addr(),
+			Default: true, Options: map[string]string{bridgeNameOption: name, "com.docker.network.bridge.default_bridge": "true",
+				"com.docker.network.bridge.enable_icc": "true", "com.docker.network.bridge.enable_ip_masquerade": "true",
+				"com.docker.network.bridge.host_binding_ipv4": "0.0.0.0", "com.docker.network.driver.mtu": "1500"}}
+		if err := n.up(def); err != nil {
+			return err
+		}
+	}
+	var defs []netDef
+	db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNetworks).ForEach(func(k, v []byte) error {
+			var def netDef
+			if json.Unmarshal(v, &def) == nil {
+				defs = append(defs, def)
+			}
+			return nil
+		})
+	})
+	for _, def := range defs {
+		if err := n.up(def); err != nil {
+			d.log.Warn("network not restored", "network", def.Name, "err", err)
+		}
+	}
+	if err := os.MkdirAll(n.dir, 0o700); err != nil {
+		return err
+	}
+	entries, _ := os.ReadDir(n.dir)
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(n.dir, e.Name()))
+		var eps []*endpoint
+		if err != nil || json.Unmarshal(b, &eps) != nil {
+			os.Remove(filepath.Join(n.dir, e.Name()))
+			continue
+		}
+		for _, ep := range eps {
+			if bn := n.nets[ep.Network]; bn != nil {
+				bn.ipam.Allocate(ep.Container, ep.Addr.Addr())
+			}
+			n.eps[ep.Container] = append(n.eps[ep.Container], ep)
+		}
+	}
+	d.net = n
+	return nil
+}
+
+// up makes a network's bridge and IPAM and adds it to the controller.
+func (n *netController) up(def netDef) error {
+	ipam, err := network.NewIPAM(def.Subnet, def.IPRange, def.Gateway)
+	if err != nil {
+		return err
+	}
+	if err := network.EnsureBridge(def.Device, netip.PrefixFrom(def.Gateway, def.Subnet.Bits())); err != nil {
+		return err
+	}
+	n.nets[def.ID] = &bridgeNet{def: def, ipam: ipam}
+	return nil
+}
+
+// applyFirewall puts the whole table in place from the controller's state. Callers hold n.mu.
+func (n *netController) applyFirewall() error {
+	var bridges []network.Bridge
+	for _, bn := range n.nets {
+		bridges = append(bridges, network.Bridge{Device: bn.def.Device, Subnet: bn.def.Subnet, Internal: bn.def.Internal})
+	}
+	sort.Slice(bridges, func(i, j int) bool { return bridges[i].Device < bridges[j].Device })
+	ports := map[string][]network.PortRule{}
+	for id, eps := range n.eps {
+		for _, ep := range eps {
+			ports[id] = append(ports[id], ep.Ports...)
+		}
+	}
+	return n.fw.Apply(bridges, ports)
+}
+
+// reconcileNetwork, once the containers are restored, undoes the endpoints of containers that
+// are not running, restarts the DNS servers of those that are, and puts the table back.
+func (d *Daemon) reconcileNetwork() error {
+	n := d.net
+	n.mu.Lock()
+	var dead, alive []string
+	for id := range n.eps {
+		if c, err := d.containers.Get(id); err != nil || !c.Status.Alive() {
+			dead = append(dead, id)
+		} else {
+			alive = append(alive, id)
+		}
+	}
+	n.mu.Unlock()
+	for _, id := range dead {
+		d.releaseNetwork(id)
+	}
+	for _, id := range alive {
+		if c, err := d.containers.Get(id); err == nil {
+			if err := d.startDNS(c); err != nil {
+				d.log.Warn("embedded DNS not restored", "container", id, "err", err)
+			}
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.applyFirewall()
+}
+
+// byName finds a network by name, full id or unique id prefix. Callers hold n.mu.
+func (n *netController) byName(ref string) (*bridgeNet, error) {
+	if ref == "default" {
+		ref = "bridge"
+	}
+	for _, bn := range n.nets {
+		if bn.def.Name == ref || bn.def.ID == ref {
+			return bn, nil
+		}
+	}
+	var found *bridgeNet
+	for _, bn := range n.nets {
+		if strings.HasPrefix(bn.def.ID, ref) {
+			if found != nil {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("network %s is ambiguous", ref))
+			}
+			found = bn
+		}
+	}
+	if found == nil {
+		return nil, errdefs.NotFound(fmt.Errorf("network %s not found", ref))
+	}
+	return found, nil
+}
+
+// containerNetworks is the networks a container is configured on, by name, with their settings.
+func (d *Daemon) containerNetworks(c *container.Container) map[string]*nettypes.EndpointSettings {
+	out := map[string]*nettypes.EndpointSettings{}
+	recorded := false
+	d.net.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketContainers).Get([]byte(c.ID)); v != nil {
+			recorded = json.Unmarshal(v, &out) == nil
+		}
+		return nil
+	})
+	if !recorded {
+		mode := string(c.HostConfig.NetworkMode)
+		if onNetwork(c.HostConfig) {
+			if mode == "" || mode == "default" {
+				mode = "bridge"
+			}
+			out[mode] = &nettypes.EndpointSettings{}
+		}
+	}
+	return out
+}
+
+func (d *Daemon) saveContainerNetworks(id string, m map[string]*nettypes.EndpointSettings) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return d.net.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Put([]byte(id), b) })
+}
+
+// onNetwork: the container's network mode puts it on a bridge network (not host, none, container:).
+func onNetwork(h *ctypes.HostConfig) bool {
+	m := string(h.NetworkMode)
+	return m != "host" && m != "none" && !strings.HasPrefix(m, "container:")
+}
+
+// NetworkSetContainerConfig records, at create, the networks a container is to be connected to
+// (its network mode and the request's endpoint settings for it); unknown networks are refused.
+func (d *Daemon) NetworkSetContainerConfig(ctx context.Context, h *ctypes.HostConfig, nc *nettypes.NetworkingConfig) (func(id string) error, error) {
+	if h == nil || !onNetwork(h) {
+		return func(string) error { return nil }, nil
+	}
+	mode := string(h.NetworkMode)
+	if mode == "" || mode == "default" {
+		mode = "bridge"
+	}
+	n := d.net
+	n.mu.Lock()
+	bn, err := n.byName(mode)
+	n.mu.Unlock()
+	if err != nil {
+		// Not a 404: docker's CLI would take it for a missing image and pull.
+		return nil, errdefs.InvalidArgument(err)
+	}
+	es := &nettypes.EndpointSettings{}
+	if nc != nil {
+		// Keyed by the network mode as given ("default" from docker's CLI), its name or its id.
+		for _, k := range []string{string(h.NetworkMode), mode, bn.def.Name, bn.def.ID} {
+			if e := nc.EndpointsConfig[k]; e != nil {
+				es = e
+				break
+			}
+		}
+	}
+	if bn.def.Default && (len(es.Aliases) > 0 || (es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid())) {
+		return nil, errdefs.InvalidArgument(errors.New("user specified IP address and network-scoped aliases are supported only for user defined networks"))
+	}
+	m := map[string]*nettypes.EndpointSettings{bn.def.Name: es}
+	return func(id string) error { return d.saveContainerNetworks(id, m) }, nil
+}
+
+// attachNetwork connects a container whose namespace is pinned at nsPath to its networks.
+func (d *Daemon) attachNetwork(c *container.Container, nsPath string) (err error) {
+	if !onNetwork(c.HostConfig) {
+		return nil
+	}
+	d.releaseNetwork(c.ID) // a previous run's, if the daemon died before cleaning up
+	defer func() {
+		if err != nil {
+			d.releaseNetwork(c.ID)
+		}
+	}()
+	nets := d.containerNetworks(c)
+	mode := string(c.HostConfig.NetworkMode)
+	if mode == "" || mode == "default" {
+		mode = "bridge"
+	}
+	names := make([]string, 0, len(nets))
+	for name := range nets {
+		names = append(names, name)
+	}
+	sort.Slice(names, func(i, j int) bool { // the network mode's network first: it has the default route
+		if (names[i] == mode) != (names[j] == mode) {
+			return names[i] == mode
+		}
+		return names[i] < names[j]
+	})
+	for _, name := range names {
+		if err := d.connectEndpoint(c, nsPath, name, nets[name]); err != nil {
+			return err
+		}
+	}
+	return d.startDNS(c)
+}
+
+// connectEndpoint makes one endpoint of c on the network named name.
+func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es *nettypes.EndpointSettings) error {
+	n := d.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	bn, err := n.byName(name)
+	if err != nil {
+		return err
+	}
+	for _, ep := range n.eps[c.ID] {
+		if ep.Network == bn.def.ID {
+			return errdefs.Forbidden(fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, bn.def.Name))
+		}
+	}
+	var want netip.Addr
+	if es != nil && es.IPAMConfig != nil {
+		want = es.IPAMConfig.IPv4Address
+	}
+	ip, err := bn.ipam.Allocate(c.ID, want)
+	if err != nil {
+		return errdefs.InvalidArgument(err)
+	}
+	sum := sha256.Sum256([]byte(c.ID + "/" + bn.def.ID))
+	hexs := hex.EncodeToString(sum[:])
+	ep := &endpoint{Container: c.ID, Network: bn.def.ID, EndpointID: hexs, HostVeth: "veth" + hexs[:11],
+		IfName: freeIfName(n.eps[c.ID]), Addr: netip.PrefixFrom(ip, bn.def.Subnet.Bits())}
+	// The default route goes through the first network that can give one.
+	if !bn.def.Internal && !slices.ContainsFunc(n.eps[c.ID], func(e *endpoint) bool { return e.Gateway.IsValid() }) {
+		ep.Gateway = bn.def.Gateway
+	}
+	if es != nil {
+		ep.Aliases = es.Aliases
+	}
+	mac := network.MACFromIP(ip)
+	if es != nil && len(es.MacAddress) > 0 {
+		mac = net.HardwareAddr(es.MacAddress)
+	}
+	ep.MAC = mac.String()
+	if len(n.eps[c.ID]) == 0 { // ports are published on the first network, as Docker's
+		if ep.Ports, err = d.portRules(c, ip); err != nil {
+			bn.ipam.Release(c.ID, ip)
+			return err
+		}
+	}
+	n.eps[c.ID] = append(n.eps[c.ID], ep)
+	err = n.saveEndpoints(c.ID)
+	if err == nil {
+		err = network.AttachVeth(nsPath, network.Interface{HostVeth: ep.HostVeth, Bridge: bn.def.Device, Name: ep.IfName,
+			Addr: ep.Addr, Gateway: ep.Gateway, MAC: mac})
+	}
+	if err == nil {
+		err = n.fw.AddPorts(c.ID, ep.Ports)
+	}
+	if err != nil { // undo this endpoint only; the container's others stay
+		if len(ep.Ports) > 0 { // only a first endpoint has ports
+			n.fw.RemovePorts(c.ID)
+		}
+		n.eps[c.ID] = slices.DeleteFunc(n.eps[c.ID], func(e *endpoint) bool { return e == ep })
+		if len(n.eps[c.ID]) == 0 {
+			delete(n.eps, c.ID)
+		}
+		d.undoEndpoints([]*endpoint{ep}, false)
+		n.saveEndpoints(c.ID)
+	}
+	return err
+}
+
+// saveEndpoints records a container's endpoints. Callers hold n.mu.
+func (n *netController) saveEndpoints(id string) error {
+	p := filepath.Join(n.dir, id+".json")
+	if len(n.eps[id]) == 0 {
+		os.Remove(p)
+		return nil
+	}
+	b, err := json.Marshal(n.eps[id])
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFileNoSync(p, b, 0o600)
+}
+
+// releaseNetwork undoes all of a container's endpoints: DNS, rules, veths, addresses.
+func (d *Daemon) releaseNetwork(id string) {
+	n := d.net
+	n.mu.Lock()
+	s := n.dns[id]
+	delete(n.dns, id)
+	n.mu.Unlock()
+	if s != nil {
+		s.Stop() // unlocked: a query being answered takes n.mu
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	eps := n.eps[id]
+	if len(eps) == 0 {
+		return
+	}
+	delete(n.eps, id)
+	ports := false
+	for _, ep := range eps {
+		ports = ports || len(ep.Ports) > 0
+	}
+	if ports {
+		if err := n.fw.RemovePorts(id); err != nil {
+			d.log.Warn("remove port rules", "container", id, "err", err)
+		}
+	}
+	// The namespace goes right after (every caller removes it): its veths go with it.
+	d.undoEndpoints(eps, true)
+	n.saveEndpoints(id)
+}
+
+// undoEndpoints removes veths (with detachOnly, takes them off their bridges: they go with
+// their namespace) and releases addresses. Callers hold n.mu.
+func (d *Daemon) undoEndpoints(eps []*endpoint, detachOnly bool) {
+	for _, ep := range eps {
+		undo := network.DeleteLink
+		if detachOnly {
+			undo = network.DetachLink
+		}
+		if err := undo(ep.HostVeth); err != nil {
+			d.log.Warn("remove veth", "container", ep.Container, "err", err)
+		}
+		if bn := d.net.nets[ep.Network]; bn != nil {
+			bn.ipam.Release(ep.Container, ep.Addr.Addr())
+		}
+	}
+}
+
+// forgetContainerNetworks drops a removed container's network configuration.
+func (d *Daemon) forgetContainerNetworks(id string) {
+	d.net.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) })
+}
+
+// startDNS serves names to a container on a user-defined network.
+func (d *Daemon) startDNS(c *container.Container) error {
+	n := d.net
+	n.mu.Lock()
+	user := false
+	for _, ep := range n.eps[c.ID] {
+		if bn := n.nets[ep.Network]; bn != nil && !bn.def.Default {
+			user = true
+		}
+	}
+	running := n.dns[c.ID] != nil
+	n.mu.Unlock()
+	if !user || running {
+		return nil
+	}
+	id := c.ID
+	upstream := n.upstream
+	if len(c.HostConfig.DNS) > 0 { // --dns: the embedded server forwards there
+		upstream = nil
+		for _, a := range c.HostConfig.DNS {
+			upstream = append(upstream, a.String())
+		}
+	}
+	s, err := network.StartDNS(d.netnsPath(id), func(name string) ([]netip.Addr, bool) { return d.resolve(id, name) }, upstream)
+	if err != nil {
+		return fmt.Errorf("embedded DNS: %w", err)
+	}
+	n.mu.Lock()
+	n.dns[id] = s
+	n.mu.Unlock()
+	return nil
+}
+
+// resolve answers name for container from: the containers sharing a user-defined network with
+// it, by name, alias or short id.
+func (d *Daemon) resolve(from, name string) ([]netip.Addr, bool) {
+	n := d.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var mine []string
+	for _, ep := range n.eps[from] {
+		if bn := n.nets[ep.Network]; bn != nil && !bn.def.Default {
+			mine = append(mine, ep.Network)
+		}
+	}
+	var out []netip.Addr
+	for id, eps := range n.eps {
+		c, err := d.containers.Get(id)
+		if err != nil {
+			continue
+		}
+		for _, ep := range eps {
+			if !slices.Contains(mine, ep.Network) {
+				continue
+			}
+			if strings.EqualFold(c.Name, name) || strings.EqualFold(id[:12], name) || slices.ContainsFunc(ep.Aliases, func(a string) bool { return strings.EqualFold(a, name) }) {
+				out = append(out, ep.Addr.Addr())
+			}
+		}
+	}
+	return out, len(out) > 0
+}
+
+// usesEmbeddedDNS: the container's resolv.conf points at 127.0.0.11.
+func (d *Daemon) usesEmbeddedDNS(c *container.Container) bool {
+	n := d.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, ep := range n.eps[c.ID] {
+		if bn := n.nets[ep.Network]; bn != nil && !bn.def.Default {
+			return true
+		}
+	}
+	return false
+}
+
+// portRules turns the container's port bindings (and, with -P, its exposed ports) into rules.
+func (d *Daemon) portRules(c *container.Container, ip netip.Addr) ([]network.PortRule, error) {
+	bindings := nettypes.PortMap{}
+	for p, bs := range c.HostConfig.PortBindings {
+		bindings[p] = bs
+	}
+	if c.HostConfig.PublishAllPorts {
+		for p := range d.exposedPorts(c) {
+			if _, ok := bindings[p]; !ok {
+				bindings[p] = []nettypes.PortBinding{{}}
+			}
+		}
+	}
+	var out []network.PortRule
+	for p, bs := range bindings {
+		for _, b := range bs {
+			hp, err := hostPortFor(b.HostPort, string(p.Proto()))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, network.PortRule{Proto: string(p.Proto()), HostIP: b.HostIP, HostPort: hp,
+				ContainerIP: ip, ContainerPort: p.Num()})
+		}
+	}
+	return out, nil
+}
+
+// exposedPorts is the container's EXPOSE set: its own and its image's.
+func (d *Daemon) exposedPorts(c *container.Container) nettypes.PortSet {
+	set := nettypes.PortSet{}
+	for p := range c.Config.ExposedPorts {
+		set[p] = struct{}{}
+	}
+	if img, err := d.images.Resolve(context.Background(), c.ImageID); err == nil {
+		for p := range img.Config.ExposedPorts {
+			if port, err := nettypes.ParsePort(p); err == nil {
+				set[port] = struct{}{}
+			}
+		}
+	}
+	return set
+}
+
+// hostPortFor picks the host port of a binding: as given, the first free one of a range, or one
+// the kernel chooses in its ephemeral range when empty.
+func hostPortFor(spec, proto string) (uint16, error) {
+	lo, hi := 0, 0
+	if spec != "" {
+		a, b, isRange := strings.Cut(spec, "-")
+		var err error
+		if lo, err = strconv.Atoi(a); err != nil || lo < 0 || lo > 65535 {
+			return 0, errdefs.InvalidArgument(fmt.Errorf("invalid host port %q", spec))
+		}
+		hi = lo
+		if isRange {
+			if hi, err = strconv.Atoi(b); err != nil || hi < lo || hi > 65535 {
+				return 0, errdefs.InvalidArgument(fmt.Errorf("invalid host port range %q", spec))
+			}
+		}
+		if lo == hi && lo != 0 {
+			return uint16(lo), nil
+		}
+	}
+	for p := lo; p <= hi; p++ {
+		if got, err := freePort(p, proto); err == nil {
+			return got, nil
+		}
+	}
+	return 0, errdefs.Conflict(errors.New("no free host port for " + spec))
+}
+
+func freePort(p int, proto string) (uint16, error) {
+	addr := ":" + strconv.Itoa(p)
+	if proto == "udp" {
+		l, err := net.ListenPacket("udp4", addr)
+		if err != nil {
+			return 0, err
+		}
+		defer l.Close()
+		return uint16(l.LocalAddr().(*net.UDPAddr).Port), nil
+	}
+	l, err := net.Listen("tcp4", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return uint16(l.Addr().(*net.TCPAddr).Port), nil
+}
+
+// networkSettings is a container's NetworkSettings as Docker's inspect shows them.
+func (d *Daemon) networkSettings(c *container.Container) *ctypes.NetworkSettings {
+	s := &ctypes.NetworkSettings{Ports: nettypes.PortMap{}, Networks: map[string]*nettypes.EndpointSettings{}}
+	if m := string(c.HostConfig.NetworkMode); m == "host" || m == "none" {
+		s.Networks[m] = &nettypes.EndpointSettings{}
+		return s
+	}
+	if !onNetwork(c.HostConfig) {
+		return s
+	}
+	n := d.net
+	cfg := d.containerNetworks(c)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for name, req := range cfg {
+		bn, err := n.byName(name)
+		if err != nil {
+			continue
+		}
+		es := &nettypes.EndpointSettings{NetworkID: bn.def.ID, IPAMConfig: req.IPAMConfig, Aliases: req.Aliases}
+		if !bn.def.Default {
+			es.DNSNames = append([]string{c.Name, c.ID[:12]}, req.Aliases...)
+		}
+		s.Networks[bn.def.Name] = es
+	}
+	if !c.Status.Alive() {
+		return s
+	}
+	for _, ep := range n.eps[c.ID] {
+		bn := n.nets[ep.Network]
+		if bn == nil {
+			continue
+		}
+		es := s.Networks[bn.def.Name]
+		if es == nil {
+			es = &nettypes.EndpointSettings{NetworkID: bn.def.ID}
+			s.Networks[bn.def.Name] = es
+		}
+		s.SandboxKey = d.netnsPath(c.ID)
+		s.SandboxID = hex.EncodeToString([]byte(c.ID[:32]))[:64]
+		es.EndpointID, es.IPAddress, es.IPPrefixLen = ep.EndpointID, ep.Addr.Addr(), ep.Addr.Bits()
+		if !bn.def.Internal {
+			es.Gateway = bn.def.Gateway
+		}
+		if mac, err := net.ParseMAC(ep.MAC); err == nil {
+			es.MacAddress = nettypes.HardwareAddr(mac)
+		}
+		for _, r := range ep.Ports {
+			p, err := nettypes.ParsePort(fmt.Sprintf("%d/%s", r.ContainerPort, r.Proto))
+			if err != nil {
+				continue
+			}
+			hip := r.HostIP
+			if !hip.IsValid() {
+				hip = netip.IPv4Unspecified()
+			}
+			s.Ports[p] = append(s.Ports[p], nettypes.PortBinding{HostIP: hip, HostPort: strconv.Itoa(int(r.HostPort))})
+		}
+	}
+	for p := range d.exposedPorts(c) {
+		if _, ok := s.Ports[p]; !ok {
+			s.Ports[p] = nil
+		}
+	}
+	return s
+}
+
+// summaryNetwork fills ps's Ports and NetworkSettings from the container's endpoints.
+func (d *Daemon) summaryNetwork(c *container.Container, s *ctypes.Summary) {
+	ns := d.networkSettings(c)
+	s.NetworkSettings = &ctypes.NetworkSettingsSummary{Networks: ns.Networks}
+	for p, bs := range ns.Ports {
+		if len(bs) == 0 {
+			s.Ports = append(s.Ports, ctypes.PortSummary{PrivatePort: p.Num(), Type: string(p.Proto())})
+		}
+		for _, b := range bs {
+			hp, _ := strconv.Atoi(b.HostPort)
+			s.Ports = append(s.Ports, ctypes.PortSummary{IP: b.HostIP, PrivatePort: p.Num(), PublicPort: uint16(hp), Type: string(p.Proto())})
+		}
+	}
+}
+
+// containerAddr is the container's address on its first network, if it has one.
+func (d *Daemon) containerAddr(id string) (netip.Addr, bool) {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	if eps := d.net.eps[id]; len(eps) > 0 {
+		return eps[0].Addr.Addr(), true
+	}
+	return netip.Addr{}, false
+}
+
+// newNetworkID is a random 64-hex id.
+func newNetworkID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// resolvConf is the container's resolv.conf from the host's (loopback servers already dropped):
+// on a user-defined network the embedded server (which forwards to the host's resolvers or
+// --dns), else --dns in place of the host's servers; --dns-search and --dns-option replace the
+// host's search and options lines.
+func (d *Daemon) resolvConf(c *container.Container, host []byte) []byte {
+	h := c.HostConfig
+	embedded := d.usesEmbeddedDNS(c)
+	if !embedded && len(h.DNS) == 0 && len(h.DNSSearch) == 0 && len(h.DNSOptions) == 0 {
+		return host
+	}
+	var servers, search, options, other []string
+	for _, line := range strings.Split(string(host), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "nameserver":
+			servers = append(servers, f[1])
+		case len(f) >= 2 && (f[0] == "search" || f[0] == "domain"):
+			search = append(search, f[1:]...)
+		case len(f) >= 2 && f[0] == "options":
+			options = append(options, f[1:]...)
+		case strings.TrimSpace(line) != "":
+			other = append(other, line)
+		}
+	}
+	if len(h.DNS) > 0 {
+		servers = nil
+		for _, a := range h.DNS {
+			servers = append(servers, a.String())
+		}
+	}
+	if embedded {
+		servers = []string{network.DNSAddr}
+	}
+	if len(h.DNSSearch) > 0 {
+		search = h.DNSSearch
+		if len(search) == 1 && search[0] == "." {
+			search = nil
+		}
+	}
+	if len(h.DNSOptions) > 0 {
+		options = h.DNSOptions
+	}
+	if embedded && !slices.ContainsFunc(options, func(o string) bool { return strings.HasPrefix(o, "ndots:") }) {
+		options = append(options, "ndots:0")
+	}
+	var b strings.Builder
+	for _, l := range other {
+		b.WriteString(l + "\n")
+	}
+	for _, s := range servers {
+		b.WriteString("nameserver " + s + "\n")
+	}
+	if len(search) > 0 {
+		b.WriteString("search " + strings.Join(search, " ") + "\n")
+	}
+	if len(options) > 0 {
+		b.WriteString("options " + strings.Join(options, " ") + "\n")
+	}
+	return []byte(b.String())
+}
+
+// networkExists: ref names a network.
+func (d *Daemon) networkExists(ref string) bool {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	_, err := d.net.byName(ref)
+	return err == nil
+}
+
+// extraHosts are the /etc/hosts lines of --add-host (name:ip; host-gateway is the gateway of the
+// container's first network) and of --link (name:alias, the linked container's address with the
+// alias, its hostname and its name), as Docker writes them.
+func (d *Daemon) extraHosts(c *container.Container) []byte {
+	var b strings.Builder
+	for _, h := range c.HostConfig.ExtraHosts {
+		name, ip, ok := strings.Cut(h, ":")
+		if !ok {
+			continue
+		}
+		if ip == "host-gateway" {
+			gw, ok := d.firstGateway(c.ID)
+			if !ok {
+				continue
+			}
+			ip = gw.String()
+		}
+		b.WriteString(strings.Trim(ip, "[]") + "\t" + name + "\n")
+	}
+	for _, l := range c.HostConfig.Links {
+		name, alias, ok := strings.Cut(l, ":")
+		if !ok {
+			alias = name
+		}
+		name = strings.TrimPrefix(name, "/")
+		_, alias = filepath.Split(alias)
+		child, err := d.containers.Get(name)
+		if err != nil {
+			continue
+		}
+		ip, ok := d.containerAddr(child.ID)
+		if !ok {
+			continue
+		}
+		line := alias + " " + child.Config.Hostname
+		if alias != child.Name {
+			line += " " + child.Name
+		}
+		b.WriteString(ip.String() + "\t" + line + "\n")
+	}
+	return []byte(b.String())
+}
+
+// firstGateway is the gateway of the container's first network.
+func (d *Daemon) firstGateway(id string) (netip.Addr, bool) {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	for _, ep := range d.net.eps[id] {
+		if bn := d.net.nets[ep.Network]; bn != nil {
+			return bn.def.Gateway, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// joinNetwork, for --network container:<id>, is the namespace of that container (which must be
+// running); "" for any other mode.
+func (d *Daemon) joinNetwork(c *container.Container) (string, error) {
+	mode := c.HostConfig.NetworkMode
+	if !mode.IsContainer() {
+		return "", nil
+	}
+	other, err := d.containers.Get(mode.ConnectedContainer())
+	if err != nil {
+		return "", err
+	}
+	if !other.Status.Alive() {
+		return "", errdefs.Conflict(fmt.Errorf("cannot join network namespace of a non running container: container %s is %s", other.ID[:12], other.Status))
+	}
+	if other.HostConfig.NetworkMode == "host" {
+		return "host", nil
+	}
+	if other.HostConfig.NetworkMode.IsContainer() {
+		return d.joinNetwork(other)
+	}
+	return d.netnsPath(other.ID), nil
+}
+
+// freeIfName is the lowest ethN none of eps uses.
+func freeIfName(eps []*endpoint) string {
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if !slices.ContainsFunc(eps, func(ep *endpoint) bool { return ep.IfName == name }) {
+			return name
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// MACFromIP is Docker's MAC for an IPv4 address: 02:42 then the four bytes of the address.
+func MACFromIP(ip netip.Addr) net.HardwareAddr {
+	b := ip.As4()
+	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
+}
+
+// EnsureBridge makes the Linux bridge name with address gw (as gateway/prefix) and sets it up;
+// an existing one is kept and given the address if it lacks it. route_localnet is set on it so
+// that connections to published ports through 127.0.0.1 can be forwarded to containers.
+func EnsureBridge(name string, gw netip.Prefix) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if !errors.As(err, &nf) {
+			return fmt.Errorf("bridge %s: %w", name, err)
+		}
+		br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name, TxQLen: -1}}
+		if err := netlink.LinkAdd(br); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("create bridge %s: %w", name, err)
+		}
+		if link, err = netlink.LinkByName(name); err != nil {
+			return fmt.Errorf("bridge %s: %w", name, err)
+		}
+	}
+	if _, ok := link.(*netlink.Bridge); !ok {
+		return fmt.Errorf("%s exists and is not a bridge", name)
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw.Addr().AsSlice(), Mask: net.CIDRMask(gw.Bits(), 32)}}
+	if err := netlink.AddrReplace(link, addr); err != nil {
+		return fmt.Errorf("address %s on %s: %w", gw, name, err)
+	}
+	if err := netlink.LinkSetUp(link); err != nil {
+		return fmt.Errorf("bridge %s up: %w", name, err)
+	}
+	for _, f := range []string{"/proc/sys/net/ipv4/conf/" + name + "/route_localnet", "/proc/sys/net/ipv4/ip_forward"} {
+		if err := os.WriteFile(f, []byte("1"), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteLink removes a link by name; a missing one is fine.
+func DeleteLink(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return err
+	}
+	return netlink.LinkDel(link)
+}
+
+// Interface is one container interface on a bridge.
+type Interface struct {
+	HostVeth string       // the host end, a port of Bridge
+	Bridge   string       // the bridge device
+	Name     string       // inside the container: eth0
+	Addr     netip.Prefix // the container's address and the subnet's prefix length
+	Gateway  netip.Addr   // default route via (invalid: no default route, as --internal)
+	MAC      net.HardwareAddr
+}
+
+// AttachVeth creates a veth pair, plugs the host end into the bridge and moves the other into
+// the namespace pinned at nsPath, where it becomes ifc.Name with its address, MAC and route.
+func AttachVeth(nsPath string, ifc Interface) (err error) {
+	br, err := netlink.LinkByName(ifc.Bridge)
+	if err != nil {
+		return fmt.Errorf("bridge %s: %w", ifc.Bridge, err)
+	}
+	ns, err := netns.GetFromPath(nsPath)
+	if err != nil {
+		return fmt.Errorf("network namespace: %w", err)
+	}
+	defer ns.Close()
+	tmp := "t" + ifc.HostVeth[1:]
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: ifc.HostVeth, MasterIndex: br.Attrs().Index, TxQLen: -1},
+		PeerName:      tmp,
+		PeerNamespace: netlink.NsFd(int(ns)),
+	}
+	err = netlink.LinkAdd(veth)
+	if errors.Is(err, unix.EEXIST) {
+		// The previous run's, whose namespace the kernel has not finished tearing down.
+		DeleteLink(ifc.HostVeth)
+		err = netlink.LinkAdd(veth)
+	}
+	if err != nil {
+		return fmt.Errorf("create veth %s: %w", ifc.HostVeth, err)
+	}
+	defer func() {
+		if err != nil {
+			DeleteLink(ifc.HostVeth)
+		}
+	}()
+	host, err := netlink.LinkByName(ifc.HostVeth)
+	if err != nil {
+		return err
+	}
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fmt.Errorf("hairpin on %s: %w", ifc.HostVeth, err)
+	}
+	if err := netlink.LinkSetUp(host); err != nil {
+		return err
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	peer, err := h.LinkByName(tmp)
+	if err != nil {
+		return err
+	}
+	if err := h.LinkSetName(peer, ifc.Name); err != nil {
+		return fmt.Errorf("rename to %s: %w", ifc.Name, err)
+	}
+	if len(ifc.MAC) > 0 {
+		if err := h.LinkSetHardwareAddr(peer, ifc.MAC); err != nil {
+			return fmt.Errorf("MAC address %s: %w", ifc.MAC, err)
+		}
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ifc.Addr.Addr().AsSlice(), Mask: net.CIDRMask(ifc.Addr.Bits(), 32)}}
+	if err := h.AddrAdd(peer, addr); err != nil {
+		return fmt.Errorf("address %s: %w", ifc.Addr, err)
+	}
+	if err := h.LinkSetUp(peer); err != nil {
+		return err
+	}
+	if ifc.Gateway.IsValid() {
+		route := &netlink.Route{LinkIndex: peer.Attrs().Index, Gw: ifc.Gateway.AsSlice()}
+		if err := h.RouteAdd(route); err != nil {
+			return fmt.Errorf("default route via %s: %w", ifc.Gateway, err)
+		}
+	}
+	return nil
+}
+
+// DetachLink takes a link off its bridge and down, without deleting it: a veth whose peer is in
+// a namespace about to go is deleted by the kernel with it, off the caller's path (deleting a
+// link waits for an RCU grace period, ~15 ms).
+func DetachLink(name string) error {
+	link, err := netlink.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) {
+			return nil
+		}
+		return err
+	}
+	if err := netlink.LinkSetNoMaster(link); err != nil {
+		return err
+	}
+	return netlink.LinkSetDown(link)
+}
