@@ -28,6 +28,7 @@ import (
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/snapshot"
 	"github.com/berthproject/berth/internal/version"
+	"github.com/berthproject/berth/internal/volume"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/system"
 	"github.com/opencontainers/go-digest"
@@ -49,6 +50,7 @@ type Daemon struct {
 	execs      execStore
 	bus        events.Bus   // container and image events (GET /events)
 	restarts   restartState // restart policies' backoff and pending restarts
+	volumes    *volume.Store
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -89,7 +91,13 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		snaps.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers}
+	volumes, err := volume.Open(filepath.Join(cfg.DataRoot, "volumes"))
+	if err != nil {
+		images.Close()
+		snaps.Close()
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers, volumes: volumes}
 	d.restoreContainers()
 	go d.startOnBoot()
 	return d, nil
@@ -98,6 +106,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 // Close releases the stores.
 func (d *Daemon) Close() error {
 	d.images.Close()
+	d.volumes.Close()
 	return d.snaps.Close()
 }
 
