@@ -77,4 +77,7 @@ func (s *Server) fileRoutes(b any) {
 	if vb, ok := b.(VolumeBackend); ok {
 		s.volumeRoutes(vb)
 	}
+	if ab, ok := b.(ArchiveBackend); ok {
+		s.archiveRoutes(ab)
+	}
 }
