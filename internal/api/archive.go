@@ -57,3 +57,33 @@ func (s *Server) archiveRoutes(b ArchiveBackend) {
 		return nil
 	})
 }
+
+// ChangesBackend answers GET /containers/{id}/changes and /export.
+type ChangesBackend interface {
+	ContainerChanges(ctx context.Context, ref string) ([]ctypes.FilesystemChange, error)
+	ContainerExport(ctx context.Context, ref string, start func() io.Writer) error
+}
+
+func (s *Server) changesRoutes(b ChangesBackend) {
+	s.handle("GET /containers/{id}/changes", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		list, err := b.ContainerChanges(ctx, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, list)
+	})
+	s.handle("GET /containers/{id}/export", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		started := false
+		err := b.ContainerExport(ctx, r.PathValue("id"), func() io.Writer {
+			w.Header().Set("Content-Type", "application/x-tar")
+			w.WriteHeader(http.StatusOK)
+			started = true
+			return w
+		})
+		if err != nil && started {
+			s.log.Warn("export: stream cut short", "container", r.PathValue("id"), "err", err)
+			return nil
+		}
+		return err
+	})
+}

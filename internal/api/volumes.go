@@ -80,4 +80,7 @@ func (s *Server) fileRoutes(b any) {
 	if ab, ok := b.(ArchiveBackend); ok {
 		s.archiveRoutes(ab)
 	}
+	if cb, ok := b.(ChangesBackend); ok {
+		s.changesRoutes(cb)
+	}
 }
