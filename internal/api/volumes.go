@@ -83,4 +83,7 @@ func (s *Server) fileRoutes(b any) {
 	if cb, ok := b.(ChangesBackend); ok {
 		s.changesRoutes(cb)
 	}
+	if cb, ok := b.(CommitBackend); ok {
+		s.commitRoutes(cb)
+	}
 }

@@ -212,5 +212,5 @@ func volumePruneCmd(e *env) *cobra.Command {
 
 // fileCmds are the commands of issue 4.
 func fileCmds(e *env) []*cobra.Command {
-	return []*cobra.Command{volumeCmd(e), cpCmd(e), diffCmd(e), exportCmd(e)}
+	return []*cobra.Command{volumeCmd(e), cpCmd(e), diffCmd(e), exportCmd(e), commitCmd(e)}
 }
