@@ -64,6 +64,9 @@ func (s *Server) volumeRoutes(b VolumeBackend) {
 		if err != nil {
 			return err
 		}
+		if versionLess(APIVersion(ctx), "1.42") {
+			f["all"] = []string{"true"} // before 1.42 prune took named volumes too
+		}
 		report, err := b.VolumePrune(ctx, f)
 		if err != nil {
 			return err

@@ -413,7 +413,11 @@ func (d *Daemon) volumeEvent(name, action string) {
 }
 
 func (d *Daemon) volumeInfo(v *volume.Volume) voltypes.Volume {
-	return voltypes.Volume{Name: v.Name, Driver: v.Driver, Labels: v.Labels, Options: v.Options, Scope: "local",
+	opts := v.Options
+	if len(opts) == 0 {
+		opts = nil // dockerd shows null
+	}
+	return voltypes.Volume{Name: v.Name, Driver: v.Driver, Labels: v.Labels, Options: opts, Scope: "local",
 		Mountpoint: d.volumes.Path(v.Name), CreatedAt: v.CreatedAt.Format(time.RFC3339)}
 }
 
