@@ -44,9 +44,14 @@ var stoppedMounts sync.Mutex // one temporary mount of a stopped container's sna
 
 func (d *Daemon) openFS(ctx context.Context, c *container.Container) (*fsView, error) {
 	if c.Status.Alive() && c.Pid > 0 {
-		root := fmt.Sprintf("/proc/%d/root", c.Pid)
-		if _, err := os.Stat(root); err == nil {
-			return &fsView{rootfs: root, release: func() {}}, nil
+		// The root is pinned by an fd first, then the pid checked to still be the container's
+		// (its cgroup): a pid reused by a host process is never taken for the container.
+		if root, err := pathsafe.OpenRoot(fmt.Sprintf("/proc/%d/root", c.Pid)); err == nil {
+			cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.Pid))
+			if err == nil && strings.Contains(string(cg), "/berth/"+c.ID) {
+				return &fsView{rootfs: fmt.Sprintf("/proc/self/fd/%d", root.Fd()), release: func() { root.Close() }}, nil
+			}
+			root.Close()
 		}
 	}
 	stoppedMounts.Lock()

@@ -178,3 +178,17 @@ func TestCpTarEntriesConfined(t *testing.T) {
 		t.Errorf("host directory holds %d entries", len(entries))
 	}
 }
+
+// A running container is copied from as it sees itself: its tmpfs mounts included.
+func TestCpRunningContainerView(t *testing.T) {
+	d := withBusybox(t)
+	id := d.mustDocker("run", "-d", "--tmpfs", "/tt", "busybox", "sh", "-c", "echo intmpfs > /tt/f; touch /ready; sleep 60")
+	waitFile(t, d, id, "/ready")
+	for _, cli := range clients() {
+		out := filepath.Join(t.TempDir(), "f")
+		d.must(cli, "cp", id+":/tt/f", out)
+		if b, _ := os.ReadFile(out); string(b) != "intmpfs\n" {
+			t.Errorf("%s: tmpfs file read as %q", cli, b)
+		}
+	}
+}
