@@ -28,6 +28,7 @@ type ContainerBackend interface {
 	ContainerKill(ctx context.Context, ref, signal string) error
 	ContainerStop(ctx context.Context, ref, signal string, timeout *int) error
 	ContainerRemove(ctx context.Context, ref string, force bool) error
+	ContainerRemoveWithVolumes(ctx context.Context, ref string, force bool) error
 	ContainerList(ctx context.Context, o container.ListOptions) ([]ctypes.Summary, error)
 	ContainerInspect(ctx context.Context, ref string) (*ctypes.InspectResponse, error)
 	ContainerLogs(ctx context.Context, ref string, o logopts.Options, w io.Writer) (tty bool, err error)
@@ -190,7 +191,11 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		return err
 	})
 	s.handle("DELETE /containers/{id}", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		if err := b.ContainerRemove(ctx, r.PathValue("id"), boolParam(r, "force")); err != nil {
+		remove := b.ContainerRemove
+		if boolParam(r, "v") {
+			remove = b.ContainerRemoveWithVolumes
+		}
+		if err := remove(ctx, r.PathValue("id"), boolParam(r, "force")); err != nil {
 			return err
 		}
 		w.WriteHeader(http.StatusNoContent)

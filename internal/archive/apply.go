@@ -29,6 +29,8 @@ const (
 	WhiteoutOverlay WhiteoutMode = iota
 	// WhiteoutRemove deletes the entries: for a directory that already holds the layers below.
 	WhiteoutRemove
+	// WhiteoutNone: ".wh." entries are ordinary files (docker cp, PUT archive).
+	WhiteoutNone
 )
 
 const (
@@ -39,7 +41,12 @@ const (
 // ApplyOptions tune Apply.
 type ApplyOptions struct {
 	Whiteouts WhiteoutMode
+	// Owner, when set, owns every entry instead of the tar's uid/gid (docker cp).
+	Owner *Owner
 }
+
+// Owner is a uid and gid.
+type Owner struct{ UID, GID int }
 
 // Apply extracts the tar stream r into dir and returns the layer's size as Docker counts it: the
 // bytes of file content written plus the length of each symlink's target (what a walk of the
@@ -125,7 +132,7 @@ func (a *applier) entry(hdr *tar.Header, content io.Reader) (int64, error) {
 	defer parent.Close()
 	pfd := int(parent.Fd())
 
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if strings.HasPrefix(base, whiteoutPrefix) && a.opts.Whiteouts != WhiteoutNone {
 		return 0, a.whiteout(pfd, dirRel, base)
 	}
 	a.created[rel] = true
@@ -295,7 +302,11 @@ func (a *applier) whiteout(pfd int, dirRel, base string) error {
 
 // ownership sets owner and mode of an entry (mode after owner: chown clears setuid bits).
 func (a *applier) ownership(pfd int, base string, hdr *tar.Header) error {
-	if err := unix.Fchownat(pfd, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	uid, gid := hdr.Uid, hdr.Gid
+	if o := a.opts.Owner; o != nil {
+		uid, gid = o.UID, o.GID
+	}
+	if err := unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return err
 	}
 	if hdr.Typeflag == tar.TypeSymlink {

@@ -18,6 +18,7 @@ func containerCmd(e *env) *cobra.Command {
 	cmd.AddCommand(ls, runCmd(e), createCmd(e), startCmd(e), stopCmd(e), killCmd(e), rmCmd(e), waitCmd(e),
 		logsCmd(e), attachCmd(e), execCmd(e), pruneContainersCmd(e))
 	cmd.AddCommand(opsCmds(e)...)
+	cmd.AddCommand(cpCmd(e), diffCmd(e), exportCmd(e), commitCmd(e)) // issue 4
 	inspect := inspectCmd(e)
 	inspect.Use = "inspect [OPTIONS] CONTAINER [CONTAINER...]"
 	cmd.AddCommand(inspect)

@@ -31,7 +31,7 @@ type containerOptions struct {
 	attach                         listOpt
 	env, labels                    listOpt
 	envFiles, labelFiles           []string
-	volumes, tmpfs                 []string
+	volumes, tmpfs, volumesFrom    []string
 	mounts                         mountOpt
 	capAdd, capDrop                []string
 	ulimits                        ulimitOpt
@@ -94,6 +94,7 @@ func addContainerFlags(f *pflag.FlagSet) *containerOptions {
 	f.MarkHidden("net")
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "Bind mount a volume")
 	f.Var(&o.mounts, "mount", "Attach a filesystem mount to the container")
+	f.StringArrayVar(&o.volumesFrom, "volumes-from", nil, "Mount volumes from the specified container(s)")
 	f.StringArrayVar(&o.tmpfs, "tmpfs", nil, "Mount a tmpfs directory")
 	f.StringVar(&o.cidfile, "cidfile", "", "Write the container ID to the file")
 	f.VarP(&o.memory, "memory", "m", "Memory limit")
@@ -195,7 +196,7 @@ func (o *containerOptions) toConfig(args []string) (*ctypes.Config, *ctypes.Host
 	}
 	pids := o.pidsLimit
 	host := &ctypes.HostConfig{
-		Binds: binds, ContainerIDFile: o.cidfile, AutoRemove: o.rm, Privileged: o.privileged,
+		Binds: binds, VolumesFrom: o.volumesFrom, ContainerIDFile: o.cidfile, AutoRemove: o.rm, Privileged: o.privileged,
 		PidMode: ctypes.PidMode(o.pidMode), IpcMode: ctypes.IpcMode(o.ipcMode), UTSMode: ctypes.UTSMode(o.utsMode),
 		NetworkMode: ctypes.NetworkMode(o.network), CapAdd: capAdd, CapDrop: capDrop, RestartPolicy: restart,
 		ReadonlyRootfs: o.readOnly, ShmSize: o.shmSize.value, Tmpfs: tmpfs, Sysctls: sysctls, Mounts: o.mounts.values,

@@ -58,6 +58,8 @@ type Container struct {
 	RestartCount int `json:"restart_count,omitempty"`
 	// ManuallyStopped: stopped (or killed) by a user; the restart policy leaves it alone.
 	ManuallyStopped bool `json:"manually_stopped,omitempty"`
+	// MountPoints are the container's volumes and binds as resolved at create (mounts.go).
+	MountPoints []MountPoint `json:"mount_points,omitempty"`
 }
 
 // ListOptions select and detail containers (GET /containers/json, docker ps).

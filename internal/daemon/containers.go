@@ -50,11 +50,20 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 	if err != nil {
 		return "", err
 	}
-	if _, err := d.snaps.Prepare(ctx, id, img.ChainID.String()); err != nil {
+	mps, err := d.resolveMounts(cfg, host, img.Config.Volumes) // volumes.go
+	if err != nil {
 		d.containers.Release(name)
 		return "", err
 	}
-	c := &container.Container{
+	if _, err := d.snaps.Prepare(ctx, id, img.ChainID.String()); err != nil {
+		d.containers.Release(name)
+		d.releaseVolumes(&container.Container{MountPoints: mps}, true)
+		return "", err
+	}
+	if mps == nil {
+		mps = []container.MountPoint{}
+	}
+	c := &container.Container{MountPoints: mps,
 		ID: id, Name: name, Created: time.Now().UTC(), Image: cfg.Image, ImageID: img.ID.String(),
 		Config: cfg, HostConfig: host, Path: path, Args: args, Status: container.StatusCreated,
 		LogPath: filepath.Join(d.containers.Dir(id), id+"-json.log"),
@@ -62,6 +71,7 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 	if err := d.containers.Save(c); err != nil {
 		d.snaps.Remove(context.WithoutCancel(ctx), id)
 		d.containers.Release(name)
+		d.releaseVolumes(&container.Container{MountPoints: mps}, true)
 		return "", err
 	}
 	d.event(c, "create", nil)
@@ -136,7 +146,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		network.RemoveNamespace(d.netnsPath(c.ID))
 		if c.HostConfig.AutoRemove {
 			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
-			if rerr := d.ContainerRemove(context.WithoutCancel(ctx), c.ID, true); rerr != nil {
+			if rerr := d.removeContainer(context.WithoutCancel(ctx), c.ID, true, true); rerr != nil {
 				d.log.Warn("auto-remove failed", "container", c.ID, "err", rerr)
 			}
 		}
@@ -358,7 +368,7 @@ func (d *Daemon) monitorExit(id string) {
 	d.notifyExit(id)
 	recorded := time.Now()
 	if c.HostConfig != nil && c.HostConfig.AutoRemove {
-		if err := d.ContainerRemove(context.Background(), id, true); err != nil {
+		if err := d.removeContainer(context.Background(), id, true, true); err != nil {
 			d.log.Warn("auto-remove failed", "container", id, "err", err)
 		}
 	}
@@ -417,6 +427,16 @@ func (d *Daemon) ContainerStop(ctx context.Context, ref string, signal string, t
 
 // ContainerRemove answers DELETE /containers/{id}.
 func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) error {
+	return d.removeContainer(ctx, ref, force, false)
+}
+
+// ContainerRemoveWithVolumes answers DELETE /containers/{id}?v=1: the container's anonymous
+// volumes go with it.
+func (d *Daemon) ContainerRemoveWithVolumes(ctx context.Context, ref string, force bool) error {
+	return d.removeContainer(ctx, ref, force, true)
+}
+
+func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes bool) error {
 	c, err := d.containers.Get(ref)
 	if err != nil {
 		return err
@@ -442,6 +462,7 @@ func (d *Daemon) ContainerRemove(ctx context.Context, ref string, force bool) er
 	if err := d.containers.Delete(c.ID); err != nil {
 		return err
 	}
+	d.releaseVolumes(c, volumes)
 	d.removed(c)
 	d.notifyExit(c.ID) // waiters for "removed"
 	return nil

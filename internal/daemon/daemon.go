@@ -28,6 +28,7 @@ import (
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/snapshot"
 	"github.com/berthproject/berth/internal/version"
+	"github.com/berthproject/berth/internal/volume"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/system"
 	"github.com/opencontainers/go-digest"
@@ -50,6 +51,7 @@ type Daemon struct {
 	bus        events.Bus     // container and image events (GET /events)
 	restarts   restartState   // restart policies' backoff and pending restarts
 	net        *netController // the default bridge network (nil with -b none)
+	volumes    *volume.Store
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -90,10 +92,17 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		snaps.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers}
+	volumes, err := volume.Open(filepath.Join(cfg.DataRoot, "volumes"))
+	if err != nil {
+		images.Close()
+		snaps.Close()
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers, volumes: volumes}
 	if err := d.openNetwork(); err != nil {
 		images.Close()
 		snaps.Close()
+		volumes.Close()
 		return nil, err
 	}
 	d.restoreContainers()
@@ -110,6 +119,7 @@ func (d *Daemon) Close() error {
 	if d.net != nil {
 		d.net.db.Close()
 	}
+	d.volumes.Close()
 	return d.snaps.Close()
 }
 

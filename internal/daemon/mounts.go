@@ -25,6 +25,10 @@ type mountPoint struct {
 	tmpfs       *mount.TmpfsOptions
 	// createSource: -v makes a missing host directory; --mount type=bind refuses it.
 	createSource bool
+	// Volumes (volumes.go): Name is "" for an anonymous volume; copyData unless nocopy.
+	Name     string
+	copyData bool
+	volOpts  *mount.VolumeOptions
 }
 
 var propagationModes = map[mount.Propagation]bool{
@@ -62,11 +66,6 @@ func validBindMode(mode string) bool {
 	return true
 }
 
-// errVolumesUnsupported answers volumes until berth has them.
-func errVolumesUnsupported(kind string) error {
-	return errdefs.NotImplemented(fmt.Errorf("%s volumes are not supported yet", kind))
-}
-
 // parseBind reads one HostConfig.Binds entry (source:destination[:mode]) with dockerd's rules
 // and messages.
 func parseBind(raw string) (mountPoint, error) {
@@ -78,7 +77,7 @@ func parseBind(raw string) (mountPoint, error) {
 	var src, dst, mode string
 	switch len(arr) {
 	case 1:
-		return mountPoint{}, errVolumesUnsupported("anonymous")
+		return anonymousBind(raw)
 	case 2:
 		if validBindMode(arr[1]) {
 			return mountPoint{}, invalidSpec() // a destination and a mode, no source
@@ -93,7 +92,7 @@ func parseBind(raw string) (mountPoint, error) {
 		return mountPoint{}, errdefs.InvalidArgument(fmt.Errorf("invalid mode: %s", mode))
 	}
 	if !path.IsAbs(src) {
-		return mountPoint{}, errVolumesUnsupported("named")
+		return namedBind(raw, src, dst, mode)
 	}
 	mp := mountPoint{Type: mount.TypeBind, Source: path.Clean(src), Mode: mode, RW: true,
 		Propagation: mount.PropagationRPrivate, createSource: true}
@@ -195,10 +194,7 @@ func parseMount(m mount.Mount, checkSource bool) (mountPoint, error) {
 		}
 		mp.tmpfs = m.TmpfsOptions
 	case mount.TypeVolume:
-		if m.Source == "" {
-			return mountPoint{}, errVolumesUnsupported("anonymous")
-		}
-		return mountPoint{}, errVolumesUnsupported("named")
+		return parseVolumeMount(m, mp)
 	default:
 		return invalid(mountConfigError(m.Type, errors.New("mount type unknown")))
 	}

@@ -533,7 +533,7 @@ func (d *Daemon) startDNS(c *container.Container) error {
 			upstream = append(upstream, a.String())
 		}
 	}
-	s, err := network.StartDNS(d.netnsPath(id), func(name string) ([]netip.Addr, bool) { return d.resolve(id, name) }, upstream)
+	s, err := network.StartDNS(d.netnsPath(id), func(name string) ([]netip.Addr, bool) { return d.resolveName(id, name) }, upstream)
 	if err != nil {
 		return fmt.Errorf("embedded DNS: %w", err)
 	}
@@ -543,9 +543,9 @@ func (d *Daemon) startDNS(c *container.Container) error {
 	return nil
 }
 
-// resolve answers name for container from: the containers sharing a user-defined network with
+// resolveName answers name for container from: the containers sharing a user-defined network with
 // it, by name, alias or short id.
-func (d *Daemon) resolve(from, name string) ([]netip.Addr, bool) {
+func (d *Daemon) resolveName(from, name string) ([]netip.Addr, bool) {
 	n := d.net
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -78,9 +78,6 @@ func (d *Daemon) validateHostConfig(cfg *ctypes.Config, h *ctypes.HostConfig) er
 			return invalid("network %s not found", mode)
 		}
 	}
-	if len(cfg.Volumes) > 0 {
-		return errVolumesUnsupported("anonymous")
-	}
 	if h.Memory != 0 && h.Memory < linuxMinMemory {
 		return invalid("Minimum memory limit allowed is 6MB")
 	}
@@ -197,9 +194,15 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 			oc.Hostname, _ = os.Hostname()
 		}
 	}
-	if oc.Mounts, err = userMounts(h); err != nil {
+	if oc.Mounts, err = userMounts(h, c.MountPoints != nil); err != nil {
 		return nil, err
 	}
+	vols, err := d.volumeMounts(c, rootfs) // volumes.go
+	if err != nil {
+		return nil, err
+	}
+	oc.Mounts = append(oc.Mounts, vols...)
+	sortMounts(oc.Mounts)
 	hostname := oc.Hostname
 	if hostname == "" {
 		hostname = c.ID[:12]
@@ -227,7 +230,7 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 
 // userMounts turns Binds, Mounts and Tmpfs into OCI mounts. A missing -v source is made (a
 // directory, as Docker does); a missing --mount bind source is an error.
-func userMounts(h *ctypes.HostConfig) ([]specs.Mount, error) {
+func userMounts(h *ctypes.HostConfig, recorded bool) ([]specs.Mount, error) {
 	mps, err := containerMounts(h, true)
 	if err != nil {
 		return nil, err
@@ -236,6 +239,9 @@ func userMounts(h *ctypes.HostConfig) ([]specs.Mount, error) {
 	for _, mp := range mps {
 		switch mp.Type {
 		case mount.TypeBind:
+			if recorded {
+				continue // in the container's MountPoints (volumes.go)
+			}
 			if mp.createSource {
 				if err := os.MkdirAll(mp.Source, 0o755); err != nil {
 					return nil, fmt.Errorf("error while creating mount source path '%s': %w", mp.Source, err)

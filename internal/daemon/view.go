@@ -178,7 +178,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 		HostnamePath:   filepath.Join(d.containers.Dir(c.ID), hostnameFile),
 		HostsPath:      filepath.Join(d.containers.Dir(c.ID), hostsFile),
 		GraphDriver:    d.graphDriver(ctx, c.ID),
-		HostConfig:     c.HostConfig, Config: c.Config, Mounts: inspectMounts(c.HostConfig), RestartCount: c.RestartCount,
+		HostConfig:     c.HostConfig, Config: c.Config, Mounts: containerInspectMounts(c), RestartCount: c.RestartCount,
 		NetworkSettings: d.networkSettings(c),
 	}, nil
 }

@@ -88,7 +88,7 @@ func (s *Service) Inspect(ctx context.Context, name string) (*imagetypes.Inspect
 	resp := &imagetypes.InspectResponse{
 		ID: r.ID.String(), RepoTags: []string{}, RepoDigests: []string{},
 		Config:       &dockerspec.DockerOCIImageConfig{ImageConfig: img.Config},
-		Architecture: img.Architecture, Os: img.OS, Size: r.Size,
+		Architecture: img.Architecture, Os: img.OS, Size: r.Size, Author: img.Author,
 		RootFS: imagetypes.RootFS{Type: img.RootFS.Type},
 	}
 	if img.Created != nil {

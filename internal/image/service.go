@@ -164,7 +164,13 @@ func (s *Service) unpack(ctx context.Context, layer digest.Digest, parent string
 		snapshot.Unmount(target)
 		return 0, err
 	}
-	n, err := archive.Apply(ctx, target, bufio.NewReader(blob), archive.ApplyOptions{Whiteouts: s.whiteouts})
+	whiteouts := s.whiteouts
+	if parent != "" && whiteouts == archive.WhiteoutOverlay {
+		// Applied through the overlay mount: overlayfs itself records a removal as a whiteout
+		// (a whiteout device cannot be made through an overlay mount).
+		whiteouts = archive.WhiteoutRemove
+	}
+	n, err := archive.Apply(ctx, target, bufio.NewReader(blob), archive.ApplyOptions{Whiteouts: whiteouts})
 	blob.Close()
 	if uerr := snapshot.Unmount(target); err == nil {
 		err = uerr

@@ -284,7 +284,7 @@ func TestRunFlagsBadInput(t *testing.T) {
 			`Error response from daemon: invalid mount config for type "bind": bind source path does not exist: /no/such/dir`},
 		{[]string{"run", "-v", "/tmp:rel", "busybox"}, 125, `invalid volume specification: '/tmp:rel': invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute`},
 		{[]string{"run", "-v", "/tmp:/x:bogus", "busybox"}, 125, "Error response from daemon: invalid mode: bogus"},
-		{[]string{"run", "-v", "data:/x", "busybox"}, 125, "Error response from daemon: named volumes are not supported yet"},
+		{[]string{"run", "-v", "_x:/x", "busybox"}, 125, `Error response from daemon: create _x: "_x" includes invalid characters for a local volume name`},
 		{[]string{"run", "--cidfile", existing, "busybox"}, 125, "container ID file found, make sure the other container isn't running or delete " + existing},
 		{[]string{"create", "--cidfile", existing, "busybox"}, 1, "container ID file found, make sure the other container isn't running or delete " + existing},
 		{[]string{"run", "--restart", "sometimes", "busybox"}, 125,

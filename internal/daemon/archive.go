@@ -1,0 +1,392 @@
+package daemon
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthproject/berth/internal/archive"
+	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/oci"
+	"github.com/berthproject/berth/internal/pathsafe"
+	"github.com/berthproject/berth/internal/snapshot"
+	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"golang.org/x/sys/unix"
+)
+
+// Every path docker cp names is resolved inside a root handle with pathsafe (openat2
+// RESOLVE_IN_ROOT): a symlink, "..", or an absolute link in the container can never lead out of
+// it, whatever the container does meanwhile (CVE-2018-15664). Trees are walked and written by
+// file descriptor, one openat(O_NOFOLLOW) per entry, and no code of the container is ever run
+// (CVE-2019-14271). A running container is reached through /proc/<pid>/root, its own view with
+// every mount; a stopped one through its snapshot mounted for the call, its volumes and binds
+// through their sources.
+
+// fsView is a container's filesystem for one cp call.
+type fsView struct {
+	rootfs  string
+	mounts  []container.MountPoint // for a stopped container: where volumes and binds are
+	release func()
+}
+
+var stoppedMounts sync.Mutex // one temporary mount of a stopped container's snapshot at a time
+
+func (d *Daemon) openFS(ctx context.Context, c *container.Container) (*fsView, error) {
+	if c.Status.Alive() && c.Pid > 0 {
+		// The root is pinned by an fd first, then the pid checked to still be the container's
+		// (its cgroup): a pid reused by a host process is never taken for the container.
+		if root, err := pathsafe.OpenRoot(fmt.Sprintf("/proc/%d/root", c.Pid)); err == nil {
+			cg, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.Pid))
+			if err == nil && strings.Contains(string(cg), "/berth/"+c.ID) {
+				return &fsView{rootfs: fmt.Sprintf("/proc/self/fd/%d", root.Fd()), release: func() { root.Close() }}, nil
+			}
+			root.Close()
+		}
+	}
+	stoppedMounts.Lock()
+	if err := os.MkdirAll(d.execDir(c.ID), 0o700); err != nil {
+		stoppedMounts.Unlock()
+		return nil, err
+	}
+	dir, err := os.MkdirTemp(d.execDir(c.ID), "fs-")
+	if err != nil {
+		stoppedMounts.Unlock()
+		return nil, err
+	}
+	mounts, err := d.snaps.Mounts(ctx, c.ID)
+	if err == nil {
+		err = snapshot.MountAll(mounts, dir)
+	}
+	if err != nil {
+		os.Remove(dir)
+		stoppedMounts.Unlock()
+		return nil, err
+	}
+	mps := append([]container.MountPoint{}, c.MountPoints...)
+	sort.Slice(mps, func(i, j int) bool { return len(mps[i].Destination) > len(mps[j].Destination) })
+	return &fsView{rootfs: dir, mounts: mps, release: func() {
+		snapshot.Unmount(dir)
+		os.Remove(dir)
+		stoppedMounts.Unlock()
+	}}, nil
+}
+
+// locate names the root to resolve p in (a volume's or bind's source when p lies in one) and p
+// relative to it.
+func (v *fsView) locate(d *Daemon, p string) (root, rel string) {
+	clean := path.Clean("/" + p)
+	for _, mp := range v.mounts {
+		if clean == mp.Destination || strings.HasPrefix(clean, mp.Destination+"/") {
+			src := mp.Source
+			if mp.Type == mount.TypeVolume {
+				if vol, err := d.volumes.Get(mp.Name); err == nil {
+					if s, err := d.volumes.Mount(vol); err == nil {
+						src = s
+					}
+				}
+			}
+			return src, "/" + strings.TrimPrefix(clean, mp.Destination)
+		}
+	}
+	return v.rootfs, clean
+}
+
+// followLast: a path ending in "/" or "/." names what a final symlink points to.
+func followLast(p string) bool { return strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") }
+
+// resolved is a path found inside a container: its parent directory (an open handle), its name
+// there, and its stat.
+type resolved struct {
+	parent *os.File
+	base   string
+	st     unix.Stat_t
+	root   *os.File
+}
+
+func (r *resolved) Close() {
+	r.parent.Close()
+	r.root.Close()
+}
+
+func notFound(p, ref string) error {
+	return errdefs.NotFound(fmt.Errorf("Could not find the file %s in container %s", p, ref))
+}
+
+// resolve finds p inside the container.
+func (d *Daemon) resolve(v *fsView, p, ref string) (*resolved, error) {
+	if p == "" {
+		return nil, errdefs.InvalidArgument(errors.New("path cannot be empty"))
+	}
+	rootDir, rel := v.locate(d, p)
+	root, err := pathsafe.OpenRoot(rootDir)
+	if err != nil {
+		return nil, err
+	}
+	dir, base := path.Split(rel)
+	if followLast(p) || base == "" {
+		// The whole path is followed: the target itself serves as "parent", with base ".".
+		h, err := pathsafe.Open(root, rel)
+		if err != nil {
+			root.Close()
+			return nil, notFound(p, ref)
+		}
+		r := &resolved{parent: h, root: root, base: "."}
+		if err := unix.Fstat(int(h.Fd()), &r.st); err != nil {
+			r.Close()
+			return nil, err
+		}
+		return r, nil
+	}
+	parent, err := pathsafe.Open(root, dir)
+	if err != nil {
+		root.Close()
+		return nil, notFound(p, ref)
+	}
+	r := &resolved{parent: parent, base: base, root: root}
+	if err := unix.Fstatat(int(parent.Fd()), base, &r.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		r.Close()
+		return nil, notFound(p, ref)
+	}
+	return r, nil
+}
+
+func fileMode(st *unix.Stat_t) os.FileMode {
+	m := os.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		m |= os.ModeDir
+	case unix.S_IFLNK:
+		m |= os.ModeSymlink
+	case unix.S_IFIFO:
+		m |= os.ModeNamedPipe
+	case unix.S_IFSOCK:
+		m |= os.ModeSocket
+	case unix.S_IFCHR:
+		m |= os.ModeDevice | os.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= os.ModeDevice
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		m |= os.ModeSetuid
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		m |= os.ModeSetgid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		m |= os.ModeSticky
+	}
+	return m
+}
+
+func (r *resolved) stat(p string) *ctypes.PathStat {
+	name := path.Base(path.Clean("/" + p))
+	ps := &ctypes.PathStat{Name: name, Size: r.st.Size, Mode: fileMode(&r.st),
+		Mtime: time.Unix(r.st.Mtim.Sec, r.st.Mtim.Nsec)}
+	if r.st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		if target, err := readlinkat(int(r.parent.Fd()), r.base); err == nil {
+			if !path.IsAbs(target) {
+				target = path.Join(path.Dir(path.Clean("/"+p)), target)
+			}
+			ps.LinkTarget = target
+		}
+	}
+	return ps
+}
+
+func readlinkat(dirfd int, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := unix.Readlinkat(dirfd, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// ContainerStatPath answers HEAD /containers/{id}/archive.
+func (d *Daemon) ContainerStatPath(ctx context.Context, ref, p string) (*ctypes.PathStat, error) {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	v, err := d.openFS(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	defer v.release()
+	r, err := d.resolve(v, p, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return r.stat(p), nil
+}
+
+// ContainerArchivePath answers GET /containers/{id}/archive: the stat, then a tar of the path
+// written by start (once the stat is known, so the handler can set its header first).
+func (d *Daemon) ContainerArchivePath(ctx context.Context, ref, p string, start func(*ctypes.PathStat) io.Writer) error {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	v, err := d.openFS(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer v.release()
+	r, err := d.resolve(v, p, ref)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	w := start(r.stat(p))
+	name := path.Base(path.Clean("/" + p))
+	if strings.HasSuffix(p, "/.") {
+		name = "."
+	}
+	tw := tar.NewWriter(w)
+	if err := writeTree(ctx, tw, int(r.parent.Fd()), r.base, name, map[uint64]string{}); err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// writeTree adds the entry base of directory dirfd (and, for a directory, everything below it,
+// each opened relative to its parent's fd without following symlinks) under the tar name name.
+func writeTree(ctx context.Context, tw *tar.Writer, dirfd int, base, name string, inodes map[uint64]string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	hdr := &tar.Header{Name: name, Mode: int64(st.Mode & 0o7777), Uid: int(st.Uid), Gid: int(st.Gid),
+		ModTime: time.Unix(st.Mtim.Sec, st.Mtim.Nsec), Format: tar.FormatPAX}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		hdr.Typeflag, hdr.Name = tar.TypeDir, name+"/"
+		if name == "." {
+			hdr.Name = "./"
+		}
+		fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		dir := os.NewFile(uintptr(fd), name)
+		defer dir.Close()
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		names, err := dir.Readdirnames(-1)
+		if err != nil {
+			return err
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			if err := writeTree(ctx, tw, fd, n, path.Join(name, n), inodes); err != nil {
+				return err
+			}
+		}
+		return nil
+	case unix.S_IFREG:
+		if st.Nlink > 1 {
+			if first, ok := inodes[st.Ino]; ok {
+				hdr.Typeflag, hdr.Linkname = tar.TypeLink, first
+				return tw.WriteHeader(hdr)
+			}
+			inodes[st.Ino] = name
+		}
+		fd, err := unix.Openat(dirfd, base, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		f := os.NewFile(uintptr(fd), name)
+		defer f.Close()
+		var fst unix.Stat_t
+		if err := unix.Fstat(fd, &fst); err != nil || fst.Mode&unix.S_IFMT != unix.S_IFREG {
+			return fmt.Errorf("%s changed while being copied", name)
+		}
+		hdr.Typeflag, hdr.Size = tar.TypeReg, fst.Size
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		_, err = io.Copy(tw, io.LimitReader(f, fst.Size))
+		return err
+	case unix.S_IFLNK:
+		target, err := readlinkat(dirfd, base)
+		if err != nil {
+			return err
+		}
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, target
+	case unix.S_IFCHR, unix.S_IFBLK:
+		hdr.Typeflag = tar.TypeChar
+		if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+			hdr.Typeflag = tar.TypeBlock
+		}
+		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
+	case unix.S_IFIFO:
+		hdr.Typeflag = tar.TypeFifo
+	default:
+		return nil // sockets are not archived
+	}
+	return tw.WriteHeader(hdr)
+}
+
+// ContainerExtractToDir answers PUT /containers/{id}/archive: the tar is extracted into the
+// directory path, confined to it by internal/archive; entries are owned by the container's root,
+// or with copyUIDGID by its user, as Docker does.
+func (d *Daemon) ContainerExtractToDir(ctx context.Context, ref, p string, noOverwriteDirNonDir, copyUIDGID bool, r io.Reader) error {
+	c, err := d.containers.Get(ref)
+	if err != nil {
+		return err
+	}
+	v, err := d.openFS(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer v.release()
+	rootDir, rel := v.locate(d, p)
+	root, err := pathsafe.OpenRoot(rootDir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	h, err := pathsafe.Open(root, rel)
+	if err != nil {
+		return notFound(p, ref)
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return errdefs.InvalidArgument(errors.New("extraction point is not a directory"))
+	}
+	if c.HostConfig != nil && c.HostConfig.ReadonlyRootfs && rootDir == v.rootfs {
+		return errdefs.Forbidden(errors.New("container rootfs is marked read-only"))
+	}
+	owner := &archive.Owner{}
+	if copyUIDGID && c.Config.User != "" {
+		if u, err := oci.ResolveUser(v.rootfs, c.Config.User); err == nil {
+			owner = &archive.Owner{UID: int(u.UID), GID: int(u.GID)}
+		}
+	}
+	_, err = archive.Apply(ctx, filepath.Join("/proc/self/fd", fmt.Sprint(h.Fd())), r,
+		archive.ApplyOptions{Whiteouts: archive.WhiteoutNone, Owner: owner})
+	if err != nil {
+		return errdefs.InvalidArgument(err)
+	}
+	return nil
+}
