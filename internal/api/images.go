@@ -30,7 +30,7 @@ func (s *Server) imageRoutes(b ImageBackend) {
 		src := q.Get("fromSrc")
 		switch {
 		case q.Get("fromImage") != "":
-			return errdefs.NotImplemented(errors.New("pulling images from a registry is not implemented yet"))
+			return pullImage(ctx, w, r, b)
 		case src == "":
 			return errdefs.InvalidArgument(errors.New("fromSrc or fromImage is required"))
 		}

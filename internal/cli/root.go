@@ -73,6 +73,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 		runCmd(e), createCmd(e), startCmd(e), killCmd(e), attachCmd(e), execCmd(e), psCmd(e), rmCmd(e), stopCmd(e), waitCmd(e), logsCmd(e), inspectCmd(e))
 	root.AddCommand(opsCmds(e)...)
 	root.AddCommand(containerCmd(e))
+	root.AddCommand(distCmds(e)...)
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0

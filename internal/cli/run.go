@@ -59,6 +59,7 @@ func runCmd(e *env) *cobra.Command {
 	}
 	o = addContainerFlags(cmd.Flags())
 	o.addRunFlags(cmd.Flags())
+	addPullFlag(cmd)
 	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
@@ -84,6 +85,7 @@ func createCmd(e *env) *cobra.Command {
 		},
 	}
 	o = addContainerFlags(cmd.Flags())
+	addPullFlag(cmd)
 	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
@@ -107,7 +109,7 @@ func createContainer(e *env, cmd *cobra.Command, cfg *ctypes.Config, hostCfg *ct
 		}
 		defer cid.Close()
 	}
-	created, err := c.ContainerCreate(cmd.Context(), client.ContainerCreateOptions{Config: cfg, HostConfig: hostCfg, Name: name})
+	created, err := createPulling(cmd, e, c, client.ContainerCreateOptions{Config: cfg, HostConfig: hostCfg, Name: name})
 	if err != nil {
 		if cid != nil {
 			os.Remove(hostCfg.ContainerIDFile)

@@ -1,0 +1,95 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/berthproject/berth/internal/distribution"
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/moby/moby/api/types/registry"
+)
+
+// DistributionBackend answers the registry routes: pull and push.
+type DistributionBackend interface {
+	PullImage(ctx context.Context, fromImage, tag string, opts distribution.PullOptions, start func() distribution.Output) error
+}
+
+// registryAuth decodes the X-Registry-Auth header (base64url JSON of an AuthConfig).
+func registryAuth(r *http.Request) authn.Authenticator {
+	h := r.Header.Get("X-Registry-Auth")
+	if h == "" {
+		return nil
+	}
+	b, err := base64.URLEncoding.DecodeString(h)
+	if err != nil {
+		if b, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "=")); err != nil {
+			return nil
+		}
+	}
+	var ac registry.AuthConfig
+	if json.Unmarshal(b, &ac) != nil {
+		return nil
+	}
+	if ac == (registry.AuthConfig{}) {
+		return nil
+	}
+	return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
+		IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken})
+}
+
+// messageStream starts a JSON message stream on w: the first message sends the headers; an error
+// after that is a message too, since the status is sent.
+type messageStream struct {
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	started bool
+	enc     *json.Encoder
+}
+
+func (m *messageStream) start() distribution.Output {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started {
+		m.started = true
+		m.w.Header().Set("Content-Type", "application/json")
+		m.w.WriteHeader(http.StatusOK)
+		m.enc = json.NewEncoder(m.w)
+	}
+	return m.write
+}
+
+func (m *messageStream) write(msg distribution.Message) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.enc.Encode(msg)
+	if f, ok := m.w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// finish ends the stream: an error before it started is the caller's to render as a status.
+func (m *messageStream) finish(err error) error {
+	if err == nil || !m.started {
+		return err
+	}
+	m.write(distribution.Message{Error: &distribution.Error{Message: err.Error()}, ErrorMsg: err.Error()})
+	return nil
+}
+
+func pullImage(ctx context.Context, w http.ResponseWriter, r *http.Request, b ImageBackend) error {
+	db, ok := b.(DistributionBackend)
+	if !ok {
+		return errdefs.NotImplemented(errors.New("pulling images from a registry is not implemented"))
+	}
+	q := r.URL.Query()
+	tag := q.Get("tag")
+	opts := distribution.PullOptions{Platform: q.Get("platform"), AllTags: tag == "", Auth: registryAuth(r)}
+	ms := &messageStream{w: w}
+	return ms.finish(db.PullImage(ctx, q.Get("fromImage"), tag, opts, ms.start))
+}
