@@ -81,6 +81,9 @@ func (s *Server) imageRoutes(b ImageBackend) {
 		return writeJSON(w, http.StatusOK, img)
 	})
 	s.handle("POST /images/{rest...}", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		if name, ok := strings.CutSuffix(r.PathValue("rest"), "/push"); ok && name != "" {
+			return pushImage(ctx, w, r, b, name)
+		}
 		name, ok := strings.CutSuffix(r.PathValue("rest"), "/tag")
 		if !ok || name == "" {
 			return errdefs.NotFound(errors.New("page not found"))

@@ -18,6 +18,35 @@ import (
 // DistributionBackend answers the registry routes: pull and push.
 type DistributionBackend interface {
 	PullImage(ctx context.Context, fromImage, tag string, opts distribution.PullOptions, start func() distribution.Output) error
+	PushImage(ctx context.Context, name, tag string, opts distribution.PushOptions, start func() distribution.Output) error
+	Login(ctx context.Context, auth registry.AuthConfig) (registry.AuthResponse, error)
+}
+
+func (s *Server) distRoutes(b any) {
+	db, ok := b.(DistributionBackend)
+	if !ok {
+		return
+	}
+	s.handle("POST /auth", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		var ac registry.AuthConfig
+		if err := json.NewDecoder(r.Body).Decode(&ac); err != nil {
+			return errdefs.InvalidArgument(err)
+		}
+		resp, err := db.Login(ctx, ac)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, resp)
+	})
+}
+
+func pushImage(ctx context.Context, w http.ResponseWriter, r *http.Request, b ImageBackend, name string) error {
+	db, ok := b.(DistributionBackend)
+	if !ok {
+		return errdefs.NotImplemented(errors.New("pushing images is not implemented"))
+	}
+	ms := &messageStream{w: w}
+	return ms.finish(db.PushImage(ctx, name, r.URL.Query().Get("tag"), distribution.PushOptions{Auth: registryAuth(r)}, ms.start))
 }
 
 // registryAuth decodes the X-Registry-Auth header (base64url JSON of an AuthConfig).

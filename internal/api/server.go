@@ -47,6 +47,7 @@ func New(log *slog.Logger, b Backend) *Server {
 	s.containerRoutes(b)
 	s.execRoutes(b)
 	s.opsRoutes(b)
+	s.distRoutes(b)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.NotFound(errors.New("page not found")))
 	})

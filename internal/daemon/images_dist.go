@@ -5,6 +5,8 @@ import (
 
 	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/version"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/moby/moby/api/types/registry"
 )
 
 func (d *Daemon) registry() *distribution.Registry {
@@ -15,4 +17,19 @@ func (d *Daemon) registry() *distribution.Registry {
 // PullImage answers POST /images/create?fromImage=.
 func (d *Daemon) PullImage(ctx context.Context, fromImage, tag string, opts distribution.PullOptions, start func() distribution.Output) error {
 	return d.registry().Pull(ctx, fromImage, tag, opts, start)
+}
+
+// PushImage answers POST /images/{name}/push.
+func (d *Daemon) PushImage(ctx context.Context, name, tag string, opts distribution.PushOptions, start func() distribution.Output) error {
+	return d.registry().Push(ctx, name, tag, opts, start)
+}
+
+// Login answers POST /auth: the credentials are checked against the registry.
+func (d *Daemon) Login(ctx context.Context, ac registry.AuthConfig) (registry.AuthResponse, error) {
+	token, err := d.registry().Login(ctx, ac.ServerAddress, authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password,
+		Auth: ac.Auth, IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken}))
+	if err != nil {
+		return registry.AuthResponse{}, err
+	}
+	return registry.AuthResponse{Status: "Login Succeeded", IdentityToken: token}, nil
 }

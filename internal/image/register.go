@@ -254,3 +254,56 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	}
 	return n, err
 }
+
+// Get finds an image's record by name, ID or digest reference.
+func (s *Service) Get(ctx context.Context, name string) (Record, error) {
+	var r Record
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = resolve(tx, name)
+		return err
+	})
+	return r, err
+}
+
+// TagsOfRepository lists the tags of a repository ("docker.io/library/busybox"), sorted.
+func (s *Service) TagsOfRepository(repo reference.Named) []reference.NamedTagged {
+	var out []reference.NamedTagged
+	s.store.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketTags).ForEach(func(k, v []byte) error {
+			n, err := reference.ParseNormalizedNamed(string(k))
+			if err != nil || n.Name() != repo.Name() {
+				return nil
+			}
+			if t, ok := n.(reference.NamedTagged); ok {
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	return out
+}
+
+// AddRepoDigest records that an image is known to a registry by "name@digest" (after a push).
+func (s *Service) AddRepoDigest(id digest.Digest, repoDigest string) error {
+	return s.store.db.Update(func(tx *bolt.Tx) error {
+		r, ok := getRecord(tx, id)
+		if !ok || contains(r.RepoDigests, repoDigest) {
+			return nil
+		}
+		// One digest per repository: a newer push replaces the older.
+		n, err := reference.ParseNormalizedNamed(repoDigest)
+		if err != nil {
+			return err
+		}
+		kept := r.RepoDigests[:0]
+		for _, d := range r.RepoDigests {
+			if o, err := reference.ParseNormalizedNamed(d); err == nil && o.Name() == n.Name() {
+				continue
+			}
+			kept = append(kept, d)
+		}
+		r.RepoDigests = append(kept, repoDigest)
+		return putRecord(tx, r)
+	})
+}

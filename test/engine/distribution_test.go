@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -218,4 +220,112 @@ func TestPullPlatformFromIndex(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestPushToRegistry(t *testing.T) {
+	reg := startRegistry(t, "")
+	d := withBusybox(t)
+	for i, cli := range clients() {
+		t.Run(filepath.Base(cli), func(t *testing.T) {
+			d.t = t
+			ref := fmt.Sprintf("%s/pushed/busybox:v%d", reg.host, i)
+			d.must(cli, "tag", "busybox", ref)
+			r := d.run(cli, "push", ref)
+			if r.code != 0 {
+				t.Fatalf("push: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			for _, want := range []string{"The push refers to repository [" + reg.host + "/pushed/busybox]", fmt.Sprintf("v%d: digest: sha256:", i)} {
+				if !strings.Contains(r.stdout, want) {
+					t.Errorf("push output lacks %q:\n%s", want, r.stdout)
+				}
+			}
+			if i == 0 && !strings.Contains(r.stdout, ": Pushed") {
+				t.Errorf("first push did not push a layer:\n%s", r.stdout)
+			}
+			if r := d.must(cli, "push", ref); !strings.Contains(r, "Layer already exists") {
+				t.Errorf("second push:\n%s", r)
+			}
+			if got := d.must(cli, "image", "inspect", "-f", "{{len .RepoDigests}}", ref); got != "1" {
+				t.Errorf("RepoDigests after push: %s", got)
+			}
+			d.must(cli, "rmi", ref)
+			d.must(cli, "pull", ref)
+			if out := d.must(cli, "run", "--rm", ref, "echo", "round trip"); out != "round trip" {
+				t.Errorf("run: %q", out)
+			}
+			d.must(cli, "rmi", ref)
+			r = d.run(cli, "push", reg.host+"/pushed/nothing:here")
+			if r.code != 1 || !strings.Contains(r.stderr, "does not exist") {
+				t.Errorf("push of a missing image: exit %d %s", r.code, r.stderr)
+			}
+		})
+	}
+}
+
+func TestPushPullWithLogin(t *testing.T) {
+	htpasswd, err := exec.LookPath("htpasswd")
+	if err != nil {
+		t.Skip("htpasswd (apache2-utils) is not installed")
+	}
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "htpasswd")
+	if out, err := exec.Command(htpasswd, "-Bbc", pw, "alice", "s3cret").CombinedOutput(); err != nil {
+		t.Fatalf("htpasswd: %v %s", err, out)
+	}
+	reg := startRegistry(t, fmt.Sprintf("auth:\n  htpasswd:\n    realm: test\n    path: %s\n", pw))
+	d := withBusybox(t)
+	env := []string{"BERTH_CONFIG=" + filepath.Join(dir, "berth")}
+	for i, cli := range clients() {
+		t.Run(filepath.Base(cli), func(t *testing.T) {
+			d.t = t
+			ref := fmt.Sprintf("%s/private/busybox:v%d", reg.host, i)
+
+			d.must(cli, "tag", "busybox", ref)
+			if r := d.runEnv(env, nil, cli, "push", ref); r.code != 1 || !strings.Contains(r.stderr, "authentication required") {
+				t.Errorf("push without login: exit %d %s%s", r.code, r.stdout, r.stderr)
+			}
+			if r := d.runEnv(env, strings.NewReader("wrong\n"), cli, "login", "-u", "alice", "--password-stdin", reg.host); r.code != 1 {
+				t.Errorf("login with a wrong password: exit %d %s%s", r.code, r.stdout, r.stderr)
+			}
+			if r := d.runEnv(env, strings.NewReader("s3cret\n"), cli, "login", "-u", "alice", "--password-stdin", reg.host); r.code != 0 || !strings.Contains(r.stdout, "Login Succeeded") {
+				t.Fatalf("login: exit %d %s%s", r.code, r.stdout, r.stderr)
+			}
+			if r := d.runEnv(env, nil, cli, "push", ref); r.code != 0 {
+				t.Fatalf("push after login: exit %d %s%s", r.code, r.stdout, r.stderr)
+			}
+			d.must(cli, "rmi", ref)
+			if r := d.runEnv(env, nil, cli, "pull", ref); r.code != 0 {
+				t.Fatalf("pull after login: exit %d %s%s", r.code, r.stdout, r.stderr)
+			}
+			d.must(cli, "rmi", ref)
+			if r := d.runEnv(env, nil, cli, "logout", reg.host); r.code != 0 || !strings.Contains(r.stdout, "Removing login credentials for "+reg.host) {
+				t.Errorf("logout: exit %d %s%s", r.code, r.stdout, r.stderr)
+			}
+			// docker's CLI answers a 401 on pull with an interactive login: only berth's is checked.
+			if cli != berthBin() {
+				return
+			}
+			if r := d.runEnv(env, nil, cli, "pull", ref); r.code != 1 {
+				t.Errorf("pull after logout: exit %d %s%s", r.code, r.stdout, r.stderr)
+			}
+		})
+	}
+}
+
+// runEnv is run with extra environment and stdin (nil: none).
+func (d *daemon) runEnv(env []string, stdin io.Reader, prog string, args ...string) result {
+	d.t.Helper()
+	cmd := exec.Command(prog, args...)
+	cmd.Env = append(append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir), env...)
+	cmd.Stdin = stdin
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	r := result{stdout: o.String(), stderr: e.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		d.t.Fatalf("%s %v: %v", prog, args, err)
+	}
+	return r
 }
