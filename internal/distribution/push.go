@@ -157,9 +157,9 @@ type localImage struct {
 	opened    map[digest.Digest]bool
 }
 
-func (i *localImage) RawConfigFile() ([]byte, error)        { return i.config, nil }
+func (i *localImage) RawConfigFile() ([]byte, error)      { return i.config, nil }
 func (i *localImage) MediaType() (types.MediaType, error) { return i.mt, nil }
-func (i *localImage) RawManifest() ([]byte, error)          { return i.raw, nil }
+func (i *localImage) RawManifest() ([]byte, error)        { return i.raw, nil }
 
 func (i *localImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	var m v1.Manifest
