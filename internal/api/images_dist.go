@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -20,6 +21,8 @@ type DistributionBackend interface {
 	PullImage(ctx context.Context, fromImage, tag string, opts distribution.PullOptions, start func() distribution.Output) error
 	PushImage(ctx context.Context, name, tag string, opts distribution.PushOptions, start func() distribution.Output) error
 	Login(ctx context.Context, auth registry.AuthConfig) (registry.AuthResponse, error)
+	SaveImages(ctx context.Context, names []string, w io.Writer) error
+	LoadImages(ctx context.Context, r io.Reader, report func(string)) error
 }
 
 func (s *Server) distRoutes(b any) {
@@ -37,6 +40,20 @@ func (s *Server) distRoutes(b any) {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, resp)
+	})
+	s.handle("GET /images/get", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		names := r.URL.Query()["names"]
+		if len(names) == 0 {
+			return errdefs.InvalidArgument(errors.New("names is required"))
+		}
+		w.Header().Set("Content-Type", "application/x-tar")
+		return db.SaveImages(ctx, names, w)
+	})
+	s.handle("POST /images/load", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		ms := &messageStream{w: w}
+		return ms.finish(db.LoadImages(ctx, r.Body, func(line string) {
+			ms.start()(distribution.Message{Stream: line + "\n"})
+		}))
 	})
 }
 

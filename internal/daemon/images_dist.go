@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"io"
 
 	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/version"
@@ -32,4 +33,14 @@ func (d *Daemon) Login(ctx context.Context, ac registry.AuthConfig) (registry.Au
 		return registry.AuthResponse{}, err
 	}
 	return registry.AuthResponse{Status: "Login Succeeded", IdentityToken: token}, nil
+}
+
+// SaveImages answers GET /images/get.
+func (d *Daemon) SaveImages(ctx context.Context, names []string, w io.Writer) error {
+	return d.images.Save(ctx, names, w)
+}
+
+// LoadImages answers POST /images/load.
+func (d *Daemon) LoadImages(ctx context.Context, r io.Reader, report func(string)) error {
+	return d.images.Load(ctx, r, report)
 }

@@ -12,6 +12,7 @@ import (
 
 // Message is one line of the JSON message stream (moby's jsonmessage.JSONMessage).
 type Message struct {
+	Stream   string    `json:"stream,omitempty"`
 	Status   string    `json:"status,omitempty"`
 	Progress *Progress `json:"progressDetail,omitempty"`
 	Bar      string    `json:"progress,omitempty"`

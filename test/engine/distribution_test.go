@@ -158,6 +158,15 @@ func TestPullFromRegistry(t *testing.T) {
 			if out := d.must(cli, "run", "--rm", ref, "sh", "-c", "echo hi $BUILT_FOR"); out != "hi amd64" {
 				t.Errorf("run: %q", out)
 			}
+			// A pulled (gzip) image saves with plain layers and loads back with its ID.
+			archive := filepath.Join(t.TempDir(), "pulled.tar")
+			id := d.must(cli, "image", "inspect", "-f", "{{.ID}}", ref)
+			d.must(cli, "save", "-o", archive, ref)
+			d.must(cli, "rmi", ref)
+			d.must(cli, "load", "-q", "-i", archive)
+			if got := d.must(cli, "image", "inspect", "-f", "{{.ID}}", ref); got != id {
+				t.Errorf("loaded %s, want %s", got, id)
+			}
 			d.must(cli, "rmi", ref)
 			// By digest, then a run of a missing image pulls it first.
 			byDigest := reg.host + "/tools/busybox@" + mdigest
@@ -328,4 +337,38 @@ func (d *daemon) runEnv(env []string, stdin io.Reader, prog string, args ...stri
 		d.t.Fatalf("%s %v: %v", prog, args, err)
 	}
 	return r
+}
+
+func TestSaveLoad(t *testing.T) {
+	d := withBusybox(t)
+	d.must(dockerCLI, "tag", "busybox", "busybox:extra")
+	id := d.must(dockerCLI, "image", "inspect", "-f", "{{.ID}}", "busybox")
+	for _, cli := range clients() {
+		t.Run(filepath.Base(cli), func(t *testing.T) {
+			d.t = t
+			archive := filepath.Join(t.TempDir(), "images.tar")
+			d.must(cli, "save", "-o", archive, "busybox", "busybox:extra")
+			out, err := exec.Command("tar", "-tf", archive).Output()
+			if err != nil || !strings.Contains(string(out), "manifest.json") {
+				t.Fatalf("archive: %v %s", err, out)
+			}
+			d.must(cli, "rmi", "busybox", "busybox:extra")
+			r := d.run(cli, "load", "-i", archive)
+			if r.code != 0 || !strings.Contains(r.stdout, "Loaded image: busybox:latest") || !strings.Contains(r.stdout, "Loaded image: busybox:extra") {
+				t.Fatalf("load: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if got := d.must(cli, "image", "inspect", "-f", "{{.ID}}", "busybox:extra"); got != id {
+				t.Errorf("loaded image ID %s, want %s", got, id)
+			}
+			if out := d.must(cli, "run", "--rm", "busybox", "echo", "loaded"); out != "loaded" {
+				t.Errorf("run: %q", out)
+			}
+			if r := d.runIn(archive, cli, "load", "-q"); r.code != 0 {
+				t.Errorf("load -q from stdin: exit %d %s", r.code, r.stderr)
+			}
+			if r := d.run(cli, "save", "-o", archive, "nosuchimage"); r.code != 1 || !strings.Contains(r.stderr, "No such image") {
+				t.Errorf("save of a missing image: exit %d %s", r.code, r.stderr)
+			}
+		})
+	}
 }
