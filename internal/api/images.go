@@ -70,6 +70,9 @@ func (s *Server) imageRoutes(b ImageBackend) {
 	})
 	// Image names hold slashes ("library/busybox"), so the name is everything up to the action.
 	s.handle("GET /images/{rest...}", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		if name, ok := strings.CutSuffix(r.PathValue("rest"), "/history"); ok && name != "" {
+			return imageHistory(ctx, w, b, name)
+		}
 		name, ok := strings.CutSuffix(r.PathValue("rest"), "/json")
 		if !ok || name == "" {
 			return errdefs.NotFound(errors.New("page not found"))

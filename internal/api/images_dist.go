@@ -13,6 +13,7 @@ import (
 	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/google/go-containerregistry/pkg/authn"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/registry"
 )
 
@@ -23,6 +24,19 @@ type DistributionBackend interface {
 	Login(ctx context.Context, auth registry.AuthConfig) (registry.AuthResponse, error)
 	SaveImages(ctx context.Context, names []string, w io.Writer) error
 	LoadImages(ctx context.Context, r io.Reader, report func(string)) error
+	ImageHistory(ctx context.Context, name string) ([]imagetypes.HistoryResponseItem, error)
+}
+
+func imageHistory(ctx context.Context, w http.ResponseWriter, b ImageBackend, name string) error {
+	db, ok := b.(DistributionBackend)
+	if !ok {
+		return errdefs.NotFound(errors.New("page not found"))
+	}
+	items, err := db.ImageHistory(ctx, name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, items)
 }
 
 func (s *Server) distRoutes(b any) {

@@ -11,7 +11,7 @@ import (
 )
 
 func distCmds(e *env) []*cobra.Command {
-	return []*cobra.Command{pullCmd(e), pushCmd(e), loginCmd(e), logoutCmd(e), saveCmd(e), loadCmd(e)}
+	return []*cobra.Command{pullCmd(e), pushCmd(e), loginCmd(e), logoutCmd(e), saveCmd(e), loadCmd(e), historyCmd(e)}
 }
 
 // addPullFlag is run's and create's --pull.

@@ -7,6 +7,7 @@ import (
 	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/version"
 	"github.com/google/go-containerregistry/pkg/authn"
+	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/registry"
 )
 
@@ -43,4 +44,9 @@ func (d *Daemon) SaveImages(ctx context.Context, names []string, w io.Writer) er
 // LoadImages answers POST /images/load.
 func (d *Daemon) LoadImages(ctx context.Context, r io.Reader, report func(string)) error {
 	return d.images.Load(ctx, r, report)
+}
+
+// ImageHistory answers GET /images/{name}/history.
+func (d *Daemon) ImageHistory(ctx context.Context, name string) ([]imagetypes.HistoryResponseItem, error) {
+	return d.images.History(ctx, name)
 }

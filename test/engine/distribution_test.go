@@ -372,3 +372,26 @@ func TestSaveLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestSaveHistory(t *testing.T) {
+	d := withBusybox(t)
+	id := d.must(dockerCLI, "image", "inspect", "-f", "{{.ID}}", "busybox")
+	for _, cli := range clients() {
+		t.Run(filepath.Base(cli), func(t *testing.T) {
+			d.t = t
+			if got := d.must(cli, "history", "-q", "--no-trunc", "busybox"); got != id {
+				t.Errorf("history -q --no-trunc: %q, want %q", got, id)
+			}
+			if got := d.must(cli, "image", "history", "--format", "{{.ID}} {{.Comment}}", "busybox"); got != strings.TrimPrefix(id, "sha256:")[:12]+" Imported from -" {
+				t.Errorf("history --format: %q", got)
+			}
+			out := d.must(cli, "history", "busybox")
+			if !strings.HasPrefix(out, "IMAGE ") || !strings.Contains(out, "CREATED BY") || !strings.Contains(out, "Imported from -") {
+				t.Errorf("history:\n%s", out)
+			}
+			if r := d.run(cli, "history", "nosuch"); r.code != 1 || !strings.Contains(r.stderr, "No such image: nosuch:latest") {
+				t.Errorf("history of a missing image: exit %d %s", r.code, r.stderr)
+			}
+		})
+	}
+}
