@@ -12,6 +12,7 @@ import (
 
 	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/filters"
 	"github.com/google/go-containerregistry/pkg/authn"
 	imagetypes "github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/registry"
@@ -25,6 +26,7 @@ type DistributionBackend interface {
 	SaveImages(ctx context.Context, names []string, w io.Writer) error
 	LoadImages(ctx context.Context, r io.Reader, report func(string)) error
 	ImageHistory(ctx context.Context, name string) ([]imagetypes.HistoryResponseItem, error)
+	ImagePrune(ctx context.Context, f filters.Args) (*imagetypes.PruneReport, error)
 }
 
 func imageHistory(ctx context.Context, w http.ResponseWriter, b ImageBackend, name string) error {
@@ -54,6 +56,17 @@ func (s *Server) distRoutes(b any) {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, resp)
+	})
+	s.handle("POST /images/prune", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		f, err := filters.Parse(r.URL.Query().Get("filters"))
+		if err != nil {
+			return err
+		}
+		report, err := db.ImagePrune(ctx, f)
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, report)
 	})
 	s.handle("GET /images/get", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		names := r.URL.Query()["names"]

@@ -2,6 +2,12 @@ package daemon
 
 import (
 	"context"
+	"fmt"
+	"time"
+
+	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/filters"
+	"github.com/berthproject/berth/internal/timestamp"
 	"io"
 
 	"github.com/berthproject/berth/internal/distribution"
@@ -49,4 +55,57 @@ func (d *Daemon) LoadImages(ctx context.Context, r io.Reader, report func(string
 // ImageHistory answers GET /images/{name}/history.
 func (d *Daemon) ImageHistory(ctx context.Context, name string) ([]imagetypes.HistoryResponseItem, error) {
 	return d.images.History(ctx, name)
+}
+
+// ImagePrune answers POST /images/prune: dangling images (untagged), or with dangling=false
+// every image no container uses, that the filters select (until, label, label!).
+func (d *Daemon) ImagePrune(ctx context.Context, f filters.Args) (*imagetypes.PruneReport, error) {
+	if err := f.Validate("dangling", "until", "label", "label!"); err != nil {
+		return nil, err
+	}
+	danglingOnly := true
+	if vs := f["dangling"]; len(vs) > 0 {
+		switch vs[0] {
+		case "false", "0":
+			danglingOnly = false
+		case "true", "1":
+		default:
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'dangling=%s'", vs[0]))
+		}
+	}
+	var until time.Time
+	if vs := f["until"]; len(vs) > 0 {
+		t, err := timestamp.Parse(vs[0], time.Now())
+		if err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'until=%s': %w", vs[0], err))
+		}
+		until = t
+	}
+	list, err := d.images.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	report := &imagetypes.PruneReport{ImagesDeleted: []imagetypes.DeleteResponse{}}
+	for _, img := range list {
+		if danglingOnly && len(img.RepoTags) > 0 {
+			continue
+		}
+		if !until.IsZero() && !time.Unix(img.Created, 0).Before(until) {
+			continue
+		}
+		if !f.MatchLabels(img.Labels) || excludedByLabel(f["label!"], img.Labels) {
+			continue
+		}
+		if c, _ := d.imageUser(img.ID); c != "" {
+			continue
+		}
+		resp, err := d.DeleteImage(ctx, img.ID, true)
+		if err != nil {
+			d.log.Warn("image prune: remove failed", "image", img.ID, "err", err)
+			continue
+		}
+		report.ImagesDeleted = append(report.ImagesDeleted, resp...)
+		report.SpaceReclaimed += uint64(img.Size)
+	}
+	return report, nil
 }

@@ -395,3 +395,35 @@ func TestSaveHistory(t *testing.T) {
 		})
 	}
 }
+
+func TestSaveThenImagePrune(t *testing.T) {
+	d := withBusybox(t)
+	tarPath, _ := busyboxTar(t)
+	for _, cli := range clients() {
+		t.Run(filepath.Base(cli), func(t *testing.T) {
+			d.t = t
+			// A dangling image (imported without a name) goes with a plain prune; tagged ones stay.
+			if r := d.runIn(tarPath, cli, "import", "-c", "LABEL keep=no", "-", ""); r.code != 0 {
+				t.Fatalf("import: %s", r.stderr)
+			}
+			out := d.must(cli, "image", "prune", "-f")
+			if !strings.Contains(out, "Deleted Images:\ndeleted: sha256:") || !strings.Contains(out, "Total reclaimed space:") {
+				t.Errorf("image prune:\n%s", out)
+			}
+			if got := d.must(cli, "images", "-q"); len(strings.Fields(got)) != 1 {
+				t.Errorf("images after prune: %q", got)
+			}
+			// -a with a label filter: only the matching unused image goes.
+			if r := d.runIn(tarPath, cli, "import", "-c", "LABEL prune=me", "-", "pruneme:1"); r.code != 0 {
+				t.Fatalf("import: %s", r.stderr)
+			}
+			out = d.must(cli, "image", "prune", "-a", "-f", "--filter", "label=prune=me")
+			if !strings.Contains(out, "untagged: pruneme:1") {
+				t.Errorf("image prune -a --filter label:\n%s", out)
+			}
+			if got := d.must(cli, "images", "--format", "{{.Repository}}"); got != "busybox" {
+				t.Errorf("images after prune -a: %q", got)
+			}
+		})
+	}
+}
