@@ -18,7 +18,7 @@ import (
 )
 
 func (d *Daemon) registry() *distribution.Registry {
-	return &distribution.Registry{Images: d.images, InsecureRegistries: d.cfg.InsecureRegistries,
+	return &distribution.Registry{Images: d.images, InsecureRegistries: d.cfg.InsecureRegistries, Mirrors: d.cfg.RegistryMirrors,
 		UserAgent: "berth/" + version.Version}
 }
 

@@ -36,6 +36,7 @@ type Registry struct {
 	InsecureRegistries []string
 	Transport          http.RoundTripper
 	UserAgent          string
+	Mirrors            []string // Docker Hub mirrors (daemon.json registry-mirrors), tried in order
 }
 
 // PullOptions are those of POST /images/create?fromImage=.
@@ -225,15 +226,46 @@ type pullJob struct {
 	img      ocispec.Image
 }
 
+// mirrorRef is a Docker Hub reference on a mirror ("https://mirror.example" or "host:port").
+func (r *Registry) mirrorRef(mirror string, named reference.Named) (name.Reference, error) {
+	host := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(mirror, "https://"), "http://"), "/")
+	var opts []name.Option
+	if r.Insecure(host) || strings.HasPrefix(mirror, "http://") {
+		opts = append(opts, name.Insecure)
+	}
+	s := host + "/" + reference.Path(named)
+	if t, ok := named.(reference.Tagged); ok {
+		s += ":" + t.Tag()
+	} else if d, ok := named.(reference.Digested); ok {
+		s += "@" + d.Digest().String()
+	}
+	return name.ParseReference(s, opts...)
+}
+
 func (r *Registry) resolve(ctx context.Context, named reference.Named, plat v1.Platform, opts PullOptions) (*pullJob, error) {
 	gr, err := r.gref(named)
 	if err != nil {
 		return nil, err
 	}
 	ropts := r.remoteOptions(ctx, opts.Auth)
-	desc, err := remote.Get(gr, ropts...)
-	if err != nil {
-		return nil, registryError(reference.FamiliarString(named), err)
+	// Docker Hub images come from the first mirror that has them, then from Docker Hub.
+	var desc *remote.Descriptor
+	if reference.Domain(named) == "docker.io" {
+		for _, m := range r.Mirrors {
+			mr, err := r.mirrorRef(m, named)
+			if err != nil {
+				continue
+			}
+			if d, err := remote.Get(mr, r.remoteOptions(ctx, nil)...); err == nil {
+				desc, gr, ropts = d, mr, r.remoteOptions(ctx, nil)
+				break
+			}
+		}
+	}
+	if desc == nil {
+		if desc, err = remote.Get(gr, ropts...); err != nil {
+			return nil, registryError(reference.FamiliarString(named), err)
+		}
 	}
 	job := &pullJob{r: r, ref: named, repo: gr.Context(), opts: ropts, top: digest.Digest(desc.Digest.String())}
 	if desc.MediaType.IsIndex() {

@@ -427,3 +427,22 @@ func TestSaveThenImagePrune(t *testing.T) {
 		})
 	}
 }
+
+func TestPullFromMirror(t *testing.T) {
+	reg := startRegistry(t, "")
+	d := startDaemon(t, "--registry-mirror", "http://"+reg.host)
+	mdigest := pushTo(t, reg.host+"/library/mirrored:1", busyboxImage(t, "amd64"))
+	for _, cli := range clients() {
+		t.Run(filepath.Base(cli), func(t *testing.T) {
+			d.t = t
+			r := d.run(cli, "pull", "mirrored:1")
+			if r.code != 0 || !strings.Contains(r.stdout, "Status: Downloaded newer image for mirrored:1") || !strings.Contains(r.stdout, "docker.io/library/mirrored:1") {
+				t.Fatalf("pull through the mirror: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if got := d.must(cli, "image", "inspect", "-f", "{{json .RepoDigests}}", "mirrored:1"); got != `["mirrored@`+mdigest+`"]` {
+				t.Errorf("RepoDigests: %s", got)
+			}
+			d.must(cli, "rmi", "mirrored:1")
+		})
+	}
+}
