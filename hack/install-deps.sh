@@ -16,6 +16,10 @@ if ((${#missing[@]})); then
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The registry the distribution tests start (never as a service: see engines_install_docker).
+. hack/lib-engines.sh
+engines_install_docker docker-registry apache2-utils
+
 command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "install-deps: Go is not installed (expected at /usr/local/go)" >&2; exit 1; }
 go mod download

@@ -76,6 +76,8 @@ func command() *cobra.Command {
 	f.StringVar(&cfg.TLSCACert, "tlscacert", "", "trust certificates signed by this CA")
 	f.StringVar(&cfg.TLSCert, "tlscert", "", "TLS certificate file")
 	f.StringVar(&cfg.TLSKey, "tlskey", "", "TLS key file")
+	f.StringSliceVar(&cfg.InsecureRegistries, "insecure-registry", nil, "registry reached over plain HTTP or unverified TLS (host:port or CIDR)")
+	f.StringSliceVar(&cfg.RegistryMirrors, "registry-mirror", nil, "preferred Docker Hub mirror")
 	f.StringVar(&configFile, "config-file", "/etc/berth/daemon.json", "daemon configuration file")
 	return cmd
 }

@@ -30,7 +30,7 @@ func (s *Server) imageRoutes(b ImageBackend) {
 		src := q.Get("fromSrc")
 		switch {
 		case q.Get("fromImage") != "":
-			return errdefs.NotImplemented(errors.New("pulling images from a registry is not implemented yet"))
+			return pullImage(ctx, w, r, b)
 		case src == "":
 			return errdefs.InvalidArgument(errors.New("fromSrc or fromImage is required"))
 		}
@@ -70,6 +70,9 @@ func (s *Server) imageRoutes(b ImageBackend) {
 	})
 	// Image names hold slashes ("library/busybox"), so the name is everything up to the action.
 	s.handle("GET /images/{rest...}", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		if name, ok := strings.CutSuffix(r.PathValue("rest"), "/history"); ok && name != "" {
+			return imageHistory(ctx, w, b, name)
+		}
 		name, ok := strings.CutSuffix(r.PathValue("rest"), "/json")
 		if !ok || name == "" {
 			return errdefs.NotFound(errors.New("page not found"))
@@ -81,6 +84,9 @@ func (s *Server) imageRoutes(b ImageBackend) {
 		return writeJSON(w, http.StatusOK, img)
 	})
 	s.handle("POST /images/{rest...}", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		if name, ok := strings.CutSuffix(r.PathValue("rest"), "/push"); ok && name != "" {
+			return pushImage(ctx, w, r, b, name)
+		}
 		name, ok := strings.CutSuffix(r.PathValue("rest"), "/tag")
 		if !ok || name == "" {
 			return errdefs.NotFound(errors.New("page not found"))

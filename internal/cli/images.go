@@ -291,6 +291,7 @@ func imageCmd(e *env) *cobra.Command {
 	imp := importCmd(e)
 	tag := tagCmd(e)
 	cmd.AddCommand(inspect, ls, rm, imp, tag)
+	cmd.AddCommand(pullCmd(e), pushCmd(e), saveCmd(e), loadCmd(e), historyCmd(e), pruneImagesCmd(e))
 	return cmd
 }
 

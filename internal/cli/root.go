@@ -75,6 +75,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.AddCommand(containerCmd(e))
 	root.AddCommand(networkCmd(e))
 	root.AddCommand(fileCmds(e)...) // volume, cp, diff, export, commit (issue 4)
+	root.AddCommand(distCmds(e)...)
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0

@@ -60,6 +60,7 @@ func runCmd(e *env) *cobra.Command {
 	}
 	o = addContainerFlags(cmd.Flags())
 	o.addRunFlags(cmd.Flags())
+	addPullFlag(cmd)
 	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
@@ -85,6 +86,7 @@ func createCmd(e *env) *cobra.Command {
 		},
 	}
 	o = addContainerFlags(cmd.Flags())
+	addPullFlag(cmd)
 	cmd.SetFlagErrorFunc(flagError)
 	return cmd
 }
@@ -108,7 +110,7 @@ func createContainer(e *env, cmd *cobra.Command, cfg *ctypes.Config, hostCfg *ct
 		}
 		defer cid.Close()
 	}
-	created, err := c.ContainerCreate(cmd.Context(), client.ContainerCreateOptions{Config: cfg, HostConfig: hostCfg, NetworkingConfig: nc, Name: name})
+	created, err := createPulling(cmd, e, c, client.ContainerCreateOptions{Config: cfg, HostConfig: hostCfg, NetworkingConfig: nc, Name: name})
 	if err != nil {
 		if cid != nil {
 			os.Remove(hostCfg.ContainerIDFile)

@@ -35,6 +35,9 @@ type Config struct {
 	TLSCACert      string             `json:"tlscacert,omitempty"`
 	TLSCert        string             `json:"tlscert,omitempty"`
 	TLSKey         string             `json:"tlskey,omitempty"`
+
+	InsecureRegistries []string `json:"insecure-registries,omitempty"` // besides 127.0.0.0/8
+	RegistryMirrors    []string `json:"registry-mirrors,omitempty"`
 }
 
 // Defaults are dockerd's, with berth's paths.
@@ -101,7 +104,8 @@ func (c *Config) MergeFile(path string, required bool, flagged map[string]string
 
 func jsonKeys() []string {
 	return []string{"hosts", "data-root", "exec-root", "pidfile", "group", "bridge", "bip", "default-runtime",
-		"runtimes", "log-level", "debug", "live-restore", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey"}
+		"runtimes", "log-level", "debug", "live-restore", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
+		"insecure-registries", "registry-mirrors"}
 }
 
 // Validate checks values that flags and files cannot check on their own.

@@ -56,7 +56,7 @@ func (s *Service) List(ctx context.Context) ([]imagetypes.Summary, error) {
 				labels = img.Config.Labels
 			}
 			out = append(out, imagetypes.Summary{
-				ID: r.ID.String(), RepoTags: tags, RepoDigests: []string{}, Created: r.Created.Unix(),
+				ID: r.ID.String(), RepoTags: tags, RepoDigests: familiarAll(r.RepoDigests), Created: r.Created.Unix(),
 				Size: r.Size, Labels: labels, Containers: -1, SharedSize: -1,
 			})
 			return nil
@@ -86,7 +86,7 @@ func (s *Service) Inspect(ctx context.Context, name string) (*imagetypes.Inspect
 		return nil, err
 	}
 	resp := &imagetypes.InspectResponse{
-		ID: r.ID.String(), RepoTags: []string{}, RepoDigests: []string{},
+		ID: r.ID.String(), RepoTags: []string{}, RepoDigests: familiarAll(r.RepoDigests),
 		Config:       &dockerspec.DockerOCIImageConfig{ImageConfig: img.Config},
 		Architecture: img.Architecture, Os: img.OS, Size: r.Size, Author: img.Author,
 		RootFS: imagetypes.RootFS{Type: img.RootFS.Type},
@@ -207,12 +207,7 @@ func (s *Service) Delete(ctx context.Context, name string, force bool, users Ima
 			return nil
 		})
 	})
-	s.content.Delete(removed.ID)
-	s.content.Delete(removed.Manifest)
-	if !shared {
-		s.snaps.Remove(ctx, removed.ChainID.String())
-		s.content.Delete(removed.ChainID)
-	}
+	s.release(ctx, *removed, shared)
 	return out, nil
 }
 

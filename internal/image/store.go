@@ -39,6 +39,7 @@ type Record struct {
 	Created     time.Time     `json:"created"`
 	Size        int64         `json:"size"` // unpacked size
 	LastTagTime time.Time     `json:"last_tag_time,omitempty"`
+	RepoDigests []string      `json:"repo_digests,omitempty"` // "docker.io/library/busybox@sha256:…" it was pulled by
 }
 
 type store struct {
@@ -87,6 +88,9 @@ func resolve(tx *bolt.Tx, name string) (Record, error) {
 			if r, ok := getRecord(tx, digest.Digest(id)); ok {
 				return r, nil
 			}
+		}
+		if r, ok := byRepoDigest(tx, ref); ok {
+			return r, nil
 		}
 	}
 	hex := strings.TrimPrefix(name, "sha256:")
