@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/docker/go-units"
@@ -46,14 +47,7 @@ func pruneContainersCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(res.Report.ContainersDeleted) > 0 {
-				fmt.Fprintln(e.out, "Deleted Containers:")
-				for _, id := range res.Report.ContainersDeleted {
-					fmt.Fprintln(e.out, id)
-				}
-				fmt.Fprintln(e.out)
-			}
-			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+			printPruned(e.out, "Deleted Containers:", res.Report.ContainersDeleted, res.Report.SpaceReclaimed)
 			return nil
 		},
 	}
@@ -71,4 +65,16 @@ func confirm(e *env, question string) bool {
 	line, _ := bufio.NewReader(e.in).ReadString('\n')
 	answer := strings.ToLower(strings.TrimSpace(line))
 	return answer == "y" || answer == "yes"
+}
+
+// printPruned is docker's prune report: what went, then the space reclaimed.
+func printPruned(out io.Writer, title string, deleted []string, reclaimed uint64) {
+	if len(deleted) > 0 {
+		fmt.Fprintln(out, title)
+		for _, d := range deleted {
+			fmt.Fprintln(out, d)
+		}
+		fmt.Fprintln(out)
+	}
+	fmt.Fprintln(out, "Total reclaimed space:", units.HumanSize(float64(reclaimed)))
 }

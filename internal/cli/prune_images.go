@@ -2,9 +2,7 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 
-	units "github.com/docker/go-units"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -35,18 +33,15 @@ func pruneImagesCmd(e *env) *cobra.Command {
 			if err != nil {
 				return statusError{status: 1, err: errors.New(explain(err, e.host))}
 			}
-			if len(res.Report.ImagesDeleted) > 0 {
-				fmt.Fprintln(e.out, "Deleted Images:")
-				for _, d := range res.Report.ImagesDeleted {
-					if d.Untagged != "" {
-						fmt.Fprintln(e.out, "untagged:", d.Untagged)
-					} else if d.Deleted != "" {
-						fmt.Fprintln(e.out, "deleted:", d.Deleted)
-					}
+			var lines []string
+			for _, d := range res.Report.ImagesDeleted {
+				if d.Untagged != "" {
+					lines = append(lines, "untagged: "+d.Untagged)
+				} else if d.Deleted != "" {
+					lines = append(lines, "deleted: "+d.Deleted)
 				}
-				fmt.Fprintln(e.out)
 			}
-			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+			printPruned(e.out, "Deleted Images:", lines, res.Report.SpaceReclaimed)
 			return nil
 		},
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/docker/go-units"
 	voltypes "github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -193,14 +192,7 @@ func volumePruneCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if len(res.Report.VolumesDeleted) > 0 {
-				fmt.Fprintln(e.out, "Deleted Volumes:")
-				for _, name := range res.Report.VolumesDeleted {
-					fmt.Fprintln(e.out, name)
-				}
-				fmt.Fprintln(e.out)
-			}
-			fmt.Fprintln(e.out, "Total reclaimed space:", units.HumanSize(float64(res.Report.SpaceReclaimed)))
+			printPruned(e.out, "Deleted Volumes:", res.Report.VolumesDeleted, res.Report.SpaceReclaimed)
 			return nil
 		},
 	}

@@ -1,7 +1,6 @@
 package image
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -79,40 +78,9 @@ func (s *Service) Commit(ctx context.Context, layerTar io.Reader, opts CommitOpt
 	img.RootFS.DiffIDs = append(append([]digest.Digest{}, pimg.RootFS.DiffIDs...), diffID)
 	img.History = append(append([]ocispec.History{}, pimg.History...),
 		ocispec.History{Created: &now, CreatedBy: opts.CreatedBy, Author: opts.Author, Comment: opts.Comment})
-	cfgJSON, err := json.Marshal(img)
-	if err != nil {
-		return "", err
-	}
-	cfgInfo, err := s.content.Write(ctx, bytes.NewReader(cfgJSON), "", -1)
-	if err != nil {
-		return "", err
-	}
-	manifest := ocispec.Manifest{
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cfgInfo.Digest, Size: cfgInfo.Size},
-		Layers: append(append([]ocispec.Descriptor{}, pman.Layers...),
-			ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: layer.Digest, Size: layer.Size}),
-	}
-	manifest.SchemaVersion = 2
-	mJSON, err := json.Marshal(manifest)
-	if err != nil {
-		return "", err
-	}
-	mInfo, err := s.content.Write(ctx, bytes.NewReader(mJSON), "", -1)
-	if err != nil {
-		return "", err
-	}
-	rec := Record{ID: cfgInfo.Digest, Manifest: mInfo.Digest, ChainID: chain, Created: now, Size: parent.Size + size}
-	err = s.store.db.Update(func(tx *bolt.Tx) error {
-		if ref != nil {
-			rec.LastTagTime = now
-			if err := tx.Bucket(bucketTags).Put([]byte(ref.String()), []byte(rec.ID)); err != nil {
-				return err
-			}
-		}
-		return putRecord(tx, rec)
-	})
-	return rec.ID, err
+	layers := append(append([]ocispec.Descriptor{}, pman.Layers...),
+		ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: layer.Digest, Size: layer.Size})
+	return s.writeImage(ctx, img, layers, Record{ChainID: chain, Created: now, Size: parent.Size + size}, ref)
 }
 
 func (s *Service) readJSON(d digest.Digest, v any) error {

@@ -98,39 +98,8 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{diffID}},
 		History:  []ocispec.History{{Created: &now, Comment: comment}},
 	}
-	cfgJSON, err := json.Marshal(img)
-	if err != nil {
-		return "", err
-	}
-	cfgInfo, err := s.content.Write(ctx, bytes.NewReader(cfgJSON), "", -1)
-	if err != nil {
-		return "", err
-	}
-	manifest := ocispec.Manifest{
-		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cfgInfo.Digest, Size: cfgInfo.Size},
-		Layers:    []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayer, Digest: layer.Digest, Size: layer.Size}},
-	}
-	manifest.SchemaVersion = 2
-	mJSON, err := json.Marshal(manifest)
-	if err != nil {
-		return "", err
-	}
-	mInfo, err := s.content.Write(ctx, bytes.NewReader(mJSON), "", -1)
-	if err != nil {
-		return "", err
-	}
-	rec := Record{ID: cfgInfo.Digest, Manifest: mInfo.Digest, ChainID: diffID, Created: now, Size: size}
-	err = s.store.db.Update(func(tx *bolt.Tx) error {
-		if ref != nil {
-			rec.LastTagTime = now
-			if err := tx.Bucket(bucketTags).Put([]byte(ref.String()), []byte(rec.ID)); err != nil {
-				return err
-			}
-		}
-		return putRecord(tx, rec)
-	})
-	return rec.ID, err
+	layers := []ocispec.Descriptor{{MediaType: ocispec.MediaTypeImageLayer, Digest: layer.Digest, Size: layer.Size}}
+	return s.writeImage(ctx, img, layers, Record{ChainID: diffID, Created: now, Size: size}, ref)
 }
 
 // unpack applies the layer blob onto a snapshot of parent, committed as chainID, unless that
@@ -210,4 +179,43 @@ func decompress(r io.Reader) (io.Reader, error) {
 		return nil, errdefs.InvalidArgument(errors.New("zstd-compressed archives are not supported: decompress it first"))
 	}
 	return br, nil
+}
+
+// writeImage stores an image's config and manifest (over layers already in the content store)
+// and then its record, tagged ref when given: the record comes last, so an interrupted write
+// leaves no visible image. rec brings the chain ID, creation time and size.
+func (s *Service) writeImage(ctx context.Context, img ocispec.Image, layers []ocispec.Descriptor, rec Record, ref interface{ String() string }) (digest.Digest, error) {
+	cfgJSON, err := json.Marshal(img)
+	if err != nil {
+		return "", err
+	}
+	cfgInfo, err := s.content.Write(ctx, bytes.NewReader(cfgJSON), "", -1)
+	if err != nil {
+		return "", err
+	}
+	manifest := ocispec.Manifest{
+		MediaType: ocispec.MediaTypeImageManifest,
+		Config:    ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cfgInfo.Digest, Size: cfgInfo.Size},
+		Layers:    layers,
+	}
+	manifest.SchemaVersion = 2
+	mJSON, err := json.Marshal(manifest)
+	if err != nil {
+		return "", err
+	}
+	mInfo, err := s.content.Write(ctx, bytes.NewReader(mJSON), "", -1)
+	if err != nil {
+		return "", err
+	}
+	rec.ID, rec.Manifest = cfgInfo.Digest, mInfo.Digest
+	err = s.store.db.Update(func(tx *bolt.Tx) error {
+		if ref != nil {
+			rec.LastTagTime = rec.Created
+			if err := tx.Bucket(bucketTags).Put([]byte(ref.String()), []byte(rec.ID)); err != nil {
+				return err
+			}
+		}
+		return putRecord(tx, rec)
+	})
+	return rec.ID, err
 }
