@@ -7,7 +7,7 @@
 #   3. memory added per idle running container: PSS and RSS of the engine's processes with 20
 #      idle containers minus with none, over 20
 #   4. `ps -a` with 1000 created containers
-# Both daemons are private to this run (own sockets, roots, pid files, no bridge), podman and crun
+# Both daemons are private to this run (own sockets, roots, pid files, bridges of their own), podman and crun
 # get their own roots, and everything is removed at the end (by pid and by path, never by name).
 # crun 1.8 (podman's runtime too) refuses this hybrid-cgroup host unless /sys/fs/cgroup/unified is
 # hidden, so every client command is timed in one private mount namespace without it.
@@ -69,7 +69,7 @@ bin/berth-runtime spec --bundle "$bundle"
 sed -i 's/"ociVersion": "[^"]*"/"ociVersion": "1.0.2"/; s/"terminal": true/"terminal": false/; s/"sh"$/"true"/' "$bundle/config.json"
 
 # podman: its own root, run root and tmp dir; cgroupfs (no systemd here); no network, as the two
-# daemons (dockerd has no bridge; berth has no networking yet); rlimits podman can set without
+# daemons' containers get no published ports); rlimits podman can set without
 # CAP_SYS_RESOURCE (it would raise nofile and nproc to the maximum, which this host refuses).
 podman="podman --root $work/podman/root --runroot $work/podman/run --tmpdir $work/podman/tmp --cgroup-manager cgroupfs --events-backend file --storage-driver overlay"
 podman_run="$podman run --rm --network none --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 busybox true"
@@ -198,7 +198,7 @@ cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.start
 mem = next((int(l.split()[1]) // 1024 // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
 print(f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), {mem} GiB, kernel {platform.release()}, cgroup v1 (hybrid host), "
       f"a machine shared with other work. berth {os.popen('git rev-parse --short HEAD').read().strip()}; dockerd {dv} (Debian docker.io, runc, "
-      f"overlay2, no bridge); podman {pv} (crun, overlay, --network none); crun {crv}; docker CLI {cv}. All in one run of `make bench-engine`.\n")
+      f"overlay2, its own bridge, no iptables); podman {pv} (crun, overlay, --network none); crun {crv}; docker CLI {cv}. All in one run of `make bench-engine`.\n")
 def verdict(ratio, target): return f"{ratio:.2f}x (target <= {target}x: {'met' if ratio <= target else 'not met'})"
 
 r = load("run")
