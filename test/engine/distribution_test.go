@@ -1,9 +1,7 @@
 package engine_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -319,24 +317,6 @@ func TestPushPullWithLogin(t *testing.T) {
 			}
 		})
 	}
-}
-
-// runEnv is run with extra environment and stdin (nil: none).
-func (d *daemon) runEnv(env []string, stdin io.Reader, prog string, args ...string) result {
-	d.t.Helper()
-	cmd := exec.Command(prog, args...)
-	cmd.Env = append(append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir), env...)
-	cmd.Stdin = stdin
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	r := result{stdout: o.String(), stderr: e.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		d.t.Fatalf("%s %v: %v", prog, args, err)
-	}
-	return r
 }
 
 func TestSaveLoad(t *testing.T) {

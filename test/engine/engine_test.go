@@ -179,8 +179,14 @@ func (d *daemon) run(prog string, args ...string) result {
 // runStdin is run with stdin (nil: none).
 func (d *daemon) runStdin(stdin io.Reader, prog string, args ...string) result {
 	d.t.Helper()
+	return d.runEnv(nil, stdin, prog, args...)
+}
+
+// runEnv is run with extra environment and stdin (nil: none).
+func (d *daemon) runEnv(env []string, stdin io.Reader, prog string, args ...string) result {
+	d.t.Helper()
 	cmd := exec.Command(prog, args...)
-	cmd.Env = append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir)
+	cmd.Env = append(append(os.Environ(), "DOCKER_HOST="+d.host(), "BERTH_HOST="+d.host(), "DOCKER_CONFIG="+d.dir), env...)
 	cmd.Stdin = stdin
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
