@@ -73,7 +73,7 @@ func psCmd(e *env) *cobra.Command {
 			for i, s := range res.Items {
 				rows[i] = psRow{s: s, trunc: !noTrunc}
 			}
-			return printRows(e.out, format, def, psRow{header: true}, rows)
+			return printRows(e.out, format, def, psRow{listRow: listRow{header: true}}, rows)
 		},
 	}
 	f := cmd.Flags()
@@ -104,9 +104,9 @@ func parseFilterFlags(args []string) (client.Filters, error) {
 // psRow is one container as ps --format templates see it (docker's field names); the header
 // row answers with column titles.
 type psRow struct {
-	s      ctypes.Summary
-	trunc  bool
-	header bool
+	s     ctypes.Summary
+	trunc bool
+	listRow
 }
 
 func (r psRow) field(name string) (string, bool) {
@@ -141,13 +141,6 @@ func (r psRow) field(name string) (string, bool) {
 		return r.LocalVolumes(), true
 	}
 	return "", false
-}
-
-func (r psRow) pick(title, value string) string {
-	if r.header {
-		return title
-	}
-	return value
 }
 
 func (r psRow) ID() string {

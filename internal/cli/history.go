@@ -13,17 +13,10 @@ import (
 )
 
 type historyRow struct {
-	h      imagetypes.HistoryResponseItem
-	trunc  bool
-	human  bool
-	header bool
-}
-
-func (r historyRow) pick(title, value string) string {
-	if r.header {
-		return title
-	}
-	return value
+	h     imagetypes.HistoryResponseItem
+	trunc bool
+	human bool
+	listRow
 }
 
 func (r historyRow) ID() string {
@@ -84,7 +77,7 @@ func historyCmd(e *env) *cobra.Command {
 				}
 				return nil
 			}
-			return printRows(e.out, format, "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", historyRow{header: true}, rows)
+			return printRows(e.out, format, "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}", historyRow{listRow: listRow{header: true}}, rows)
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "Only show image IDs")

@@ -127,7 +127,7 @@ func imagesCmd(e *env) *cobra.Command {
 					rows = append(rows, imageRow{s: img, repo: t[:i], tag: t[i+1:], trunc: !noTrunc})
 				}
 			}
-			return printRows(e.out, format, def, imageRow{header: true}, rows)
+			return printRows(e.out, format, def, imageRow{listRow: listRow{header: true}}, rows)
 		},
 	}
 	f := cmd.Flags()
@@ -145,7 +145,7 @@ type imageRow struct {
 	s         imagetypes.Summary
 	repo, tag string
 	trunc     bool
-	header    bool
+	listRow
 }
 
 func (r imageRow) field(name string) (string, bool) {
@@ -174,13 +174,6 @@ func (r imageRow) field(name string) (string, bool) {
 		return r.VirtualSize(), true
 	}
 	return "", false
-}
-
-func (r imageRow) pick(title, value string) string {
-	if r.header {
-		return title
-	}
-	return value
 }
 
 func (r imageRow) ID() string {

@@ -128,7 +128,7 @@ func networkLsCmd(e *env) *cobra.Command {
 			for _, n := range res.Items {
 				rows = append(rows, networkRow{n: n, trunc: !noTrunc})
 			}
-			return printRows(e.out, format, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", networkRow{header: true}, rows)
+			return printRows(e.out, format, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", networkRow{listRow: listRow{header: true}}, rows)
 		},
 	}
 	f := cmd.Flags()
@@ -141,17 +141,11 @@ func networkLsCmd(e *env) *cobra.Command {
 
 // networkRow is one network as network ls --format templates see it (docker's field names).
 type networkRow struct {
-	n      network.Summary
-	trunc  bool
-	header bool
+	n     network.Summary
+	trunc bool
+	listRow
 }
 
-func (r networkRow) pick(title, value string) string {
-	if r.header {
-		return title
-	}
-	return value
-}
 func (r networkRow) ID() string {
 	id := r.n.ID
 	if r.trunc && len(id) > 12 {

@@ -133,3 +133,14 @@ func fillFields(w io.Writer, parts []formatPart, r fielder) error {
 	}
 	return nil
 }
+
+// listRow is what every row type of a list command embeds: the header row answers each field
+// with its column title.
+type listRow struct{ header bool }
+
+func (r listRow) pick(title, value string) string {
+	if r.header {
+		return title
+	}
+	return value
+}

@@ -63,16 +63,10 @@ func volumeCreateCmd(e *env) *cobra.Command {
 
 // volumeRow is one volume as ls --format templates see it.
 type volumeRow struct {
-	v      voltypes.Volume
-	header bool
+	v voltypes.Volume
+	listRow
 }
 
-func (r volumeRow) pick(title, value string) string {
-	if r.header {
-		return title
-	}
-	return value
-}
 func (r volumeRow) Name() string       { return r.pick("VOLUME NAME", r.v.Name) }
 func (r volumeRow) Driver() string     { return r.pick("DRIVER", r.v.Driver) }
 func (r volumeRow) Scope() string      { return r.pick("SCOPE", r.v.Scope) }
@@ -113,7 +107,7 @@ func volumeLsCmd(e *env) *cobra.Command {
 			for _, v := range res.Items {
 				rows = append(rows, volumeRow{v: v})
 			}
-			return printRows(e.out, format, "table {{.Driver}}\t{{.Name}}", volumeRow{header: true}, rows)
+			return printRows(e.out, format, "table {{.Driver}}\t{{.Name}}", volumeRow{listRow: listRow{header: true}}, rows)
 		},
 	}
 	f := cmd.Flags()
