@@ -40,10 +40,9 @@ func psCmd(e *env) *cobra.Command {
 	var format string
 	var filterArgs []string
 	cmd := &cobra.Command{
-		Use:     "ps [OPTIONS]",
-		Aliases: []string{"container ls", "container list"},
-		Short:   "List containers",
-		Args:    cobra.NoArgs,
+		Use:   "ps [OPTIONS]",
+		Short: "List containers",
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := e.client()
 			if err != nil {
@@ -107,40 +106,6 @@ type psRow struct {
 	s     ctypes.Summary
 	trunc bool
 	listRow
-}
-
-func (r psRow) field(name string) (string, bool) {
-	switch name {
-	case "ID":
-		return r.ID(), true
-	case "Image":
-		return r.Image(), true
-	case "Command":
-		return r.Command(), true
-	case "CreatedAt":
-		return r.CreatedAt(), true
-	case "RunningFor":
-		return r.RunningFor(), true
-	case "Ports":
-		return r.Ports(), true
-	case "State":
-		return r.State(), true
-	case "Status":
-		return r.Status(), true
-	case "Size":
-		return r.Size(), true
-	case "Names":
-		return r.Names(), true
-	case "Labels":
-		return r.Labels(), true
-	case "Mounts":
-		return r.Mounts(), true
-	case "Networks":
-		return r.Networks(), true
-	case "LocalVolumes":
-		return r.LocalVolumes(), true
-	}
-	return "", false
 }
 
 func (r psRow) ID() string {

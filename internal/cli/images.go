@@ -148,34 +148,6 @@ type imageRow struct {
 	listRow
 }
 
-func (r imageRow) field(name string) (string, bool) {
-	switch name {
-	case "ID":
-		return r.ID(), true
-	case "Repository":
-		return r.Repository(), true
-	case "Tag":
-		return r.Tag(), true
-	case "Digest":
-		return r.Digest(), true
-	case "CreatedSince":
-		return r.CreatedSince(), true
-	case "CreatedAt":
-		return r.CreatedAt(), true
-	case "Size":
-		return r.Size(), true
-	case "Containers":
-		return r.Containers(), true
-	case "SharedSize":
-		return r.SharedSize(), true
-	case "UniqueSize":
-		return r.UniqueSize(), true
-	case "VirtualSize":
-		return r.VirtualSize(), true
-	}
-	return "", false
-}
-
 func (r imageRow) ID() string {
 	id := r.s.ID
 	if r.trunc {

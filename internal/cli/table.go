@@ -42,10 +42,8 @@ func printRows[R any](out io.Writer, format, def string, header R, rows []R) err
 	// A format of plain {{.Field}}s (the default tables are) is filled without the template
 	// engine: on a thousand rows its reflection is most of the command's time.
 	execute := func(w io.Writer, r R) error { return tmpl.Execute(w, r) }
-	if parts, ok := plainFields(format); ok {
-		if _, ok := any(header).(fielder); ok {
-			execute = func(w io.Writer, r R) error { return fillFields(w, parts, any(r).(fielder)) }
-		}
+	if parts, ok := plainFields[R](format); ok {
+		execute = func(w io.Writer, r R) error { return fillFields(w, parts, r) }
 	}
 	w := out
 	var tw *tabwriter.Writer
@@ -87,30 +85,38 @@ func rowFields(r any) map[string]string {
 	return out
 }
 
-// fielder is a row that answers a field by name (what {{.Name}} would call).
-type fielder interface {
-	field(name string) (string, bool)
+// formatPart is literal text, or (field != nil) the row method a {{.Field}} names.
+type formatPart[R any] struct {
+	text  string
+	field func(R) string
 }
-
-// formatPart is literal text, or (field != "") a {{.Field}} to fill.
-type formatPart struct{ text, field string }
 
 var plainField = regexp.MustCompile(`\{\{\s*\.([A-Za-z][A-Za-z0-9]*)\s*\}\}`)
 
-// plainFields splits a format made only of text and {{.Field}}s; anything else (functions,
-// arguments, pipelines) is for the template engine.
-func plainFields(format string) ([]formatPart, bool) {
-	var parts []formatPart
+// plainFields splits a format made only of text and {{.Field}}s naming niladic string methods
+// of row; anything else (functions, arguments, pipelines, unknown fields) is for the template
+// engine, which also words the errors.
+func plainFields[R any](format string) ([]formatPart[R], bool) {
+	row := reflect.TypeFor[R]()
+	var parts []formatPart[R]
 	rest := format
 	for {
 		loc := plainField.FindStringSubmatchIndex(rest)
 		if loc == nil {
 			break
 		}
-		parts = append(parts, formatPart{text: rest[:loc[0]]}, formatPart{field: rest[loc[2]:loc[3]]})
+		m, ok := row.MethodByName(rest[loc[2]:loc[3]])
+		if !ok {
+			return nil, false
+		}
+		field, ok := m.Func.Interface().(func(R) string) // resolved once, called directly per row
+		if !ok {
+			return nil, false
+		}
+		parts = append(parts, formatPart[R]{text: rest[:loc[0]]}, formatPart[R]{field: field})
 		rest = rest[loc[1]:]
 	}
-	parts = append(parts, formatPart{text: rest})
+	parts = append(parts, formatPart[R]{text: rest})
 	for _, p := range parts {
 		if strings.Contains(p.text, "{{") || strings.Contains(p.text, "}}") {
 			return nil, false
@@ -119,17 +125,13 @@ func plainFields(format string) ([]formatPart, bool) {
 	return parts, true
 }
 
-func fillFields(w io.Writer, parts []formatPart, r fielder) error {
+func fillFields[R any](w io.Writer, parts []formatPart[R], row R) error {
 	for _, p := range parts {
-		if p.field == "" {
+		if p.field == nil {
 			io.WriteString(w, p.text)
 			continue
 		}
-		v, ok := r.field(p.field)
-		if !ok {
-			return fmt.Errorf("can't evaluate field %s", p.field)
-		}
-		io.WriteString(w, v)
+		io.WriteString(w, p.field(row))
 	}
 	return nil
 }
