@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -120,8 +119,8 @@ func (s *shim) handleExec(dec *json.Decoder, conn net.Conn, req Request) {
 	code := <-p.exited
 	waitTimeout(&copying, 2*time.Second) // output still buffered, not a background child holding it open
 	for _, r := range outputs {
-		if f, ok := r.(*os.File); ok && f != p.master {
-			f.Close()
+		if r != p.master { // the terminal is closed with the exec record
+			r.Close()
 		}
 	}
 	out.control(Control{ExitCode: &code})
@@ -138,7 +137,7 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 
 // startExec runs `runtime exec --detach` with the process's stdio (pipes, or a terminal whose
 // master the runtime sends back) and registers the process for the reaper.
-func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byte]io.Reader, error) {
+func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byte]*os.File, error) {
 	procFile := filepath.Join(s.opts.StateDir, "exec-"+x.ID+".json")
 	pidFile := filepath.Join(s.opts.StateDir, "exec-"+x.ID+".pid")
 	b, err := json.Marshal(x.Process)
@@ -166,40 +165,18 @@ func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byt
 	}
 	defer devnull.Close()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	outputs := map[byte]io.Reader{}
+	outputs := map[byte]*os.File{}
 	var in *input
-	var childEnds []*os.File
+	var stdio *processStdio
 	if !x.Process.Terminal {
-		if stdin {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			cmd.Stdin, in = r, &input{w: w, closes: true}
-			childEnds = append(childEnds, r)
+		if stdio, err = pipeStdio(cmd, stdin); err != nil {
+			return nil, nil, nil, err
 		}
-		for _, stream := range []byte{FrameStdout, FrameStderr} {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			if stream == FrameStdout {
-				cmd.Stdout = w
-			} else {
-				cmd.Stderr = w
-			}
-			outputs[stream] = r
-			childEnds = append(childEnds, w)
-		}
+		outputs, in = stdio.outputs, stdio.in
 	}
-	masterCh := make(chan *os.File, 1)
-	recvErr := make(chan error, 1)
+	var got <-chan received
 	if console != nil {
-		go func() {
-			m, err := console.receive(30 * time.Second)
-			masterCh <- m
-			recvErr <- err
-		}()
+		got = console.receiveAsync(30 * time.Second)
 	}
 	// Exits of unknown children are kept while an exec starts: this one may exit before its
 	// pid is read from the pid file.
@@ -214,16 +191,10 @@ func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byt
 		s.mu.Unlock()
 	}()
 	err = s.run(cmd)
-	for _, f := range childEnds {
-		f.Close()
-	}
-	closeAll := func() {
-		for _, r := range outputs {
-			r.(*os.File).Close()
-		}
-		if in != nil {
-			in.Close()
-		}
+	closeAll := func() {}
+	if stdio != nil {
+		stdio.closeChildEnds()
+		closeAll = stdio.closeOurs
 	}
 	if err != nil {
 		closeAll()
@@ -231,23 +202,20 @@ func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byt
 	}
 	p := &execProc{id: x.ID, exited: make(chan int, 1)}
 	if console != nil {
-		p.master = <-masterCh
-		if err := <-recvErr; err != nil {
-			return nil, nil, nil, err
+		r := <-got
+		if r.err != nil {
+			return nil, nil, nil, r.err
 		}
+		p.master = r.master
 		resize(p.master, x.Height, x.Width)
 		outputs[FrameStdout] = p.master
 		if stdin {
 			in = &input{w: p.master}
 		}
 	}
-	pb, err := os.ReadFile(pidFile)
-	if err == nil {
-		p.pid, err = strconv.Atoi(strings.TrimSpace(string(pb)))
-	}
-	if err != nil {
+	if p.pid, err = readPid(pidFile); err != nil {
 		closeAll()
-		return nil, nil, nil, fmt.Errorf("exec pid file: %w", err)
+		return nil, nil, nil, fmt.Errorf("exec: %w", err)
 	}
 	s.mu.Lock()
 	s.execs[x.ID] = p

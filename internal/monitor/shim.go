@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/berthproject/berth/internal/atomicfile"
-	"github.com/berthproject/berth/internal/signals"
 	"io"
 	"net"
 	"os"
@@ -17,6 +15,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/signals"
 
 	"github.com/berthproject/berth/internal/logs/jsonfile"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -197,45 +198,21 @@ func (s *shim) start(ctx context.Context) error {
 	// goroutine waits on the container's output to finish (exec.Cmd would wait for EOF).
 	run := s.runtime(append(args, s.opts.ID)...)
 	run.Stdin, run.Stdout, run.Stderr = devnull, devnull, devnull
-	var childEnds []*os.File
 	outputs := map[byte]*os.File{}
+	var stdio *processStdio
 	if !s.opts.Tty {
-		if s.opts.Stdin {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return err
-			}
-			run.Stdin, s.stdin = r, &input{w: w, closes: true}
-			childEnds = append(childEnds, r)
+		if stdio, err = pipeStdio(run, s.opts.Stdin); err != nil {
+			return err
 		}
-		for _, stream := range []byte{FrameStdout, FrameStderr} {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return err
-			}
-			if stream == FrameStdout {
-				run.Stdout = w
-			} else {
-				run.Stderr = w
-			}
-			outputs[stream] = r
-			childEnds = append(childEnds, w)
-		}
+		outputs, s.stdin = stdio.outputs, stdio.in
 	}
-	type received struct {
-		master *os.File
-		err    error
-	}
-	got := make(chan received, 1)
+	var got <-chan received
 	if console != nil {
-		go func() {
-			m, err := console.receive(60 * time.Second)
-			got <- received{m, err}
-		}()
+		got = console.receiveAsync(60 * time.Second)
 	}
 	runErr := s.run(run)
-	for _, f := range childEnds {
-		f.Close()
+	if stdio != nil {
+		stdio.closeChildEnds()
 	}
 	if runErr == nil && console != nil {
 		r := <-got
@@ -268,13 +245,9 @@ func (s *shim) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(pidFile)
+	pid, err := readPid(pidFile)
 	if err != nil {
 		return err
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return fmt.Errorf("runtime pid file: %w", err)
 	}
 	s.mu.Lock()
 	s.pid = pid

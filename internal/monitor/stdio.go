@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -238,4 +241,89 @@ func resize(master *os.File, height, width uint16) error {
 		return nil
 	}
 	return unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+}
+
+// processStdio is what the shim holds of a process it starts without a terminal: the write end
+// of its input (nil without stdin), the read ends of its output by stream, and the ends the
+// process inherits, to close once the runtime has handed them over.
+type processStdio struct {
+	in        *input
+	outputs   map[byte]*os.File
+	childEnds []*os.File
+}
+
+// pipeStdio gives cmd pipes for stdout and stderr, and for stdin when asked (otherwise cmd
+// keeps the stdin the caller set).
+func pipeStdio(cmd *exec.Cmd, stdin bool) (*processStdio, error) {
+	p := &processStdio{outputs: map[byte]*os.File{}}
+	if stdin {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stdin, p.in = r, &input{w: w, closes: true}
+		p.childEnds = append(p.childEnds, r)
+	}
+	for _, stream := range []byte{FrameStdout, FrameStderr} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			p.closeChildEnds()
+			p.closeOurs()
+			return nil, err
+		}
+		if stream == FrameStdout {
+			cmd.Stdout = w
+		} else {
+			cmd.Stderr = w
+		}
+		p.outputs[stream] = r
+		p.childEnds = append(p.childEnds, w)
+	}
+	return p, nil
+}
+
+func (p *processStdio) closeChildEnds() {
+	for _, f := range p.childEnds {
+		f.Close()
+	}
+	p.childEnds = nil
+}
+
+func (p *processStdio) closeOurs() {
+	for _, f := range p.outputs {
+		f.Close()
+	}
+	if p.in != nil {
+		p.in.Close()
+	}
+}
+
+// received is a terminal's master as the runtime sent it, or why it did not.
+type received struct {
+	master *os.File
+	err    error
+}
+
+// receiveAsync accepts the runtime's terminal while the runtime runs (it connects during its
+// run, so the caller cannot wait first).
+func (c *consoleListener) receiveAsync(timeout time.Duration) <-chan received {
+	got := make(chan received, 1)
+	go func() {
+		m, err := c.receive(timeout)
+		got <- received{m, err}
+	}()
+	return got
+}
+
+// readPid reads a pid file written by the runtime.
+func readPid(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("runtime pid file: %w", err)
+	}
+	return pid, nil
 }
