@@ -83,6 +83,7 @@ func (d *Daemon) ContainerAttach(ctx context.Context, ref string, o stream.Attac
 		return nil
 	}
 	defer shim.Close()
+	d.event(c, "attach", nil)
 	relay(conn, shim, tty, o.Stdin, keys, nil)
 	return nil
 }

@@ -190,9 +190,6 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		return false, err
 	}
 	tty = c.Config.Tty
-	if o.OnlyNew {
-		d.event(c, "attach", nil)
-	}
 	stdout, stderr := w, w
 	if !tty {
 		stdout, stderr = stream.NewStdWriter(w, stream.Stdout), stream.NewStdWriter(w, stream.Stderr)
@@ -217,9 +214,6 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 	if err != nil {
 		return tty, err
 	}
-	if o.OnlyNew {
-		entries = nil
-	}
 	if n, perr := strconv.Atoi(o.Tail); perr == nil && n >= 0 && n < len(entries) {
 		entries = entries[len(entries)-n:]
 	}
@@ -232,15 +226,11 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		return tty, nil
 	}
 	exited := d.subscribeExit(c.ID)
-	// logs -f ends with the container. attach (OnlyNew) is made before the start it watches (docker
-	// run, start -a): it ends once the container has run and stopped, or if it never starts.
-	sawRun, attached := !o.OnlyNew, time.Now()
+	// logs -f ends with the container: what it wrote last is read once it has stopped.
 	for {
 		done := true
 		if cur, err := d.containers.Get(c.ID); err == nil {
-			running := cur.Status.Alive()
-			sawRun = sawRun || running
-			done = !running && (sawRun || time.Since(attached) > time.Minute)
+			done = !cur.Status.Alive()
 		}
 		more, next, err := readLogFrom(c.LogPath, offset)
 		if err != nil {
@@ -259,7 +249,6 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		case <-ctx.Done():
 			return tty, nil
 		case <-exited:
-			sawRun = true // it ran (perhaps too briefly to be seen running) and stopped
 			exited = d.subscribeExit(c.ID)
 		case <-time.After(50 * time.Millisecond):
 		}

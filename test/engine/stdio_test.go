@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -313,5 +314,17 @@ func TestClientLeavingMidAttach(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if after := strings.Count(d.run(dockerCLI, "logs", id).stdout, "tick"); after <= before {
 		t.Errorf("the container's output stalled after clients left: %d then %d ticks", before, after)
+	}
+}
+
+// TestAttachIsAnEvent: a foreground run attaches, and /events says so.
+func TestAttachIsAnEvent(t *testing.T) {
+	d := withBusybox(t)
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	d.must(dockerCLI, "run", "--rm", "--name", "attached", "busybox", "true")
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	got := d.must(dockerCLI, "events", "--since", since, "--until", until, "--filter", "event=attach", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	if got != "attach attached" {
+		t.Errorf("attach events: %q", got)
 	}
 }

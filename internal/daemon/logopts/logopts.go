@@ -10,8 +10,6 @@ type Options struct {
 	Stdout, Stderr, Timestamps, Follow bool
 	Tail                               string    // "all" or a count
 	Since, Until                       time.Time // zero: unbounded
-	// OnlyNew skips what is already logged: attach streams output from now on.
-	OnlyNew bool
 }
 
 // Keep reports whether an entry logged at t is within the window.
