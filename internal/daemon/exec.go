@@ -19,7 +19,6 @@ import (
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/monitor"
 	"github.com/berthproject/berth/internal/oci"
-	"github.com/berthproject/berth/internal/runtime/caps"
 	"github.com/berthproject/berth/internal/stream"
 	ctypes "github.com/moby/moby/api/types/container"
 	evtypes "github.com/moby/moby/api/types/events"
@@ -279,15 +278,9 @@ func (d *Daemon) execProcess(c *container.Container, cfg *ctypes.ExecCreateReque
 		p.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids, Umask: p.User.Umask}
 	}
 	if cfg.Privileged {
-		host, err := caps.Current()
+		all, err := hostCapabilities()
 		if err != nil {
 			return nil, err
-		}
-		var all []string
-		for i := 0; i <= caps.Last(); i++ {
-			if host.Bounding.Has(i) {
-				all = append(all, caps.Name(i))
-			}
 		}
 		p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Effective: all, Permitted: all}
 	}

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/errdefs"
@@ -127,6 +128,23 @@ func normalizeCap(c string) string {
 	return c
 }
 
+// hostCapabilities is the daemon's bounding set, by name: what --privileged (and exec
+// --privileged) grants, since some hosts withhold capabilities even from root. It does not
+// change while the daemon runs, so it is read once.
+var hostCapabilities = sync.OnceValues(func() ([]string, error) {
+	host, err := caps.Current()
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for i := 0; i <= caps.Last(); i++ {
+		if host.Bounding.Has(i) {
+			names = append(names, caps.Name(i))
+		}
+	}
+	return names, nil
+})
+
 // netnsPath is where a container's network namespace is pinned while it runs.
 func (d *Daemon) netnsPath(id string) string { return filepath.Join(d.cfg.ExecRoot, "netns", id) }
 
@@ -146,13 +164,7 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 	if wd == "" {
 		wd = img.Config.WorkingDir
 	}
-	hostCaps, _ := caps.Current()
-	var hostList []string
-	for i := 0; i <= caps.Last(); i++ {
-		if hostCaps.Bounding.Has(i) {
-			hostList = append(hostList, caps.Name(i))
-		}
-	}
+	hostList, _ := hostCapabilities()
 	h := c.HostConfig
 	oc := &oci.Container{
 		ID: c.ID, Hostname: c.Config.Hostname, Domainname: c.Config.Domainname,
