@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"time"
 
+	"io"
+
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/filters"
-	"github.com/berthproject/berth/internal/timestamp"
-	"io"
 
 	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/version"
@@ -73,13 +73,9 @@ func (d *Daemon) ImagePrune(ctx context.Context, f filters.Args) (*imagetypes.Pr
 			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'dangling=%s'", vs[0]))
 		}
 	}
-	var until time.Time
-	if vs := f["until"]; len(vs) > 0 {
-		t, err := timestamp.Parse(vs[0], time.Now())
-		if err != nil {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'until=%s': %w", vs[0], err))
-		}
-		until = t
+	until, err := f.Until(time.Now())
+	if err != nil {
+		return nil, err
 	}
 	list, err := d.images.List(ctx)
 	if err != nil {
@@ -93,7 +89,7 @@ func (d *Daemon) ImagePrune(ctx context.Context, f filters.Args) (*imagetypes.Pr
 		if !until.IsZero() && !time.Unix(img.Created, 0).Before(until) {
 			continue
 		}
-		if !f.MatchLabels(img.Labels) || excludedByLabel(f["label!"], img.Labels) {
+		if !f.MatchLabelsForPrune(img.Labels) {
 			continue
 		}
 		if c, _ := d.imageUser(img.ID); c != "" {

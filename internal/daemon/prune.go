@@ -2,13 +2,9 @@ package daemon
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
-	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/filters"
-	"github.com/berthproject/berth/internal/timestamp"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
@@ -18,13 +14,9 @@ func (d *Daemon) ContainerPrune(ctx context.Context, f filters.Args) (*ctypes.Pr
 	if err := f.Validate("until", "label", "label!"); err != nil {
 		return nil, err
 	}
-	var until time.Time
-	if vs := f["until"]; len(vs) > 0 {
-		t, err := timestamp.Parse(vs[0], time.Now())
-		if err != nil {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'until=%s': %w", vs[0], err))
-		}
-		until = t
+	until, err := f.Until(time.Now())
+	if err != nil {
+		return nil, err
 	}
 	report := &ctypes.PruneReport{ContainersDeleted: []string{}}
 	for _, c := range d.containers.List() {
@@ -34,7 +26,7 @@ func (d *Daemon) ContainerPrune(ctx context.Context, f filters.Args) (*ctypes.Pr
 		if !until.IsZero() && !c.Created.Before(until) {
 			continue
 		}
-		if !f.MatchLabels(c.Config.Labels) || excludedByLabel(f["label!"], c.Config.Labels) {
+		if !f.MatchLabelsForPrune(c.Config.Labels) {
 			continue
 		}
 		size, _ := d.snaps.Size(ctx, c.ID)
@@ -46,15 +38,4 @@ func (d *Daemon) ContainerPrune(ctx context.Context, f filters.Args) (*ctypes.Pr
 		report.SpaceReclaimed += uint64(size)
 	}
 	return report, nil
-}
-
-// excludedByLabel applies label! filters: a container with any of them is kept.
-func excludedByLabel(not []string, labels map[string]string) bool {
-	for _, f := range not {
-		k, v, withValue := strings.Cut(f, "=")
-		if got, ok := labels[k]; ok && (!withValue || got == v) {
-			return true
-		}
-	}
-	return false
 }

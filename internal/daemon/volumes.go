@@ -527,7 +527,7 @@ func (d *Daemon) VolumePrune(ctx context.Context, f filters.Args) (*voltypes.Pru
 		if !all && !v.Anonymous() {
 			continue
 		}
-		if !f.MatchLabels(v.Labels) || excludedByLabel(f["label!"], v.Labels) || len(d.volumeUsers(v.Name)) > 0 {
+		if !f.MatchLabelsForPrune(v.Labels) || len(d.volumeUsers(v.Name)) > 0 {
 			continue
 		}
 		size := d.volumes.Size(v.Name)

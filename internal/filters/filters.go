@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/berthproject/berth/internal/errdefs"
+	"github.com/berthproject/berth/internal/timestamp"
 )
 
 // Args are the filters of one request: key -> values.
@@ -83,6 +85,35 @@ func (a Args) MatchFunc(key string, fn func(string) bool) bool {
 		}
 	}
 	return false
+}
+
+// MatchLabelsForPrune is what prune's label filters keep: every `label` filter satisfied and no
+// `label!` one ("key" or "key=value") matched.
+func (a Args) MatchLabelsForPrune(labels map[string]string) bool {
+	if !a.MatchLabels(labels) {
+		return false
+	}
+	for _, f := range a["label!"] {
+		k, v, withValue := strings.Cut(f, "=")
+		if got, ok := labels[k]; ok && (!withValue || got == v) {
+			return false
+		}
+	}
+	return true
+}
+
+// Until reads an `until` filter (a duration back from now, a date, a Unix time); zero when
+// there is none.
+func (a Args) Until(now time.Time) (time.Time, error) {
+	vs := a["until"]
+	if len(vs) == 0 {
+		return time.Time{}, nil
+	}
+	t, err := timestamp.Parse(vs[0], now)
+	if err != nil {
+		return time.Time{}, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'until=%s': %w", vs[0], err))
+	}
+	return t, nil
 }
 
 // MatchLabels reports whether labels satisfy every `label` filter: "key" (present) or
