@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/berthproject/berth/internal/signals"
 	"github.com/docker/go-units"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	ctypes "github.com/moby/moby/api/types/container"
@@ -21,13 +22,7 @@ import (
 // one that cannot be executed, 125 otherwise.
 func startFailure(err error, host, command string) error {
 	msg := explain(err, host)
-	status := 125
-	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-		status = 127
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
-		status = 126
-	}
+	status := signals.StartFailureCode(msg, 125)
 	if command == "run" { // docker run words it as its other refusals
 		msg = fmt.Sprintf("berth: %s\n\nRun 'berth run --help' for more information", msg)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/monitor"
 	"github.com/berthproject/berth/internal/oci"
+	"github.com/berthproject/berth/internal/signals"
 	"github.com/berthproject/berth/internal/stream"
 	ctypes "github.com/moby/moby/api/types/container"
 	evtypes "github.com/moby/moby/api/types/events"
@@ -194,7 +195,7 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, req *ctypes.ExecStart
 		switch {
 		case ctl.Error != "":
 			startErr = ctl.Error
-			code := execFailureCode(ctl.Error)
+			code := signals.StartFailureCode(ctl.Error, 126) // as Docker reports an exec that could not start
 			e.exitCode, e.ended = &code, time.Now()
 		case ctl.ExitCode != nil:
 			e.exitCode, e.running, e.ended = ctl.ExitCode, false, time.Now()
@@ -238,14 +239,6 @@ func (d *Daemon) ExecStart(ctx context.Context, id string, req *ctypes.ExecStart
 		}
 	}
 	return nil
-}
-
-// execFailureCode is the exit code of an exec that could not start, as Docker reports it.
-func execFailureCode(msg string) int {
-	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
-		return 127
-	}
-	return 126
 }
 
 // execProcess is the exec's process: the container's own (capabilities, rlimits, seccomp

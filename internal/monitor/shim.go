@@ -126,16 +126,7 @@ func (s *shim) drainCalls() {
 
 // startFailureCode maps a runtime's refusal to Docker's exit codes: 127 when the command is not
 // found, 126 when it cannot be executed.
-func startFailureCode(err error) int {
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-		return 127
-	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
-		return 126
-	}
-	return 128
-}
+func startFailureCode(err error) int { return signals.StartFailureCode(err.Error(), 128) }
 
 func listen(path string) (net.Listener, error) {
 	os.Remove(path)

@@ -31,3 +31,15 @@ func ExitCode(ws unix.WaitStatus) int {
 	}
 	return ws.ExitStatus()
 }
+
+// StartFailureCode is the exit status Docker gives a command that could not be started, from
+// the runtime's words: 127 when it is not found, 126 when it cannot be executed, else fallback.
+func StartFailureCode(msg string, fallback int) int {
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "exec format error"):
+		return 126
+	}
+	return fallback
+}

@@ -18,3 +18,17 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestStartFailureCode(t *testing.T) {
+	for msg, want := range map[string]int{
+		`exec: "nosuch": executable file not found in $PATH`: 127,
+		`exec: "/no/such": no such file or directory`:        127,
+		`exec: "/etc/passwd": permission denied`:             126,
+		`exec format error`:                                  126,
+		`cgroup: device busy`:                                9,
+	} {
+		if got := StartFailureCode(msg, 9); got != want {
+			t.Errorf("%q: %d, want %d", msg, got, want)
+		}
+	}
+}
