@@ -20,6 +20,7 @@ import (
 	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/filters"
+	"github.com/berthproject/berth/internal/trash"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
@@ -76,6 +77,7 @@ type Store struct {
 	mu    sync.Mutex
 	byID  map[string]*Container
 	names map[string]string // name -> id
+	trash *trash.Can
 }
 
 // Open loads every record under dir.
@@ -83,12 +85,19 @@ func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, byID: map[string]*Container{}, names: map[string]string{}}
+	can, err := trash.Open(filepath.Join(dir, trashDir))
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dir: dir, byID: map[string]*Container{}, names: map[string]string{}, trash: can}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	for _, e := range ents {
+		if e.Name() == trashDir {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "container.json"))
 		if err != nil {
 			continue // a create that never got its record written
@@ -216,8 +225,13 @@ func (s *Store) Delete(id string) error {
 	if !ok {
 		return errdefs.NotFound(errors.New("No such container: " + id))
 	}
-	return os.RemoveAll(s.Dir(id))
+	// Renamed away at once (the record and its logs go together), deleted in the background.
+	return s.trash.Remove(s.Dir(id))
 }
+
+// trashDir holds removed containers' directories until they are deleted; a dot so it is never
+// taken for a container id.
+const trashDir = ".trash"
 
 var (
 	adjectives = []string{"admiring", "agile", "amazing", "awesome", "blissful", "bold", "brave", "busy", "calm",

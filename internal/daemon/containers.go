@@ -189,6 +189,9 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 		return 0, err
 	}
 	bundle := filepath.Join(d.execDir(c.ID), "bundle")
+	if err := monitor.AwaitGone(d.shimDir(c.ID), 10*time.Second); err != nil {
+		return 0, err
+	}
 	os.RemoveAll(d.shimDir(c.ID))
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return 0, err
@@ -455,7 +458,7 @@ func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes
 	if err := d.snaps.Remove(ctx, c.ID); err != nil && !errdefs.Is(err, errdefs.KindNotFound) {
 		return err
 	}
-	os.RemoveAll(d.execDir(c.ID))
+	d.execTrash.Remove(d.execDir(c.ID))
 	os.Remove(d.shimSocket(c.ID))
 	d.execs.forget(c.ID)
 	d.forgetContainerNetworks(c.ID)

@@ -27,6 +27,7 @@ import (
 	"github.com/berthproject/berth/internal/image"
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/snapshot"
+	"github.com/berthproject/berth/internal/trash"
 	"github.com/berthproject/berth/internal/version"
 	"github.com/berthproject/berth/internal/volume"
 	imagetypes "github.com/moby/moby/api/types/image"
@@ -44,7 +45,8 @@ type Daemon struct {
 	images     *image.Service
 	snaps      snapshot.Snapshotter
 	containers *container.Store
-	waiters    waiters // exits and removals
+	execTrash  *trash.Can // removed containers' runtime directories, deleted in the background
+	waiters    waiters    // exits and removals
 	starts     waiters
 	attaching  pendingAttaches
 	execs      execStore
@@ -98,7 +100,15 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		snaps.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers, volumes: volumes}
+	execTrash, err := trash.Open(filepath.Join(cfg.ExecRoot, ".trash"))
+	if err != nil {
+		images.Close()
+		snaps.Close()
+		volumes.Close()
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers,
+		volumes: volumes, execTrash: execTrash}
 	if err := d.openNetwork(); err != nil {
 		images.Close()
 		snaps.Close()
@@ -115,6 +125,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 
 // Close releases the stores.
 func (d *Daemon) Close() error {
+	d.execTrash.Wait()
 	d.images.Close()
 	if d.net != nil {
 		d.net.db.Close()

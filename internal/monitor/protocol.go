@@ -6,6 +6,7 @@
 package monitor
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,9 +15,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Files in a shim's state directory (mode 0700).
@@ -171,4 +175,43 @@ func ReadExit(dir string) (*Exit, error) {
 	}
 	var e Exit
 	return &e, json.Unmarshal(b, &e)
+}
+
+// AwaitGone waits, up to timeout, until the shim that last used stateDir has exited. A shim
+// reports a container's exit before it has the runtime delete the container (so the daemon is
+// told at once); the next start of the same container, which reuses its id in the runtime, must
+// wait for that delete. A pid that is no longer a shim of this state directory counts as gone.
+func AwaitGone(stateDir string, timeout time.Duration) error {
+	b, err := os.ReadFile(filepath.Join(stateDir, PidFile))
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil // ESRCH: gone
+	}
+	defer unix.Close(fd)
+	// Checked after the pidfd pins the pid: a reused pid is some other process.
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmdline, []byte("\x00"+stateDir+"\x00")) {
+		return nil
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for deadline := time.Now().Add(timeout); ; {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("the previous monitor of this container (pid %d) has not exited", pid)
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n > 0 {
+			return nil
+		}
+	}
 }

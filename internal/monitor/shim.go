@@ -332,11 +332,13 @@ func (s *shim) reap() {
 	}
 	s.hub.awaitJoined(5 * time.Second) // a container quicker than its attachers keeps its output for them
 	s.hub.closeAll()
-	s.run(s.runtime("delete", "--force", s.opts.ID))
 	if s.master != nil {
 		s.master.Close()
 	}
+	// Reported before the runtime deletes the container: the daemon (and a `run --rm` waiting on
+	// it) need not wait for that. A new start of this container waits for this shim to be gone.
 	s.finish(e)
+	s.run(s.runtime("delete", "--force", s.opts.ID))
 }
 
 // oomKilled reads the container's memory cgroup for OOM kills (before delete removes it).

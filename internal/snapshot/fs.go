@@ -15,6 +15,7 @@ import (
 
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/metadata"
+	"github.com/berthproject/berth/internal/trash"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -39,6 +40,7 @@ type fsSnapshotter struct {
 	root   string
 	db     *bolt.DB
 	driver driver
+	trash  *trash.Can
 }
 
 // NewOverlay opens an overlayfs snapshotter rooted at root.
@@ -55,7 +57,12 @@ func open(root string, d driver) (*fsSnapshotter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot metadata: %w", err)
 	}
-	s := &fsSnapshotter{root: root, db: db, driver: d}
+	can, err := trash.Open(filepath.Join(root, "trash"))
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s := &fsSnapshotter{root: root, db: db, driver: d, trash: can}
 	if err := s.removeOrphans(); err != nil {
 		db.Close()
 		return nil, err
@@ -84,7 +91,10 @@ func (s *fsSnapshotter) removeOrphans() error {
 	return nil
 }
 
-func (s *fsSnapshotter) Close() error { return s.db.Close() }
+func (s *fsSnapshotter) Close() error {
+	s.trash.Wait()
+	return s.db.Close()
+}
 
 func (s *fsSnapshotter) dir(id string) string { return filepath.Join(s.root, "snapshots", id) }
 
@@ -302,7 +312,7 @@ func (s *fsSnapshotter) Remove(ctx context.Context, key string) error {
 		return err
 	}
 	// After the record is gone; a crash here leaves an orphan that the next open removes.
-	return os.RemoveAll(s.dir(id))
+	return s.trash.Remove(s.dir(id))
 }
 
 func (s *fsSnapshotter) Stat(ctx context.Context, key string) (Info, error) {
