@@ -141,9 +141,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	}
 	pid, err := d.startContainer(ctx, c)
 	if err != nil {
-		snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
-		d.releaseNetwork(c.ID)
-		network.RemoveNamespace(d.netnsPath(c.ID))
+		d.releaseResources(c.ID)
 		if c.HostConfig.AutoRemove {
 			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
 			if rerr := d.removeContainer(context.WithoutCancel(ctx), c.ID, true, true); rerr != nil {
@@ -355,9 +353,7 @@ func (d *Daemon) monitorExit(id string) {
 	if err != nil {
 		return
 	}
-	snapshot.Unmount(filepath.Join(d.execDir(id), "rootfs"))
-	d.releaseNetwork(id)
-	network.RemoveNamespace(d.netnsPath(id))
+	d.releaseResources(id)
 	released := time.Now()
 	c.Status, c.Pid, c.FinishedAt = container.StatusExited, 0, time.Now().UTC()
 	if e != nil {
@@ -377,6 +373,21 @@ func (d *Daemon) monitorExit(id string) {
 	}
 	d.log.Debug("exit", "container", id, "since-exit", reported.Sub(c.FinishedAt), "release", released.Sub(reported),
 		"record", recorded.Sub(released), "remove", time.Since(recorded))
+}
+
+// releaseResources undoes what a start set up outside the container's records: its root
+// filesystem mount and its network. The two are independent and each takes milliseconds (an
+// overlay unmount syncs the upper layer's filesystem), so they are undone side by side.
+// Undoing what is already undone is harmless.
+func (d *Daemon) releaseResources(id string) {
+	unmounted := make(chan struct{})
+	go func() {
+		snapshot.Unmount(filepath.Join(d.execDir(id), "rootfs"))
+		close(unmounted)
+	}()
+	d.releaseNetwork(id)
+	network.RemoveNamespace(d.netnsPath(id))
+	<-unmounted
 }
 
 // ContainerStop answers POST /containers/{id}/stop: the stop signal, then SIGKILL after the
@@ -452,9 +463,7 @@ func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes
 		monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: int(syscall.SIGKILL), All: true}, 10*time.Second)
 		d.waitExit(ctx, c.ID, 30*time.Second)
 	}
-	snapshot.Unmount(filepath.Join(d.execDir(c.ID), "rootfs"))
-	d.releaseNetwork(c.ID)
-	network.RemoveNamespace(d.netnsPath(c.ID))
+	d.releaseResources(c.ID)
 	if err := d.snaps.Remove(ctx, c.ID); err != nil && !errdefs.Is(err, errdefs.KindNotFound) {
 		return err
 	}
