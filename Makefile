@@ -31,8 +31,10 @@ $(BIN)/berthd: FORCE
 $(BIN)/berth-shim: FORCE
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berth-shim
 
+# The CLI decodes large API responses (ps -a, images, inspect) once per run: Go's JSON v2 engine,
+# behind the v1 API it keeps, decodes them about twice as fast.
 $(BIN)/berth: FORCE
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berth
+	GOEXPERIMENT=jsonv2 CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berth
 
 # berth-init is what --init bind-mounts into a container: static, it needs nothing from the image.
 $(BIN)/berth-init: FORCE

@@ -168,7 +168,7 @@ mem_berth=$(measure_idle bt "$work/berth/engine.pid")
 mem_docker=$(measure_idle dk "$work/docker/engine.pid")
 
 echo "bench-engine: 4. ps -a with $n_ps created containers" >&2
-# Named: berthd draws generated names from 400 combinations and hangs past 400 unnamed containers.
+# Named, so both engines list the same names.
 create_many() { # create_many SOCKPATH N: through the API, two at a time
 	seq 1 "$2" | xargs -P 2 -I{} curl -sf --unix-socket "$1" -o /dev/null -X POST \
 		-H 'Content-Type: application/json' -d '{"Image":"busybox","Cmd":["true"]}' "http://localhost/containers/create?name=ps-{}"
