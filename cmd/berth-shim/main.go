@@ -33,10 +33,14 @@ func main() {
 	flag.IntVar(&o.Attachers, "attachers", 0, "clients that attach around the start (output is held for them)")
 	flag.StringVar(&o.Cgroup, "cgroup", "", "the container's cgroup path (default: read from the bundle)")
 	readyFd := flag.Int("ready-fd", 0, "file descriptor to signal (and close) once the start is decided")
+	proceedFd := flag.Int("proceed-fd", 0, "file descriptor to read a go-ahead byte from before running the runtime")
 	flag.Parse()
 	o.Height, o.Width = uint16(height), uint16(width)
 	if *readyFd > 2 {
 		o.Ready = os.NewFile(uintptr(*readyFd), "ready")
+	}
+	if *proceedFd > 2 {
+		o.Proceed = os.NewFile(uintptr(*proceedFd), "proceed")
 	}
 	if o.ID == "" || o.Bundle == "" || o.Runtime == "" || o.StateDir == "" || o.LogPath == "" {
 		fmt.Fprintln(os.Stderr, "berth-shim: --id, --bundle, --runtime, --state and --log are required")

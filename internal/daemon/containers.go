@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,12 +137,19 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	unlock := d.opLocks.lock(c.ID)
+	if c, err = d.containers.Get(c.ID); err != nil { // as it is now that no stop is half-way
+		unlock()
+		return err
+	}
 	if err := startable(ctx, c); err != nil {
+		unlock()
 		return err
 	}
 	pid, err := d.startContainer(ctx, c)
 	if err != nil {
 		d.releaseResources(c.ID)
+		unlock()
 		if c.HostConfig.AutoRemove {
 			// As Docker: --rm removes a container that could not start, so `run --rm` returns.
 			if rerr := d.removeContainer(context.WithoutCancel(ctx), c.ID, true, true); rerr != nil {
@@ -152,7 +160,9 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		return err
 	}
 	c.Status, c.Pid, c.StartedAt, c.ExitCode, c.Error = container.StatusRunning, pid, time.Now().UTC(), 0, ""
-	if err := d.containers.Save(c); err != nil {
+	err = d.containers.Save(c)
+	unlock()
+	if err != nil {
 		return err
 	}
 	d.event(c, "start", nil)
@@ -182,73 +192,116 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	if err != nil {
 		return 0, err
 	}
+	// The network (a namespace, veths, netlink: milliseconds) is set up while the bundle is
+	// written and the shim starts up; the shim runs the runtime once the daemon says proceed.
+	networked := make(chan error, 1)
+	go func() { networked <- d.setUpNetwork(c, desc) }()
+	shim, err := d.launchShim(c, desc)
+	netErr := <-networked
+	if err == nil && netErr != nil {
+		shim.cancel()
+	}
+	if err != nil || netErr != nil {
+		return 0, cmp.Or(err, netErr)
+	}
+	specified := time.Now()
+	shim.proceed()
+	pid, err := d.waitStarted(ctx, c.ID, shim.ready, shim.done)
+	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "spec+network", specified.Sub(mounted),
+		"runtime", time.Since(specified))
+	return pid, err
+}
+
+// launchedShim is a shim started and waiting for the daemon's go-ahead.
+type launchedShim struct {
+	proceedW *os.File
+	ready    chan struct{} // closed when the start is decided (or the shim died)
+	done     chan struct{} // closed when the shim has exited (berthd reaps its direct children)
+}
+
+// proceed lets the shim run the runtime.
+func (s *launchedShim) proceed() {
+	s.proceedW.Write([]byte{1})
+	s.proceedW.Close()
+}
+
+// cancel gives up the start before the runtime ran: the shim reads EOF and exits.
+func (s *launchedShim) cancel() {
+	s.proceedW.Close()
+	<-s.done
+}
+
+// launchShim writes the container's bundle and starts its shim, which waits for proceed.
+func (d *Daemon) launchShim(c *container.Container, desc *oci.Container) (*launchedShim, error) {
 	spec, err := oci.Generate(desc)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	bundle := filepath.Join(d.execDir(c.ID), "bundle")
 	if err := monitor.AwaitGone(d.shimDir(c.ID), 10*time.Second); err != nil {
-		return 0, err
+		return nil, err
 	}
 	os.RemoveAll(d.shimDir(c.ID))
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
-		return 0, err
+		return nil, err
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	// Rewritten at every start and useless after a power loss: no fsync.
 	if err := atomicfile.WriteFileNoSync(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
-		return 0, err
+		return nil, err
 	}
-	specified := time.Now()
 	rt := d.runtimes[d.cfg.DefaultRuntime]
 	if err := os.MkdirAll(filepath.Join(d.cfg.ExecRoot, "shims"), 0o700); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if err := os.MkdirAll(d.shimDir(c.ID), 0o700); err != nil {
-		return 0, err
+		return nil, err
 	}
 	shimLog, err := os.OpenFile(filepath.Join(d.shimDir(c.ID), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer shimLog.Close()
-	shim := exec.Command(d.shimPath(), "--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
+	cmd := exec.Command(d.shimPath(), "--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
 		"--runtime-root", filepath.Join(d.cfg.ExecRoot, "runtime"), "--state", d.shimDir(c.ID),
 		"--socket", d.shimSocket(c.ID), "--log", c.LogPath)
-	shim.Args = append(shim.Args, shimStdioArgs(c, d.attaching.count(c.ID))...)
-	shim.Args = append(shim.Args, "--cgroup", spec.Linux.CgroupsPath)
-	shim.Stdout, shim.Stderr = shimLog, shimLog
-	shim.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
+	cmd.Args = append(cmd.Args, shimStdioArgs(c, d.attaching.count(c.ID))...)
+	cmd.Args = append(cmd.Args, "--cgroup", spec.Linux.CgroupsPath)
+	cmd.Stdout, cmd.Stderr = shimLog, shimLog
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
 	// One P: a shim mostly waits, and every P costs memory in every shim (about 170 KiB here).
-	shim.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	shim.ExtraFiles = []*os.File{readyW}
-	shim.Args = append(shim.Args, "--ready-fd", "3")
-	err = shim.Start()
-	readyW.Close()
+	proceedR, proceedW, err := os.Pipe()
 	if err != nil {
 		readyR.Close()
-		return 0, fmt.Errorf("start berth-shim: %w", err)
+		readyW.Close()
+		return nil, err
 	}
-	ready := make(chan struct{})
+	cmd.ExtraFiles = []*os.File{readyW, proceedR}
+	cmd.Args = append(cmd.Args, "--ready-fd", "3", "--proceed-fd", "4")
+	err = cmd.Start()
+	readyW.Close()
+	proceedR.Close()
+	if err != nil {
+		readyR.Close()
+		proceedW.Close()
+		return nil, fmt.Errorf("start berth-shim: %w", err)
+	}
+	s := &launchedShim{proceedW: proceedW, ready: make(chan struct{}), done: make(chan struct{})}
 	go func() { // a byte when the start is decided, or EOF if the shim dies first
 		readyR.Read(make([]byte, 1))
 		readyR.Close()
-		close(ready)
+		close(s.ready)
 	}()
-	shimDone := make(chan struct{})
-	go func() { shim.Wait(); close(shimDone) }() // berthd reaps its direct children; the shim reaps the container
-	spawned := time.Now()
-	pid, err := d.waitStarted(ctx, c.ID, ready, shimDone)
-	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "spec", specified.Sub(mounted),
-		"shim", spawned.Sub(specified), "runtime", time.Since(spawned))
-	return pid, err
+	go func() { cmd.Wait(); close(s.done) }() // berthd reaps its direct children; the shim reaps the container
+	return s, nil
 }
 
 // shimStdioArgs asks the shim for the stdio the container's Config wants.

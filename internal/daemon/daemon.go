@@ -46,6 +46,7 @@ type Daemon struct {
 	snaps      snapshot.Snapshotter
 	containers *container.Store
 	execTrash  *trash.Can // removed containers' runtime directories, deleted in the background
+	opLocks    opLocks    // one start, stop or kill marking at a time per container
 	waiters    waiters    // exits and removals
 	starts     waiters
 	attaching  pendingAttaches

@@ -32,9 +32,8 @@ ff02::2	ip6-allrouters
 // Docker's fallback when the host has no nameserver a container can reach (only loopback ones).
 var fallbackNameservers = []string{"8.8.8.8", "8.8.4.4"}
 
-// etcFiles writes the container's hostname, hosts and resolv.conf in its directory and returns
-// their bind mounts, leaving out any path the user mounts something over.
-func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork bool, user []specs.Mount) ([]specs.Mount, error) {
+// writeEtcFiles writes the container's hostname, hosts and resolv.conf in its directory.
+func (d *Daemon) writeEtcFiles(c *container.Container, hostname string, hostNetwork bool) error {
 	dir := d.containers.Dir(c.ID)
 	hosts := []byte(defaultHosts)
 	resolv, _ := os.ReadFile("/etc/resolv.conf")
@@ -55,9 +54,16 @@ func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork b
 	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {
 		// Rewritten at every start: no fsync.
 		if err := atomicfile.WriteFileNoSync(filepath.Join(dir, name), content, 0o644); err != nil {
-			return nil, err
+			return err
 		}
 	}
+	return nil
+}
+
+// etcMounts are the bind mounts of the files writeEtcFiles writes, leaving out any path the user
+// mounts something over.
+func (d *Daemon) etcMounts(c *container.Container, user []specs.Mount) []specs.Mount {
+	dir := d.containers.Dir(c.ID)
 	var out []specs.Mount
 	for _, f := range []struct{ name, dest string }{
 		{resolvConfFile, "/etc/resolv.conf"}, {hostnameFile, "/etc/hostname"}, {hostsFile, "/etc/hosts"},
@@ -67,7 +73,7 @@ func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork b
 		}
 		out = append(out, oci.BindMount(filepath.Join(dir, f.name), f.dest, false, "rprivate"))
 	}
-	return out, nil
+	return out
 }
 
 func mountedOver(mounts []specs.Mount, dest string) bool {

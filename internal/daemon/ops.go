@@ -118,6 +118,10 @@ func (d *Daemon) beforeKill(ref string, sig int) (nothingToSignal bool) {
 	if err != nil {
 		return false
 	}
+	defer d.opLocks.lock(c.ID)()
+	if c, err = d.containers.Get(c.ID); err != nil { // as a start under way left it
+		return false
+	}
 	stopSig := int(syscall.SIGTERM)
 	if c.Config != nil && c.Config.StopSignal != "" {
 		if s, err := signals.Parse(c.Config.StopSignal); err == nil {

@@ -185,20 +185,8 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 	if joined != "" {
 		oc.NetNS = joined
 	} else if h.NetworkMode != "host" {
-		// A namespace of its own, made here so the daemon can set it up (loopback now,
-		// interfaces later) before the container runs in it.
-		path := d.netnsPath(c.ID)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-		network.RemoveNamespace(path) // a previous run's, if the daemon died before cleaning up
-		if err := network.NewNamespace(path); err != nil {
-			return nil, err
-		}
-		if err := d.attachNetwork(c, path); err != nil {
-			return nil, err
-		}
-		oc.NetNS = path
+		// A namespace of its own, made by setUpNetwork before the container runs in it.
+		oc.NetNS = d.netnsPath(c.ID)
 	} else {
 		oc.NetNS = "host"
 		if oc.Hostname == "" {
@@ -215,15 +203,7 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 	}
 	oc.Mounts = append(oc.Mounts, vols...)
 	sortMounts(oc.Mounts)
-	hostname := oc.Hostname
-	if hostname == "" {
-		hostname = c.ID[:12]
-	}
-	etc, err := d.etcFiles(c, hostname, h.NetworkMode == "host", oc.Mounts)
-	if err != nil {
-		return nil, err
-	}
-	oc.Mounts = append(etc, oc.Mounts...)
+	oc.Mounts = append(d.etcMounts(c, oc.Mounts), oc.Mounts...)
 	for _, u := range h.Ulimits {
 		oc.Rlimits = append(oc.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_" + strings.ToUpper(u.Name), Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}
@@ -238,6 +218,29 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		}
 	}
 	return oc, nil
+}
+
+// setUpNetwork makes what the container's network needs before it runs: its own namespace
+// (unless it shares the host's or another container's) with its interfaces, then its /etc files,
+// which name its address. The start does this while the shim starts up.
+func (d *Daemon) setUpNetwork(c *container.Container, oc *oci.Container) error {
+	if path := d.netnsPath(c.ID); oc.NetNS == path {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		network.RemoveNamespace(path) // a previous run's, if the daemon died before cleaning up
+		if err := network.NewNamespace(path); err != nil {
+			return err
+		}
+		if err := d.attachNetwork(c, path); err != nil {
+			return err
+		}
+	}
+	hostname := oc.Hostname
+	if hostname == "" {
+		hostname = c.ID[:12]
+	}
+	return d.writeEtcFiles(c, hostname, c.HostConfig.NetworkMode == "host")
 }
 
 // userMounts turns Binds, Mounts and Tmpfs into OCI mounts. A missing -v source is made (a

@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -52,6 +53,10 @@ type Options struct {
 	// Ready is written to (one byte) and closed once the container runs, or has failed to
 	// (exit.json then says why): the daemon waits on it instead of polling.
 	Ready *os.File
+	// Proceed, when given, is read before the runtime is run: one byte means go on, EOF means
+	// the daemon gave up the start. It lets the shim start up while the daemon still sets up
+	// the container's network.
+	Proceed *os.File
 }
 
 type shim struct {
@@ -197,6 +202,9 @@ func (s *shim) start(ctx context.Context) error {
 		}
 		outputs, s.stdin = stdio.outputs, stdio.in
 	}
+	if err := s.awaitProceed(); err != nil {
+		return err
+	}
 	var got <-chan received
 	if console != nil {
 		got = console.receiveAsync(60 * time.Second)
@@ -243,6 +251,18 @@ func (s *shim) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.pid = pid
 	s.mu.Unlock()
+	return nil
+}
+
+// awaitProceed waits for the daemon's go-ahead, if it asked to give one.
+func (s *shim) awaitProceed() error {
+	if s.opts.Proceed == nil {
+		return nil
+	}
+	defer s.opts.Proceed.Close()
+	if n, _ := s.opts.Proceed.Read(make([]byte, 1)); n != 1 {
+		return errors.New("the daemon cancelled the start")
+	}
 	return nil
 }
 
