@@ -273,7 +273,8 @@ func (d *Daemon) volumeMounts(c *container.Container, rootfs string) ([]specs.Mo
 				return nil, err
 			}
 			if mp.CopyData {
-				if err := copyImageContent(rootfs, mp.Destination, src); err != nil {
+				fill := func(dir string) error { return copyImageContent(rootfs, mp.Destination, dir) }
+				if err := d.volumes.Fill(v, d.volumeMountedByRunning(v.Name, c.ID), fill); err != nil {
 					return nil, fmt.Errorf("copy image content into volume %s: %w", mp.Name, err)
 				}
 			}
@@ -281,6 +282,17 @@ func (d *Daemon) volumeMounts(c *container.Container, rootfs string) ([]specs.Mo
 		}
 	}
 	return out, nil
+}
+
+// volumeMountedByRunning reports whether a running container other than except has the volume
+// mounted: its directory must then be filled where it is.
+func (d *Daemon) volumeMountedByRunning(name, except string) bool {
+	for _, id := range d.volumeUsers(name) {
+		if c, err := d.containers.Get(id); err == nil && id != except && c.Status.Alive() {
+			return true
+		}
+	}
+	return false
 }
 
 // sortMounts orders mounts so a parent is mounted before what lies under it.
