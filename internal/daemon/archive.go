@@ -113,6 +113,14 @@ func (d *Daemon) mountVolumesAt(c *container.Container, rootfs string) error {
 				return err
 			}
 		}
+		if mp.Subpath != "" {
+			h, err := openInside(src, mp.Subpath)
+			if err != nil {
+				continue // as for a bind whose source is gone
+			}
+			defer h.Close()
+			src = pathsafe.ProcPath(h)
+		}
 		fi, err := os.Stat(src)
 		if err != nil {
 			continue
@@ -122,6 +130,16 @@ func (d *Daemon) mountVolumesAt(c *container.Container, rootfs string) error {
 		}
 	}
 	return nil
+}
+
+// openInside opens p resolved inside dir.
+func openInside(dir, p string) (*os.File, error) {
+	root, err := pathsafe.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return pathsafe.Open(root, p)
 }
 
 func bindInRoot(rootfs, src, dst string, dir, readonly bool) error {

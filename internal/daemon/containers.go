@@ -167,6 +167,10 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 // returns the container's pid once it runs. The caller cleans up after a failure.
 func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (int, error) {
 	began := time.Now()
+	// Volume subpaths are bound for the runtime to mount; once the start is decided the
+	// container has its own mounts of them.
+	d.releaseSubpaths(c.ID)
+	defer d.releaseSubpaths(c.ID)
 	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return 0, err
