@@ -197,7 +197,7 @@ func (s *Store) Create(name, driver string, labels, opts map[string]string) (v *
 		return nil, false, err
 	}
 	if err := validateOpts(opts); err != nil {
-		return nil, false, err
+		return nil, false, errdefs.InvalidArgument(fmt.Errorf("create %s: %w", name, err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
