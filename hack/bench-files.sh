@@ -67,10 +67,10 @@ for e in dk bt; do
 done
 
 # hyperfine's named commands: NAME COMMAND PREPARE, for the engines and clients of one operation.
-bench() { # OUT ARGS...
-	local out=$1
+bench() { # NAME ARGS...
+	local result=$1
 	shift
-	hyperfine -N -w 1 -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/$out.json" "$@" >"$work/$out.txt"
+	hyperfine -N -w 1 -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/$result.json" "$@" >"$work/$result.txt"
 }
 dcli="env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI" bcli="env DOCKER_HOST=$bsock $ENGINE_DOCKER_CLI"
 berth="env BERTH_HOST=$bsock $root/bin/berth"
