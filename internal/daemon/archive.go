@@ -70,7 +70,9 @@ func (d *Daemon) openFS(ctx context.Context, c *container.Container) (*fsView, e
 		return nil, err
 	}
 	release := func() {
+		began := time.Now()
 		unmountTree(dir)
+		d.log.Debug("unmount a stopped container's filesystem", "container", c.ID, "took", time.Since(began))
 		os.Remove(dir)
 		stoppedMounts.Unlock()
 	}
@@ -495,11 +497,14 @@ func (d *Daemon) ContainerExtractToDir(ctx context.Context, ref, p string, noOve
 		return err
 	}
 	defer unix.Close(sfd)
+	began := time.Now()
 	_, err = archive.Apply(ctx, fmt.Sprintf("/proc/self/fd/%d", sfd), r,
 		archive.ApplyOptions{Whiteouts: archive.WhiteoutNone, Owner: owner})
+	extracted := time.Now()
 	if err == nil {
 		err = archive.MoveInto(sfd, int(dst.Fd()), "", noOverwriteDirNonDir)
 	}
+	d.log.Debug("cp into container", "container", c.ID, "extract", extracted.Sub(began), "move", time.Since(extracted))
 	if err != nil {
 		return errdefs.InvalidArgument(err)
 	}
