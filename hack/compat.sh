@@ -97,9 +97,9 @@ norm() {
 		-e 's/ {2,}/  /g' -e 's/[[:space:]]+$//'
 }
 
-# reset ENGINE: no containers, only busybox:latest, no volume left by a scenario.
+# reset ENGINE: no containers, only busybox:latest, no volumes.
 reset() {
-	local sock=unix://$work/$1/engine.sock ids refs
+	local sock=unix://$work/$1/engine.sock ids refs vols
 	ids=$(DOCKER_HOST=$sock timeout -k 5 60 "$ENGINE_DOCKER_CLI" ps -aq 2>/dev/null || true)
 	# shellcheck disable=SC2086
 	[ -z "$ids" ] || DOCKER_HOST=$sock timeout -k 5 120 "$ENGINE_DOCKER_CLI" rm -f $ids >/dev/null 2>&1 || true
@@ -107,7 +107,9 @@ reset() {
 		awk '$1 != "busybox:latest" { print ($1 == "<none>:<none>" ? $2 : $1) }' || true)
 	# shellcheck disable=SC2086
 	[ -z "$refs" ] || DOCKER_HOST=$sock timeout -k 5 60 "$ENGINE_DOCKER_CLI" rmi -f $refs >/dev/null 2>&1 || true
-	DOCKER_HOST=$sock timeout -k 5 30 "$ENGINE_DOCKER_CLI" volume rm -f compatvol >/dev/null 2>&1 || true
+	vols=$(DOCKER_HOST=$sock timeout -k 5 30 "$ENGINE_DOCKER_CLI" volume ls -q 2>/dev/null || true)
+	# shellcheck disable=SC2086
+	[ -z "$vols" ] || DOCKER_HOST=$sock timeout -k 5 60 "$ENGINE_DOCKER_CLI" volume rm -f $vols >/dev/null 2>&1 || true
 	# A scenario that removed busybox:latest (an engine that should have refused) must not spoil
 	# the following ones: import it again, the same way.
 	if ! DOCKER_HOST=$sock timeout -k 5 30 "$ENGINE_DOCKER_CLI" image inspect busybox:latest >/dev/null 2>&1; then

@@ -554,6 +554,24 @@ func (m *mountOpt) Set(value string) error {
 			if bindOpts().NonRecursive, err = strconv.ParseBool(val); err != nil {
 				return fmt.Errorf("invalid value for %s: %s", key, val)
 			}
+		case "bind-recursive":
+			mode := val
+			if b, err := strconv.ParseBool(val); err == nil { // true and false stand for enabled and disabled
+				mode = map[bool]string{true: "enabled", false: "disabled"}[b]
+			}
+			switch mode {
+			case "enabled": // the default
+			case "disabled":
+				bindOpts().NonRecursive = true
+			case "writable":
+				bindOpts().ReadOnlyNonRecursive = true
+			case "readonly":
+				bindOpts().ReadOnlyForceRecursive = true
+			default:
+				return fmt.Errorf(`invalid value for %s: %s (must be "enabled", "disabled", "writable", or "readonly")`, key, val)
+			}
+		case "volume-subpath":
+			volumeOpts().Subpath = val
 		case "volume-nocopy":
 			if volumeOpts().NoCopy, err = strconv.ParseBool(val); err != nil {
 				return fmt.Errorf("invalid value for volume-nocopy: %s", val)
@@ -602,6 +620,19 @@ func (m *mountOpt) Set(value string) error {
 	}
 	if mt.TmpfsOptions != nil && mt.Type != mount.TypeTmpfs {
 		return fmt.Errorf("cannot mix 'tmpfs-*' options with mount type '%s'", mt.Type)
+	}
+	if o := mt.BindOptions; o != nil {
+		if o.ReadOnlyNonRecursive && !mt.ReadOnly {
+			return errors.New("option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction")
+		}
+		if o.ReadOnlyForceRecursive {
+			if !mt.ReadOnly {
+				return errors.New("option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction")
+			}
+			if o.Propagation != mount.PropagationRPrivate {
+				return errors.New("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction")
+			}
+		}
 	}
 	m.values = append(m.values, mt)
 	return nil

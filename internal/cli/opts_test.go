@@ -83,6 +83,10 @@ func TestMountFlag(t *testing.T) {
 		"type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=1770",
 		`"type=bind","src=/with,comma",dst=/c,ro=false`,
 		"src=vol,dst=/v",
+		"type=bind,src=/a,dst=/d,bind-recursive=disabled",
+		"type=bind,src=/a,dst=/e,ro,bind-recursive=writable",
+		"type=bind,src=/a,dst=/f,ro,bind-propagation=rprivate,bind-recursive=readonly",
+		"type=volume,src=v,dst=/g,volume-subpath=a/b,volume-nocopy,volume-opt=o=size=1m",
 	} {
 		if err := m.Set(v); err != nil {
 			t.Fatalf("%s: %v", v, err)
@@ -93,17 +97,28 @@ func TestMountFlag(t *testing.T) {
 		{Type: mount.TypeTmpfs, Target: "/t", TmpfsOptions: &mount.TmpfsOptions{SizeBytes: 64 << 20, Mode: 0o1770}},
 		{Type: mount.TypeBind, Source: "/with,comma", Target: "/c"},
 		{Type: mount.TypeVolume, Source: "vol", Target: "/v"},
+		{Type: mount.TypeBind, Source: "/a", Target: "/d", BindOptions: &mount.BindOptions{NonRecursive: true}},
+		{Type: mount.TypeBind, Source: "/a", Target: "/e", ReadOnly: true, BindOptions: &mount.BindOptions{ReadOnlyNonRecursive: true}},
+		{Type: mount.TypeBind, Source: "/a", Target: "/f", ReadOnly: true, BindOptions: &mount.BindOptions{Propagation: mount.PropagationRPrivate, ReadOnlyForceRecursive: true}},
+		{Type: mount.TypeVolume, Source: "v", Target: "/g", VolumeOptions: &mount.VolumeOptions{Subpath: "a/b", NoCopy: true,
+			Labels: map[string]string{}, DriverConfig: &mount.Driver{Options: map[string]string{"o": "size=1m"}}}},
 	}
 	if !reflect.DeepEqual(m.values, want) {
 		t.Errorf("mounts\n got %+v\nwant %+v", m.values, want)
 	}
 	for v, msg := range map[string]string{
-		"type=bind":                                  "target is required",
-		"bogus":                                      "invalid field 'bogus' must be a key=value pair",
-		"type=bind,src=/a,dst=/b,readonly=maybe":     "invalid value for readonly: maybe",
-		"type=tmpfs,dst=/t,tmpfs-size=abc":           "invalid value for tmpfs-size: abc",
-		"type=volume,dst=/x,bind-propagation=rslave": "cannot mix 'bind-*' options with mount type 'volume'",
-		"type=bind,dst=/x,color=red":                 "unexpected key 'color' in 'color=red'",
+		"type=bind":                                          "target is required",
+		"bogus":                                              "invalid field 'bogus' must be a key=value pair",
+		"type=bind,src=/a,dst=/b,readonly=maybe":             "invalid value for readonly: maybe",
+		"type=tmpfs,dst=/t,tmpfs-size=abc":                   "invalid value for tmpfs-size: abc",
+		"type=volume,dst=/x,bind-propagation=rslave":         "cannot mix 'bind-*' options with mount type 'volume'",
+		"type=bind,dst=/x,color=red":                         "unexpected key 'color' in 'color=red'",
+		"type=bind,src=/a,dst=/x,bind-recursive=no":          `invalid value for bind-recursive: no (must be "enabled", "disabled", "writable", or "readonly")`,
+		"type=bind,src=/a,dst=/x,bind-recursive=writable":    "option 'bind-recursive=writable' requires 'readonly' to be specified in conjunction",
+		"type=bind,src=/a,dst=/x,bind-recursive=readonly":    "option 'bind-recursive=readonly' requires 'readonly' to be specified in conjunction",
+		"type=bind,src=/a,dst=/x,ro,bind-recursive=readonly": "option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction",
+		"type=bind,src=/a,dst=/x,volume-subpath=s":           "cannot mix 'volume-*' options with mount type 'bind'",
+		"type=volume,src=v,dst=/x,volume-subpath":            "invalid field 'volume-subpath' must be a key=value pair",
 	} {
 		if err := m.Set(v); err == nil || err.Error() != msg {
 			t.Errorf("%s: %v, want %q", v, err, msg)

@@ -13,4 +13,13 @@ type MountPoint struct {
 	CreateSource bool `json:"create_source,omitempty"`
 	// Anonymous: a volume made for this container (removed with it by rm -v).
 	Anonymous bool `json:"anonymous,omitempty"`
+	// Subpath: a volume mounted from this path inside it (volume-subpath).
+	Subpath string `json:"subpath,omitempty"`
+	// NonRecursive: a bind of its source alone, not the mounts below (bind-recursive=disabled).
+	NonRecursive bool `json:"non_recursive,omitempty"`
+	// ReadOnlyNonRecursive: the mounts below a read-only bind stay writable
+	// (bind-recursive=writable); ReadOnlyForceRecursive: they must be made read-only
+	// (bind-recursive=readonly). Neither: read-only too where the propagation allows it.
+	ReadOnlyNonRecursive   bool `json:"read_only_non_recursive,omitempty"`
+	ReadOnlyForceRecursive bool `json:"read_only_force_recursive,omitempty"`
 }

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/network"
+	"github.com/berthproject/berth/internal/pathsafe"
 	"github.com/berthproject/berth/internal/signals"
+	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/container"
@@ -175,6 +177,10 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 // returns the container's pid once it runs. The caller cleans up after a failure.
 func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (int, error) {
 	began := time.Now()
+	// Volume subpaths are bound for the runtime to mount; once the start is decided the
+	// container has its own mounts of them.
+	d.releaseSubpaths(c.ID)
+	defer d.releaseSubpaths(c.ID)
 	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
 		return 0, err
@@ -187,6 +193,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
 		return 0, err
 	}
+	addMtab(rootfs)
 	mounted := time.Now()
 	desc, err := d.containerSpec(c, rootfs)
 	if err != nil {
@@ -563,4 +570,20 @@ func parseSignal(s string) (int, error) {
 		return 0, errdefs.InvalidArgument(fmt.Errorf("Invalid signal: %s", s))
 	}
 	return int(sig), nil
+}
+
+// addMtab gives the container Docker's /etc/mtab, a link to /proc/mounts (dockerd makes it in
+// every container's init layer), unless the image has one; diff and commit leave it out.
+func addMtab(rootfs string) {
+	root, err := pathsafe.OpenRoot(rootfs)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	etc, err := pathsafe.MkdirAllOpen(root, "/etc", 0o755)
+	if err != nil {
+		return
+	}
+	defer etc.Close()
+	unix.Symlinkat("/proc/mounts", int(etc.Fd()), "mtab") // EEXIST: the image's is kept
 }

@@ -23,6 +23,7 @@ type mountPoint struct {
 	RW          bool
 	Propagation mount.Propagation
 	tmpfs       *mount.TmpfsOptions
+	bindOpts    *mount.BindOptions
 	// createSource: -v makes a missing host directory; --mount type=bind refuses it.
 	createSource bool
 	// Volumes (volumes.go): Name is "" for an anonymous volume; copyData unless nocopy.
@@ -111,6 +112,24 @@ func parseBind(raw string) (mountPoint, error) {
 	return mp, nil
 }
 
+// checkReadOnlyRecursion checks bind-recursive's read-only variants as dockerd does.
+func checkReadOnlyRecursion(m mount.Mount) error {
+	o := m.BindOptions
+	switch {
+	case o.ReadOnlyNonRecursive && o.ReadOnlyForceRecursive:
+		return errors.New("must not set both ReadOnlyNonRecursive and ReadOnlyForceRecursive")
+	case o.ReadOnlyNonRecursive && !m.ReadOnly:
+		return errors.New("must not set ReadOnlyNonRecursive when ReadOnly is false")
+	case o.ReadOnlyForceRecursive && !m.ReadOnly:
+		return errors.New("must not set ReadOnlyForceRecursive when ReadOnly is false")
+	case o.ReadOnlyForceRecursive && o.Propagation != "" && o.Propagation != mount.PropagationRPrivate:
+		return fmt.Errorf("read-only mount cannot be made recursively read-only with propagation %s: it must be rprivate", o.Propagation)
+	case o.NonRecursive && o.ReadOnlyForceRecursive:
+		return errors.New("must not set both NonRecursive and ReadOnlyForceRecursive")
+	}
+	return nil
+}
+
 // mountConfigError is dockerd's wording for a bad --mount.
 func mountConfigError(t mount.Type, err error) error {
 	return fmt.Errorf("invalid mount config for type %q: %w", t, err)
@@ -168,8 +187,14 @@ func parseMount(m mount.Mount, checkSource bool) (mountPoint, error) {
 			}
 		}
 		mp.Source, mp.createSource, mp.Propagation = path.Clean(m.Source), create, mount.PropagationRPrivate
-		if m.BindOptions != nil && m.BindOptions.Propagation != "" {
-			mp.Propagation = m.BindOptions.Propagation
+		if o := m.BindOptions; o != nil {
+			if o.Propagation != "" {
+				mp.Propagation = o.Propagation
+			}
+			if err := checkReadOnlyRecursion(m); err != nil {
+				return invalid(mountConfigError(m.Type, err))
+			}
+			mp.bindOpts = o
 		}
 	case mount.TypeTmpfs:
 		switch {

@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -78,11 +79,15 @@ func parseVolumeMount(m mount.Mount, mp mountPoint) (mountPoint, error) {
 		if err := volume.ValidateName(m.Source); err != nil {
 			return mountPoint{}, err
 		}
-	} else if m.VolumeOptions != nil && m.VolumeOptions.Subpath != "" {
-		return invalid(errors.New("must not set Subpath when Source is empty"))
 	}
-	if m.VolumeOptions != nil && m.VolumeOptions.Subpath != "" {
-		return mountPoint{}, errdefs.NotImplemented(errors.New("volume subpaths are not supported"))
+	if o := m.VolumeOptions; o != nil && o.Subpath != "" {
+		if m.Source == "" {
+			return invalid(errors.New("must not set Subpath when using anonymous volumes"))
+		}
+		// Lexically inside the volume; symlinks are resolved inside it at start.
+		if !filepath.IsLocal(o.Subpath) {
+			return invalid(errors.New("subpath must be a relative path within the volume"))
+		}
 	}
 	mp.Name, mp.copyData, mp.volOpts, mp.Mode = m.Source, true, m.VolumeOptions, "z"
 	if m.VolumeOptions != nil && m.VolumeOptions.NoCopy {
@@ -139,9 +144,14 @@ func (d *Daemon) resolveMounts(cfg *ctypes.Config, h *ctypes.HostConfig, imgVolu
 		if err != nil {
 			return container.MountPoint{}, err
 		}
-		return container.MountPoint{MountPoint: ctypes.MountPoint{Type: mount.TypeVolume, Name: v.Name,
+		out := container.MountPoint{MountPoint: ctypes.MountPoint{Type: mount.TypeVolume, Name: v.Name,
 			Source: d.volumes.Path(v.Name), Destination: mp.Destination, Driver: v.Driver, Mode: mp.Mode, RW: mp.RW},
-			CopyData: mp.copyData, Anonymous: mp.Name == ""}, nil
+			CopyData: mp.copyData, Anonymous: mp.Name == ""}
+		if mp.volOpts != nil && mp.volOpts.Subpath != "" {
+			// As Docker: a subpath is never filled from the image.
+			out.Subpath, out.CopyData = path.Clean(mp.volOpts.Subpath), false
+		}
+		return out, nil
 	}
 	// --volumes-from first: the container's own mounts override them.
 	for _, spec := range h.VolumesFrom {
@@ -173,8 +183,12 @@ func (d *Daemon) resolveMounts(cfg *ctypes.Config, h *ctypes.HostConfig, imgVolu
 	for _, mp := range mps {
 		switch mp.Type {
 		case mount.TypeBind:
-			set(container.MountPoint{MountPoint: ctypes.MountPoint{Type: mount.TypeBind, Source: mp.Source,
-				Destination: mp.Destination, Mode: mp.Mode, RW: mp.RW, Propagation: mp.Propagation}, CreateSource: mp.createSource})
+			b := container.MountPoint{MountPoint: ctypes.MountPoint{Type: mount.TypeBind, Source: mp.Source,
+				Destination: mp.Destination, Mode: mp.Mode, RW: mp.RW, Propagation: mp.Propagation}, CreateSource: mp.createSource}
+			if o := mp.bindOpts; o != nil {
+				b.NonRecursive, b.ReadOnlyNonRecursive, b.ReadOnlyForceRecursive = o.NonRecursive, o.ReadOnlyNonRecursive, o.ReadOnlyForceRecursive
+			}
+			set(b)
 		case mount.TypeVolume:
 			m, err := volumeMount(mp)
 			if err != nil {
@@ -250,7 +264,9 @@ func (d *Daemon) releaseVolumes(c *container.Container, removeAnonymous bool) {
 // content, missing -v bind sources created.
 func (d *Daemon) volumeMounts(c *container.Container, rootfs string) ([]specs.Mount, error) {
 	var out []specs.Mount
-	for _, mp := range c.MountPoints {
+	for i, mp := range c.MountPoints {
+		opts := oci.BindOptions{ReadOnly: !mp.RW, Propagation: string(mp.Propagation), NonRecursive: mp.NonRecursive,
+			RecursiveReadOnly: !mp.ReadOnlyNonRecursive}
 		switch mp.Type {
 		case mount.TypeBind:
 			if mp.CreateSource {
@@ -258,11 +274,7 @@ func (d *Daemon) volumeMounts(c *container.Container, rootfs string) ([]specs.Mo
 					return nil, fmt.Errorf("error while creating mount source path '%s': %w", mp.Source, err)
 				}
 			}
-			prop := mp.Propagation
-			if prop == "" {
-				prop = mount.PropagationRPrivate
-			}
-			out = append(out, oci.BindMount(mp.Source, mp.Destination, !mp.RW, string(prop)))
+			out = append(out, oci.Bind(mp.Source, mp.Destination, opts))
 		case mount.TypeVolume:
 			v, err := d.volumes.Get(mp.Name)
 			if err != nil {
@@ -273,14 +285,99 @@ func (d *Daemon) volumeMounts(c *container.Container, rootfs string) ([]specs.Mo
 				return nil, err
 			}
 			if mp.CopyData {
-				if err := copyImageContent(rootfs, mp.Destination, src); err != nil {
+				fill := func(dir string) error { return copyImageContent(rootfs, mp.Destination, dir) }
+				if err := d.volumes.Fill(v, d.volumeMountedByRunning(v.Name, c.ID), fill); err != nil {
 					return nil, fmt.Errorf("copy image content into volume %s: %w", mp.Name, err)
 				}
 			}
-			out = append(out, oci.BindMount(src, mp.Destination, !mp.RW, string(mount.PropagationRPrivate)))
+			if mp.Subpath != "" {
+				if src, err = d.subpathSource(c.ID, i, src, mp.Subpath); err != nil {
+					return nil, errdefs.InvalidArgument(fmt.Errorf("error while mounting volume '%s': %w", mp.Name, err))
+				}
+			}
+			opts.Propagation = string(mount.PropagationRPrivate)
+			out = append(out, oci.Bind(src, mp.Destination, opts))
 		}
 	}
 	return out, nil
+}
+
+// subpathSource resolves a volume's subpath inside the volume (a symlink there never leads out of
+// it) and binds what it found, by fd, on a private path of the daemon's: the runtime is given
+// that path, which nothing in a container can redirect between this check and its mount
+// (CVE-2021-30465). The binds go when the start is over (releaseSubpaths).
+func (d *Daemon) subpathSource(id string, n int, volDir, subpath string) (string, error) {
+	root, err := pathsafe.OpenRoot(volDir)
+	if err != nil {
+		return "", err
+	}
+	defer root.Close()
+	h, err := pathsafe.Open(root, subpath)
+	if err != nil {
+		return "", fmt.Errorf("cannot access path %s: %w", subpath, unwrapPathError(err))
+	}
+	defer h.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(h.Fd()), &st); err != nil {
+		return "", err
+	}
+	dir := filepath.Join(d.execDir(id), subpathDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	target := filepath.Join(dir, strconv.Itoa(n))
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = os.Mkdir(target, 0o700)
+	} else {
+		err = os.WriteFile(target, nil, 0o600)
+	}
+	if err != nil {
+		return "", err
+	}
+	tree, err := unix.OpenTree(int(h.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return "", err
+	}
+	defer unix.Close(tree)
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, target, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return "", err
+	}
+	return target, nil
+}
+
+// subpathDir holds, in a container's exec directory, the binds of its volume subpaths while it
+// starts.
+const subpathDir = "subpaths"
+
+// releaseSubpaths removes the binds subpathSource made for a container.
+func (d *Daemon) releaseSubpaths(id string) {
+	dir := filepath.Join(d.execDir(id), subpathDir)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		p := filepath.Join(dir, e.Name())
+		unmountTree(p)
+		os.Remove(p) // never RemoveAll: were it still mounted, the volume's content would go
+	}
+	os.Remove(dir)
+}
+
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// volumeMountedByRunning reports whether a running container other than except has the volume
+// mounted: its directory must then be filled where it is.
+func (d *Daemon) volumeMountedByRunning(name, except string) bool {
+	for _, id := range d.volumeUsers(name) {
+		if c, err := d.containers.Get(id); err == nil && id != except && c.Status.Alive() {
+			return true
+		}
+	}
+	return false
 }
 
 // sortMounts orders mounts so a parent is mounted before what lies under it.

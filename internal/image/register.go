@@ -163,7 +163,7 @@ func (s *Service) unpackLayer(ctx context.Context, l ocispec.Descriptor, diffID 
 		size, _ := s.snaps.Size(ctx, chain.String())
 		return size, true, nil
 	}
-	key := "extract-" + randomHex()
+	key := extractPrefix + randomHex()
 	mounts, err := s.snaps.Prepare(ctx, key, parent)
 	if err != nil {
 		return 0, false, err

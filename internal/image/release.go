@@ -43,18 +43,12 @@ func (s *Service) parts(r Record) (blobs []digest.Digest, chains []digest.Digest
 // A snapshot another one is built on (a container's, a layer of another image) stays.
 func (s *Service) release(ctx context.Context, removed Record, _ bool) {
 	used := map[digest.Digest]bool{}
-	s.store.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
-			var o Record
-			if json.Unmarshal(v, &o) == nil {
-				blobs, chains := s.parts(o)
-				for _, d := range append(blobs, chains...) {
-					used[d] = true
-				}
-			}
-			return nil
-		})
-	})
+	for _, o := range s.records() {
+		blobs, chains := s.parts(o)
+		for _, d := range append(blobs, chains...) {
+			used[d] = true
+		}
+	}
 	blobs, chains := s.parts(removed)
 	for i := len(chains) - 1; i >= 0; i-- {
 		if used[chains[i]] {

@@ -46,7 +46,12 @@ func New(root string, cs *content.Store, snaps snapshot.Snapshotter, whiteouts a
 	if err != nil {
 		return nil, err
 	}
-	return &Service{root: root, content: cs, snaps: snaps, whiteouts: whiteouts, store: st}, nil
+	s := &Service{root: root, content: cs, snaps: snaps, whiteouts: whiteouts, store: st}
+	if err := s.removeLeftovers(context.Background()); err != nil {
+		st.db.Close()
+		return nil, fmt.Errorf("remove what an interrupted image operation left: %w", err)
+	}
+	return s, nil
 }
 
 // Close releases the metadata store.
@@ -109,7 +114,7 @@ func (s *Service) unpack(ctx context.Context, layer digest.Digest, parent string
 		info, _ := s.content.Stat(layer)
 		return info.Size, nil
 	}
-	key := "extract-" + randomHex()
+	key := extractPrefix + randomHex()
 	mounts, err := s.snaps.Prepare(ctx, key, parent)
 	if err != nil {
 		return 0, err

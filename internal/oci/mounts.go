@@ -13,10 +13,33 @@ import (
 // BindMount is Docker's OCI mount for a bind: recursive, read-only if asked, with its
 // propagation (rprivate unless told otherwise).
 func BindMount(source, destination string, readOnly bool, propagation string) specs.Mount {
+	return Bind(source, destination, BindOptions{ReadOnly: readOnly, Propagation: propagation})
+}
+
+// BindOptions are what --mount type=bind (and volume) options make of a bind.
+type BindOptions struct {
+	ReadOnly    bool
+	Propagation string // rprivate when empty
+	// NonRecursive: the source alone, without the mounts below it (bind-recursive=disabled).
+	NonRecursive bool
+	// RecursiveReadOnly: the mounts below a read-only source read-only too ("rro", as Docker
+	// does since v25 where the kernel can, or bind-recursive=readonly).
+	RecursiveReadOnly bool
+}
+
+// Bind is the OCI mount of a bind with its options.
+func Bind(source, destination string, o BindOptions) specs.Mount {
 	opts := []string{"rbind"}
-	if readOnly {
-		opts = append(opts, "ro")
+	if o.NonRecursive {
+		opts = []string{"bind"}
 	}
+	if o.ReadOnly {
+		opts = append(opts, "ro")
+		if o.RecursiveReadOnly {
+			opts = append(opts, "rro")
+		}
+	}
+	propagation := o.Propagation
 	if propagation == "" {
 		propagation = "rprivate"
 	}

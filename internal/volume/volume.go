@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/berthproject/berth/internal/errdefs"
@@ -90,7 +91,12 @@ func Open(root string) (*Store, error) {
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
-// cleanup removes volume directories that have no record (a create or remove cut short).
+// fillPrefix names the staging directory, beside _data, where a volume's first content is
+// copied before it replaces the empty _data in one rename.
+const fillPrefix = ".fill-"
+
+// cleanup removes volume directories that have no record (a create or remove cut short) and the
+// staging directories of fills cut short.
 func (s *Store) cleanup() {
 	entries, err := os.ReadDir(s.root)
 	if err != nil {
@@ -101,12 +107,68 @@ func (s *Store) cleanup() {
 			continue
 		}
 		if _, err := s.Get(e.Name()); err == nil {
+			s.removeFillLeftovers(filepath.Join(s.root, e.Name()))
 			continue
 		}
 		dir := filepath.Join(s.root, e.Name())
 		unix.Unmount(filepath.Join(dir, "_data"), unix.MNT_DETACH)
 		os.RemoveAll(dir)
 	}
+}
+
+func (s *Store) removeFillLeftovers(dir string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), fillPrefix) {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// Fill gives an empty volume its first content, written by fill into a directory: a staging
+// directory beside _data that replaces it in one rename (RENAME_EXCHANGE) once complete, so a
+// daemon killed mid-copy leaves the volume empty, never half-filled (the leftover is removed when
+// the store opens). inPlace fills _data itself: for a volume some running container already has
+// mounted, or one mounted from options, which must keep their directory. A volume that is not
+// empty is left alone.
+func (s *Store) Fill(v *Volume, inPlace bool, fill func(dir string) error) error {
+	data := s.Path(v.Name)
+	if !isEmptyDir(data) {
+		return nil
+	}
+	if inPlace || v.Options["type"] != "" {
+		return fill(data)
+	}
+	staging, err := os.MkdirTemp(filepath.Dir(data), fillPrefix)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(staging) // after the exchange: the empty directory _data was
+	// It starts as _data is, for a fill that copies nothing (nothing at that path in the image).
+	if fi, err := os.Stat(data); err == nil {
+		st := fi.Sys().(*syscall.Stat_t)
+		os.Chown(staging, int(st.Uid), int(st.Gid))
+		os.Chmod(staging, fi.Mode().Perm())
+	}
+	if err := fill(staging); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !isEmptyDir(data) {
+		return nil // another container filled it meanwhile
+	}
+	return unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, data, unix.RENAME_EXCHANGE)
+}
+
+func isEmptyDir(dir string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(1)
+	return len(names) == 0
 }
 
 // Path is where a volume's data lives on the host.
@@ -135,7 +197,7 @@ func (s *Store) Create(name, driver string, labels, opts map[string]string) (v *
 		return nil, false, err
 	}
 	if err := validateOpts(opts); err != nil {
-		return nil, false, err
+		return nil, false, errdefs.InvalidArgument(fmt.Errorf("create %s: %w", name, err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -100,3 +100,47 @@ func TestHalfMadeVolumesCleanedAtOpen(t *testing.T) {
 		t.Errorf("listed: %v", list)
 	}
 }
+
+// A fill appears whole or not at all; what a fill cut short left is removed when the store opens.
+func TestFill(t *testing.T) {
+	root := t.TempDir()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, err := s.Create("vol", "", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := s.Fill(v, false, func(dir string) error {
+		os.WriteFile(filepath.Join(dir, "half"), nil, 0o644)
+		return os.ErrInvalid
+	})
+	if failed == nil {
+		t.Fatal("a failed fill reported no error")
+	}
+	if ents, _ := os.ReadDir(s.Path("vol")); len(ents) != 0 {
+		t.Errorf("a failed fill left %v", ents)
+	}
+	if err := s.Fill(v, false, func(dir string) error { return os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644) }); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.Path("vol"), "f")); string(b) != "x" {
+		t.Errorf("filled volume: %q", b)
+	}
+	if fi, _ := os.Stat(s.Path("vol")); fi.Mode().Perm() != 0o755 {
+		t.Errorf("filled volume mode %v", fi.Mode().Perm())
+	}
+	// Not empty: left alone.
+	s.Fill(v, false, func(dir string) error { t.Error("filled twice"); return nil })
+	// A daemon killed mid-fill leaves a staging directory: gone at the next open.
+	os.Mkdir(filepath.Join(root, "vol", fillPrefix+"123"), 0o700)
+	s.Close()
+	if s, err = Open(root); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if ents, _ := os.ReadDir(filepath.Join(root, "vol")); len(ents) != 1 || ents[0].Name() != "_data" {
+		t.Errorf("volume directory after reopen: %v", ents)
+	}
+}

@@ -192,3 +192,61 @@ func TestCpRunningContainerView(t *testing.T) {
 		}
 	}
 }
+
+// A stopped container is copied to and from as it would see itself: a symlink into a volume or a
+// bind mount leads into that volume or bind (as in Docker, which mounts them for the copy); a
+// symlink in a volume resolves in the container's root, and none leads out of it.
+func TestCpStoppedContainerSymlinksIntoMounts(t *testing.T) {
+	d := withBusybox(t)
+	removeVolumes(d)
+	secret := secretDir(t)
+	bind := t.TempDir()
+	setup := "echo invol > /data/v; ln -s /data /lnk; ln -s ../bind /blnk; ln -s /etc /data/toetc; " +
+		"ln -s ../../../../../.." + secret + " /data/up; ln -s " + secret + " /bind/abs"
+	d.mustDocker("run", "--name", "stopped", "-v", "symvol:/data", "-v", bind+":/bind", "busybox", "sh", "-c", setup)
+	host := t.TempDir()
+	for _, cli := range clients() {
+		name := filepath.Base(cli)
+		src := filepath.Join(host, name)
+		os.WriteFile(src, []byte(name+"\n"), 0o644)
+		// Into the volume and the bind through a link in the root filesystem.
+		d.must(cli, "cp", src, "stopped:/lnk/")
+		d.must(cli, "cp", src, "stopped:/blnk/")
+		// Through a link in the volume to the container's own /etc.
+		d.must(cli, "cp", src, "stopped:/data/toetc/")
+		// Through links out of the root: they resolve inside it, never on the host.
+		for _, dst := range []string{"stopped:/data/up/", "stopped:/blnk/abs/"} {
+			d.run(cli, "cp", src, dst)
+		}
+		got := filepath.Join(host, "got-"+name)
+		d.must(cli, "cp", "stopped:/lnk/v", got)
+		if b, _ := os.ReadFile(got); string(b) != "invol\n" {
+			t.Errorf("%s: /lnk/v read as %q, want the volume's file", cli, b)
+		}
+		if r := d.run(cli, "cp", "stopped:/blnk/abs/secret", host); r.code == 0 {
+			t.Errorf("%s: read the host's secret through a link in a bind mount", cli)
+		}
+	}
+	if got := d.mustDocker("run", "--rm", "-v", "symvol:/v", "busybox", "sh", "-c", "cat /v/docker /v/berth; ls /v"); got != "docker\nberth\nberth\ndocker\ntoetc\nup\nv" {
+		t.Errorf("volume after cp through /lnk: %q", got)
+	}
+	for _, name := range []string{"docker", "berth"} {
+		if b, err := os.ReadFile(filepath.Join(bind, name)); err != nil || string(b) != name+"\n" {
+			t.Errorf("bind after cp through /blnk: %s: %q %v", name, b, err)
+		}
+	}
+	out := filepath.Join(host, "etc")
+	d.mustDocker("cp", "stopped:/etc/docker", out)
+	if b, _ := os.ReadFile(out); string(b) != "docker\n" {
+		t.Errorf("cp through /data/toetc did not reach the container's /etc: %q", b)
+	}
+	if ents, _ := os.ReadDir(secret); len(ents) != 1 {
+		t.Errorf("the host directory behind the links holds %d entries", len(ents))
+	}
+	// Nothing of the copies' temporary mounts is left.
+	for _, p := range mountsUnder(filepath.Join(d.dir, "exec")) {
+		if strings.Contains(p, "/fs-") {
+			t.Errorf("temporary mount left: %s", p)
+		}
+	}
+}

@@ -283,3 +283,73 @@ func TestVolumeLocalDriverTmpfs(t *testing.T) {
 		d.must(cli, "volume", "rm", name)
 	}
 }
+
+// --mount's keys, as the docker CLI sends them: volume-subpath (resolved inside the volume, a
+// symlink there never leading out), volume-nocopy, volume-opt, bind-recursive, tmpfs-size and
+// tmpfs-mode, with dockerd's errors.
+func TestMountKeys(t *testing.T) {
+	d := withBusybox(t)
+	removeVolumes(d)
+	d.mustDocker("run", "--rm", "-v", "sp:/v", "busybox", "sh", "-c",
+		"mkdir -p /v/sub/deep && echo insub > /v/sub/deep/f && echo file > /v/file && ln -s / /v/esc && ln -s ../../../../.. /v/up")
+	// A host directory with a mount below it, for bind-recursive.
+	src := t.TempDir()
+	sub := filepath.Join(src, "sub")
+	os.Mkdir(sub, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", sub).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", sub).Run() })
+	bind := "type=bind,src=" + src + ",dst=/b"
+	for _, cli := range clients() {
+		for _, tc := range []struct{ mount, cmd, want string }{
+			{"type=volume,src=sp,dst=/m,volume-subpath=sub", "ls /m; cat /m/deep/f", "deep\ninsub"},
+			{"type=volume,src=sp,dst=/m,volume-subpath=file", "cat /m", "file"},
+			// Through symlinks in the volume: they resolve inside it.
+			{"type=volume,src=sp,dst=/m,volume-subpath=esc/sub/deep", "cat /m/f", "insub"},
+			{"type=volume,src=sp,dst=/m,volume-subpath=up", "ls /m", "esc\nfile\nsub\nup"},
+			{"type=volume,src=nc,dst=/etc,volume-nocopy", "ls /etc | grep -c passwd || true", "0"},
+			{"type=volume,src=cp,dst=/etc", "ls /etc | grep -c passwd", "1"},
+			{"type=volume,src=vo,dst=/t,volume-opt=type=tmpfs,volume-opt=device=tmpfs,volume-opt=o=size=1m", "grep ' /t ' /proc/mounts | cut -d' ' -f3", "tmpfs"},
+			{"type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770", "stat -c %a /t; grep ' /t ' /proc/mounts | grep -o 'size=[0-9a-z]*'", "1770\nsize=1024k"},
+			{bind, "grep -c ' /b/sub ' /proc/mounts", "1"},
+			{bind + ",bind-recursive=disabled", "grep -c ' /b/sub ' /proc/mounts || true", "0"},
+			// Read-only binds are read-only below too, unless bind-recursive=writable.
+			{bind + ",readonly", "touch /b/x /b/sub/x 2>&1 | wc -l", "2"},
+			{bind + ",readonly,bind-recursive=writable", "touch /b/x 2>/dev/null; touch /b/sub/x && echo ok", "ok"},
+			{bind + ",readonly,bind-propagation=rprivate,bind-recursive=readonly", "touch /b/sub/y 2>&1 | grep -c Read-only", "1"},
+		} {
+			if got := d.must(cli, "run", "--rm", "--mount", tc.mount, "busybox", "sh", "-c", tc.cmd); got != tc.want {
+				t.Errorf("%s --mount %s: %q, want %q", cli, tc.mount, got, tc.want)
+			}
+		}
+		for _, tc := range []struct {
+			mount, want string
+			code        int
+		}{
+			{"type=volume,src=sp,dst=/m,volume-subpath=../x", "subpath must be a relative path within the volume", 125},
+			{"type=volume,src=sp,dst=/m,volume-subpath=/etc", "subpath must be a relative path within the volume", 125},
+			{"type=volume,dst=/m,volume-subpath=x", "must not set Subpath when using anonymous volumes", 125},
+			{"type=volume,src=bad,dst=/m,volume-opt=color=red", `invalid option: "color"`, 125},
+			// At start; the CLI reads "no such file or directory" as a missing command (127).
+			{"type=volume,src=sp,dst=/m,volume-subpath=nope", "cannot access path nope: no such file or directory", 127},
+			{"type=volume,src=sp,dst=/m,volume-subpath=up/etc/passwd", "cannot access path up/etc/passwd: no such file", 127},
+		} {
+			r := d.run(cli, "run", "--rm", "--mount", tc.mount, "busybox", "true")
+			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("%s --mount %s: exit %d %q, want %q", cli, tc.mount, r.code, r.stderr, tc.want)
+			}
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(sub, "x")); err != nil || len(b) != 0 {
+		t.Errorf("bind-recursive=writable did not write below: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sub, "y")); err == nil {
+		t.Errorf("bind-recursive=readonly wrote below")
+	}
+	for _, p := range mountsUnder(filepath.Join(d.dir, "exec")) {
+		if strings.Contains(p, "/subpaths/") {
+			t.Errorf("subpath bind left: %s", p)
+		}
+	}
+}
