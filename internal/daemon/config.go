@@ -18,23 +18,26 @@ type Runtime struct {
 
 // Config is berthd's configuration: dockerd's flags and daemon.json keys, same names.
 type Config struct {
-	Hosts          []string           `json:"hosts,omitempty"`
-	DataRoot       string             `json:"data-root,omitempty"`
-	ExecRoot       string             `json:"exec-root,omitempty"`
-	Pidfile        string             `json:"pidfile,omitempty"`
-	Group          string             `json:"group,omitempty"`
-	Bridge         string             `json:"bridge,omitempty"`
-	BIP            string             `json:"bip,omitempty"`
-	DefaultRuntime string             `json:"default-runtime,omitempty"`
-	Runtimes       map[string]Runtime `json:"runtimes,omitempty"`
-	LogLevel       string             `json:"log-level,omitempty"`
-	Debug          bool               `json:"debug,omitempty"`
-	LiveRestore    bool               `json:"live-restore,omitempty"`
-	TLS            bool               `json:"tls,omitempty"`
-	TLSVerify      bool               `json:"tlsverify,omitempty"`
-	TLSCACert      string             `json:"tlscacert,omitempty"`
-	TLSCert        string             `json:"tlscert,omitempty"`
-	TLSKey         string             `json:"tlskey,omitempty"`
+	Hosts    []string `json:"hosts,omitempty"`
+	DataRoot string   `json:"data-root,omitempty"`
+	ExecRoot string   `json:"exec-root,omitempty"`
+	Pidfile  string   `json:"pidfile,omitempty"`
+	Group    string   `json:"group,omitempty"`
+	Bridge   string   `json:"bridge,omitempty"`
+	BIP      string   `json:"bip,omitempty"`
+	// FirewallBackend is dockerd 28's option: "nftables", "iptables", or "" (nftables when the
+	// kernel has it, else iptables).
+	FirewallBackend string             `json:"firewall-backend,omitempty"`
+	DefaultRuntime  string             `json:"default-runtime,omitempty"`
+	Runtimes        map[string]Runtime `json:"runtimes,omitempty"`
+	LogLevel        string             `json:"log-level,omitempty"`
+	Debug           bool               `json:"debug,omitempty"`
+	LiveRestore     bool               `json:"live-restore,omitempty"`
+	TLS             bool               `json:"tls,omitempty"`
+	TLSVerify       bool               `json:"tlsverify,omitempty"`
+	TLSCACert       string             `json:"tlscacert,omitempty"`
+	TLSCert         string             `json:"tlscert,omitempty"`
+	TLSKey          string             `json:"tlskey,omitempty"`
 
 	InsecureRegistries []string `json:"insecure-registries,omitempty"` // besides 127.0.0.0/8
 	RegistryMirrors    []string `json:"registry-mirrors,omitempty"`
@@ -103,7 +106,7 @@ func (c *Config) MergeFile(path string, required bool, flagged map[string]string
 }
 
 func jsonKeys() []string {
-	return []string{"hosts", "data-root", "exec-root", "pidfile", "group", "bridge", "bip", "default-runtime",
+	return []string{"hosts", "data-root", "exec-root", "pidfile", "group", "bridge", "bip", "firewall-backend", "default-runtime",
 		"runtimes", "log-level", "debug", "live-restore", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
 		"insecure-registries", "registry-mirrors"}
 }
@@ -117,6 +120,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Hosts) == 0 {
 		return errors.New("no host to listen on (-H)")
+	}
+	switch c.FirewallBackend {
+	case "", "nftables", "iptables":
+	default:
+		return fmt.Errorf("invalid firewall-backend %q: nftables or iptables", c.FirewallBackend)
 	}
 	for _, h := range c.Hosts {
 		if err := validateHost(h, c.TLSVerify); err != nil {

@@ -50,6 +50,9 @@ func (d *Daemon) etcFiles(c *container.Container, hostname string, hostNetwork b
 		if ip, ok := d.containerAddr(c.ID); ok {
 			hosts = append(hosts, ip.String()+"\t"+hostname+"\n"...) // as Docker: the container's own name
 		}
+		if ip6, ok := d.containerAddr6(c.ID); ok {
+			hosts = append(hosts, ip6.String()+"\t"+hostname+"\n"...)
+		}
 		resolv = d.resolvConf(c, resolv)
 	}
 	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {
