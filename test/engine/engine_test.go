@@ -456,4 +456,5 @@ func testBridge() (name, bip string) {
 func removeBridge(name string) {
 	exec.Command("ip", "link", "del", name).Run()
 	exec.Command("nft", "delete", "table", "ip", "berth-"+name).Run()
+	exec.Command("nft", "delete", "table", "ip6", "berth-"+name).Run()
 }
