@@ -214,6 +214,10 @@ func (f *IPTables) RemovePorts(owner string) error {
 // remove deletes berth's jumps and chains from one family (missing ones are fine).
 func (f *IPTables) remove(ipt *iptables.IPTables) error {
 	for _, j := range f.jumps() {
+		// A jump needs its target: no chain, no jump (and iptables -C would fail).
+		if ok, _ := ipt.ChainExists(j[0], j[len(j)-1]); !ok {
+			continue
+		}
 		if err := ipt.DeleteIfExists(j[0], j[1], j[2:]...); err != nil {
 			return err
 		}
