@@ -60,23 +60,27 @@ var (
 
 // netDef is a network's definition.
 type netDef struct {
-	ID       string            `json:"id"`
-	Name     string            `json:"name"`
-	Device   string            `json:"device"`
-	Subnet   netip.Prefix      `json:"subnet"`
-	Gateway  netip.Addr        `json:"gateway"`
-	IPRange  netip.Prefix      `json:"ip_range,omitzero"`
-	Internal bool              `json:"internal,omitempty"`
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Device   string       `json:"device"`
+	Subnet   netip.Prefix `json:"subnet"`
+	Gateway  netip.Addr   `json:"gateway"`
+	IPRange  netip.Prefix `json:"ip_range,omitzero"`
+	Internal bool         `json:"internal,omitempty"`
 	// An --ipv6 network's IPv6 subnet (ULA, given or allocated), gateway and range.
 	EnableIPv6 bool         `json:"enable_ipv6,omitempty"`
 	Subnet6    netip.Prefix `json:"subnet6,omitzero"`
 	Gateway6   netip.Addr   `json:"gateway6,omitzero"`
 	IPRange6   netip.Prefix `json:"ip_range6,omitzero"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Options  map[string]string `json:"options,omitempty"`
-	Created  time.Time         `json:"created"`
-	Default  bool              `json:"-"` // the default bridge: no DNS, not removable
-	Driver   string            `json:"-"` // "" (bridge), or host and null for the pseudo-networks
+	// The daemon picked the gateway of a subnet the user gave: network inspect leaves it out of
+	// the IPAM configuration, as dockerd does.
+	HideGateway  bool              `json:"hide_gateway,omitempty"`
+	HideGateway6 bool              `json:"hide_gateway6,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Options      map[string]string `json:"options,omitempty"`
+	Created      time.Time         `json:"created"`
+	Default      bool              `json:"-"` // the default bridge: no DNS, not removable
+	Driver       string            `json:"-"` // "" (bridge), or host and null for the pseudo-networks
 }
 
 type bridgeNet struct {

@@ -79,7 +79,8 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req nettypes.CreateRequest) 
 		}
 	}
 	if def.EnableIPv6 {
-		if !def.Subnet6.IsValid() {
+		subnet6Given := def.Subnet6.IsValid()
+		if !subnet6Given {
 			s, err := n.freeSubnet6(d.id)
 			if err != nil {
 				return nil, err
@@ -93,6 +94,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req nettypes.CreateRequest) 
 			}
 		}
 		if !def.Gateway6.IsValid() {
+			def.HideGateway6 = subnet6Given
 			def.Gateway6 = def.Subnet6.Addr().Next()
 		} else if !def.Subnet6.Contains(def.Gateway6) {
 			return nil, errdefs.InvalidArgument(fmt.Errorf("gateway %s is not in subnet %s", def.Gateway6, def.Subnet6))
@@ -101,6 +103,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req nettypes.CreateRequest) 
 			return nil, errdefs.InvalidArgument(err)
 		}
 	}
+	subnetGiven := def.Subnet.IsValid()
 	if !def.Subnet.IsValid() {
 		s, err := n.freeSubnet()
 		if err != nil {
@@ -115,6 +118,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req nettypes.CreateRequest) 
 		}
 	}
 	if !def.Gateway.IsValid() {
+		def.HideGateway = subnetGiven
 		def.Gateway = def.Subnet.Addr().Next()
 	} else if !def.Subnet.Contains(def.Gateway) {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("gateway %s is not in subnet %s", def.Gateway, def.Subnet))
@@ -282,6 +286,9 @@ func (d *Daemon) networkOf(def netDef) nettypes.Network {
 		created = d.net.started
 	}
 	cfg := nettypes.IPAMConfig{Subnet: def.Subnet, IPRange: def.IPRange, Gateway: def.Gateway}
+	if def.HideGateway {
+		cfg.Gateway = netip.Addr{}
+	}
 	labels, opts := def.Labels, def.Options
 	if labels == nil {
 		labels = map[string]string{}
@@ -291,7 +298,11 @@ func (d *Daemon) networkOf(def netDef) nettypes.Network {
 	}
 	driver, configs := "bridge", []nettypes.IPAMConfig{cfg}
 	if def.EnableIPv6 {
-		configs = append(configs, nettypes.IPAMConfig{Subnet: def.Subnet6, IPRange: def.IPRange6, Gateway: def.Gateway6})
+		cfg6 := nettypes.IPAMConfig{Subnet: def.Subnet6, IPRange: def.IPRange6, Gateway: def.Gateway6}
+		if def.HideGateway6 {
+			cfg6.Gateway = netip.Addr{}
+		}
+		configs = append(configs, cfg6)
 	}
 	if def.Driver != "" {
 		driver, configs = def.Driver, []nettypes.IPAMConfig{}

@@ -54,7 +54,8 @@ func TestNetIPv6(t *testing.T) {
 		if got := d.must(cli, "inspect", "-f", "{{.NetworkSettings.Networks.v6net.IPv6Gateway}} {{.NetworkSettings.Networks.v6net.GlobalIPv6PrefixLen}}", web); got != gw6.String()+" 64" {
 			t.Errorf("%s: IPv6 gateway and prefix length: %q", name, got)
 		}
-		if got := d.must(cli, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{.Gateway}} {{end}}", "v6net"); got != fmt.Sprintf("true %s,%s %s,%s", sub4, sub4.Addr().Next(), sub6, gw6) {
+		if got := d.must(cli, "network", "inspect", "-f", "{{.EnableIPv6}} {{range .IPAM.Config}}{{.Subnet}},{{json .Gateway}} {{end}}", "v6net"); got != fmt.Sprintf(`true %s,"" %s,""`, sub4, sub6) {
+			// As dockerd: a gateway the daemon picked in a subnet the user gave is not shown.
 			t.Errorf("%s: network inspect: %q", name, got)
 		}
 		if got := d.must(cli, "network", "inspect", "-f", "{{range .Containers}}{{if eq .Name \"web6\"}}{{.IPv6Address}}{{end}}{{end}}", "v6net"); got != ip6+"/64" {
