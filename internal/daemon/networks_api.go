@@ -510,6 +510,9 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req nettypes
 	}
 	if len(gone) > 0 {
 		n.eps[c.ID] = keep
+		if slices.ContainsFunc(gone, func(ep *endpoint) bool { return len(ep.Ports) > 0 }) {
+			n.releasePorts(c.ID) // its published ports go with the endpoint that had them
+		}
 		d.undoEndpoints(gone, false)
 		n.saveEndpoints(c.ID)
 		if err := n.applyFirewall(); err != nil {
