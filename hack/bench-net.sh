@@ -8,7 +8,7 @@
 #   2. connection latency through the published port: N fresh TCP connections, each an HTTP/1.0
 #      GET to busybox httpd, timed from connect to close (a Python loop on the host)
 #   3. network set-up cost: `run --rm busybox true` on the default bridge against --network none
-#      (hyperfine)
+#      (interleaved rounds)
 # iperf3 is Debian's (dynamically linked): the binary, the libraries ldd lists and the dynamic
 # loader are copied into one directory bind-mounted read-only at /iperf, and run as
 # `/iperf/ld.so --library-path /iperf /iperf/iperf3`, so the busybox image stays as it is.
@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 secs=${IPERF_SECONDS:-5} # each iperf3 test
 n_conn=${N_CONN:-300}    # (2)
-runs=${RUNS:-15}         # (3)
+runs=${RUNS:-30}         # (3)
 write_doc=${WRITE_DOC:-1}
 
 # shellcheck source=hack/lib-engines.sh
@@ -26,7 +26,7 @@ write_doc=${WRITE_DOC:-1}
 for b in berthd berth berth-shim berth-runtime; do
 	[ -x "bin/$b" ] || { echo "bench-net: run make build first" >&2; exit 1; }
 done
-for c in iperf3 hyperfine python3; do
+for c in iperf3 python3; do
 	command -v "$c" >/dev/null || { echo "bench-net: $c missing (make deps)" >&2; exit 1; }
 done
 engines_install_docker docker.io
@@ -118,12 +118,25 @@ iperf3 -c 127.0.0.1 -p "$lport" -t "$secs" -J >"$work/loopback.json"
 wait "$loop_pid" 2>/dev/null || true
 loop_pid=
 
-echo "bench-net: run --rm on the default bridge and with --network none ($runs runs each)" >&2
-hyperfine -N -w 3 -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/setup.json" \
-	-n 'berth bridge' "env BERTH_HOST=$bsock $root/bin/berth run --rm busybox true" \
-	-n 'berth none' "env BERTH_HOST=$bsock $root/bin/berth run --rm --network none busybox true" \
-	-n 'docker bridge' "env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI run --rm busybox true" \
-	-n 'docker none' "env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI run --rm --network none busybox true" >"$work/setup.txt"
+echo "bench-net: run --rm on the default bridge and with --network none ($runs rounds)" >&2
+# Interleaved (one of each command per round, after 3 warm-up rounds) rather than one command's
+# runs after the other's, so that the load of a shared machine drifting weighs on all alike.
+python3 - "$runs" "$work/setup.json" \
+	"berth bridge=env BERTH_HOST=$bsock $root/bin/berth run --rm busybox true" \
+	"berth none=env BERTH_HOST=$bsock $root/bin/berth run --rm --network none busybox true" \
+	"docker bridge=env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI run --rm busybox true" \
+	"docker none=env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI run --rm --network none busybox true" <<'PY'
+import json, subprocess, sys, time
+runs, out, cmds = int(sys.argv[1]), sys.argv[2], [a.split("=", 1) for a in sys.argv[3:]]
+times = {name: [] for name, _ in cmds}
+for i in range(runs + 3):
+    for name, cmd in cmds:
+        t0 = time.perf_counter()
+        subprocess.run(cmd.split(), check=True, stdout=subprocess.DEVNULL)
+        if i >= 3:
+            times[name].append(time.perf_counter() - t0)
+json.dump({"results": [{"command": n, "times": t} for n, t in times.items()]}, open(out, "w"))
+PY
 
 dv=$(dk version --format '{{.Server.Version}}') iv=$(iperf3 --version | awk 'NR == 1 {print $2}')
 python3 - "$work" "$secs" "$n_conn" "$runs" "$dv" "$iv" >"$work/table.md" <<'PY'
@@ -159,7 +172,7 @@ for name, e in (("berth", "bt"), ("docker", "dk")):
     print(f"| {name} | {meds[name]:.0f} | {q(0.9)} | {q(0.99)} |")
 print(f"\nberth / docker, median: {meds['berth']/meds['docker']:.2f}x.\n")
 res = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(f"{work}/setup.json"))["results"]}
-print(f"### 3. Network set-up cost\n\n`run --rm busybox true` on the default bridge and with `--network none`, hyperfine, {runs} runs each after 3 warm-ups (median, ms).\n")
+print(f"### 3. Network set-up cost\n\n`run --rm busybox true` on the default bridge and with `--network none`, {runs} interleaved rounds after 3 warm-up rounds (median, ms). The difference is within this machine's noise unless it is well above a few ms.\n")
 print("| engine | default bridge | --network none | added by the bridge |\n|---|---|---|---|")
 for e in ("berth", "docker"):
     b, n = res[f"{e} bridge"], res[f"{e} none"]
