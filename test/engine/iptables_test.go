@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -26,6 +27,18 @@ func removeIPTables(prefix string) {
 			exec.Command(cmd, "-w", "-t", tc[0], "-X", tc[1]).Run()
 		}
 	}
+}
+
+// ip6tablesRules lists the IPv6 DNAT rules of every berth chain.
+func ip6tablesRules() string {
+	out, _ := exec.Command("ip6tables", "-w", "-t", "nat", "-S").CombinedOutput()
+	var rules []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, "BERTH") {
+			rules = append(rules, l)
+		}
+	}
+	return strings.Join(rules, "\n")
 }
 
 // iptablesRules is `iptables -t table -S chain`.
@@ -59,7 +72,8 @@ func TestNetIPTablesFallback(t *testing.T) {
 	t.Cleanup(func() { d.run(dockerCLI, "rm", "-f", id) })
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	if body, err := httpGet(url, 10*time.Second); err != nil || body != "hello iptables\n" {
-		t.Fatalf("GET %s: %q %v", url, body, err)
+		r := d.run(dockerCLI, "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Error}}", id)
+		t.Fatalf("GET %s: %q %v\ncontainer: %s%s\n%s%s", url, body, err, r.stdout, r.stderr, iptablesRules("nat", "OUTPUT"), iptablesRules("nat", prefix+"-PORTS"))
 	}
 	if rules := iptablesRules("nat", prefix+"-PORTS"); strings.Count(rules, "--comment "+id) != 2 {
 		t.Errorf("port rules:\n%s", rules)
@@ -73,6 +87,31 @@ func TestNetIPTablesFallback(t *testing.T) {
 	ip := d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", id)
 	if r := d.run(dockerCLI, "run", "--rm", "--network", "iso", "busybox", "ping", "-c", "1", "-W", "1", ip); r.code == 0 {
 		t.Errorf("reached %s across bridges", ip)
+	}
+
+	// IPv6 through ip6tables: a container reaches a published port through the IPv6 gateway.
+	br6, bip6 := testBridge()
+	sub6 := subnet6Of(br6)
+	d.mustDocker("network", "create", "--ipv6", "--subnet", netip.MustParsePrefix(bip6).Masked().String(), "--subnet", sub6.String(),
+		"-o", "com.docker.network.bridge.name="+br6, "v6ipt")
+	t.Cleanup(func() {
+		d.run(dockerCLI, "network", "rm", "v6ipt")
+		removeBridge(br6)
+	})
+	port6 := freeLocalPort(t)
+	web6 := d.mustDocker("run", "-d", "--network", "v6ipt", "-p", fmt.Sprintf("%d:80", port6), "busybox",
+		"sh", "-c", "mkdir /www && echo hello ip6tables > /www/index.html && exec httpd -f -p 80 -h /www")
+	url6 := fmt.Sprintf("http://[%s]:%d/", sub6.Addr().Next(), port6)
+	if r := d.run(dockerCLI, "run", "--rm", "--network", "v6ipt", "busybox", "sh", "-c", "sleep 1; wget -q -O - "+url6); r.stdout != "hello ip6tables\n" {
+		t.Errorf("wget %s: %q %s\n%s", url6, r.stdout, r.stderr, ip6tablesRules())
+	}
+	d.mustDocker("rm", "-f", web6)
+	if rules := ip6tablesRules(); strings.Contains(rules, "-j DNAT") {
+		t.Errorf("IPv6 port rules left:\n%s", rules)
+	}
+	d.mustDocker("network", "rm", "v6ipt")
+	if out, err := exec.Command("ip6tables", "-w", "-t", "nat", "-S", prefix+"-PORTS").CombinedOutput(); err == nil {
+		t.Errorf("IPv6 chains left without an IPv6 network:\n%s", out)
 	}
 
 	d.cmd.Process.Signal(syscall.SIGKILL)

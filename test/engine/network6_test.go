@@ -89,6 +89,10 @@ func TestNetIPv6(t *testing.T) {
 			t.Errorf("GET %s: %q %v", url, body, err)
 		}
 	}
+	// The ip6 table's DNAT: from a container through the IPv6 gateway (hairpin).
+	if r := d.run(dockerCLI, "exec", client, "wget", "-q", "-O", "-", fmt.Sprintf("http://[%s]:%d/", gw6, portAll)); r.stdout != "hello over v6\n" {
+		t.Errorf("wget through [%s]:%d: %q %s", gw6, portAll, r.stdout, r.stderr)
+	}
 	if got := d.mustDocker("port", web, "80/tcp"); !strings.Contains(got, fmt.Sprintf("[::1]:%d", port6)) || !strings.Contains(got, fmt.Sprintf("[::]:%d", portAll)) {
 		t.Errorf("port: %q", got)
 	}
