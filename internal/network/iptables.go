@@ -1,8 +1,11 @@
 package network
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
+	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -20,7 +23,9 @@ import (
 //	                reached from POSTROUTING
 //	filter P-FWD    isolation between bridges and of internal ones; reached from FORWARD (first)
 //
-// The host's chains get only those jumps. IPv6 chains exist while an IPv6 network or rule does.
+// The host's chains get only those jumps. Apply replaces the chains' contents through
+// iptables-restore; a container's rules are appended and deleted one by one. IPv6 chains exist
+// while an IPv6 network or rule does.
 type IPTables struct {
 	prefix string
 	v4, v6 *iptables.IPTables
@@ -77,11 +82,70 @@ func (f *IPTables) Apply(bridges []Bridge, ports map[string][]PortRule) error {
 	return f.remove(f.v6)
 }
 
+// apply replaces the contents of berth's chains of one family in one iptables-restore
+// transaction per table (--noflush: only the chains it declares are flushed), so published ports
+// never go missing while the rules change, then adds the jumps if they are missing.
 func (f *IPTables) apply(ipt *iptables.IPTables, v6 bool, bridges []Bridge, ports map[string][]PortRule) error {
-	for _, tc := range [][2]string{{"nat", f.ports()}, {"nat", f.post()}, {"filter", f.fwd()}} {
-		if err := ipt.ClearChain(tc[0], tc[1]); err != nil { // creates it if missing
-			return err
+	var nat, filter [][]string
+	for _, b := range bridges {
+		subnet := b.Subnet
+		if v6 {
+			subnet = b.Subnet6
 		}
+		post := func(r ...string) { nat = append(nat, append([]string{"-A", f.post()}, r...)) }
+		if !b.Internal && subnet.IsValid() {
+			post("-s", subnet.String(), "!", "-o", b.Device, "-j", "MASQUERADE")
+		}
+		if !v6 {
+			post("-s", "127.0.0.0/8", "-o", b.Device, "-j", "MASQUERADE")
+		}
+		if subnet.IsValid() {
+			post("-s", subnet.String(), "-o", b.Device, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE")
+		}
+		fwd := func(r ...string) { filter = append(filter, append([]string{"-A", f.fwd()}, r...)) }
+		if b.Internal {
+			fwd("-i", b.Device, "!", "-o", b.Device, "-j", "DROP")
+			fwd("-o", b.Device, "!", "-i", b.Device, "-j", "DROP")
+		}
+		for _, o := range bridges {
+			if o.Device != b.Device {
+				fwd("-i", b.Device, "-o", o.Device, "-j", "DROP")
+			}
+		}
+	}
+	owners := make([]string, 0, len(ports))
+	for owner := range ports {
+		owners = append(owners, owner)
+	}
+	sort.Strings(owners)
+	for _, owner := range owners {
+		for _, r := range ports[owner] {
+			if r.v6() != v6 {
+				continue
+			}
+			spec, err := dnatSpec(owner, r)
+			if err != nil {
+				return err
+			}
+			if spec != nil {
+				nat = append(nat, append([]string{"-A", f.ports()}, spec...))
+			}
+		}
+	}
+	var in strings.Builder
+	in.WriteString("*nat\n:" + f.ports() + " - [0:0]\n:" + f.post() + " - [0:0]\n")
+	writeRules(&in, nat)
+	in.WriteString("COMMIT\n*filter\n:" + f.fwd() + " - [0:0]\n")
+	writeRules(&in, filter)
+	in.WriteString("COMMIT\n")
+	restore := "iptables-restore"
+	if v6 {
+		restore = "ip6tables-restore"
+	}
+	cmd := exec.Command(restore, "--noflush", "--wait")
+	cmd.Stdin = strings.NewReader(in.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %v: %s", restore, err, bytes.TrimSpace(out))
 	}
 	for _, j := range f.jumps() {
 		var err error
@@ -94,52 +158,23 @@ func (f *IPTables) apply(ipt *iptables.IPTables, v6 bool, bridges []Bridge, port
 			return err
 		}
 	}
-	for _, b := range bridges {
-		subnet := b.Subnet
-		if v6 {
-			subnet = b.Subnet6
-		}
-		var post [][]string
-		if !b.Internal && subnet.IsValid() {
-			post = append(post, []string{"-s", subnet.String(), "!", "-o", b.Device, "-j", "MASQUERADE"})
-		}
-		if !v6 {
-			post = append(post, []string{"-s", "127.0.0.0/8", "-o", b.Device, "-j", "MASQUERADE"})
-		}
-		if subnet.IsValid() {
-			post = append(post, []string{"-s", subnet.String(), "-o", b.Device, "-m", "conntrack", "--ctstate", "DNAT", "-j", "MASQUERADE"})
-		}
-		for _, r := range post {
-			if err := ipt.Append("nat", f.post(), r...); err != nil {
-				return err
-			}
-		}
-		var fwd [][]string
-		if b.Internal {
-			fwd = append(fwd, []string{"-i", b.Device, "!", "-o", b.Device, "-j", "DROP"}, []string{"-o", b.Device, "!", "-i", b.Device, "-j", "DROP"})
-		}
-		for _, o := range bridges {
-			if o.Device != b.Device {
-				fwd = append(fwd, []string{"-i", b.Device, "-o", o.Device, "-j", "DROP"})
-			}
-		}
-		for _, r := range fwd {
-			if err := ipt.Append("filter", f.fwd(), r...); err != nil {
-				return err
-			}
-		}
-	}
-	for owner, rs := range ports {
-		for _, r := range rs {
-			if r.v6() != v6 {
-				continue
-			}
-			if err := f.addPort(ipt, owner, r); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
+}
+
+// writeRules writes rules in iptables-restore's syntax (each argument quoted where needed).
+func writeRules(b *strings.Builder, rules [][]string) {
+	for _, r := range rules {
+		for i, a := range r {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			if a == "" || strings.ContainsAny(a, " \t\"'") {
+				a = strconv.Quote(a)
+			}
+			b.WriteString(a)
+		}
+		b.WriteByte('\n')
+	}
 }
 
 // dnatSpec is r's DNAT rule; nil for a binding the kernel cannot serve (IPv6 loopback).
