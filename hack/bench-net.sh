@@ -149,7 +149,9 @@ print(f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), kern
       f"five other engineers' builds and tests (figures are noisy). berth {os.popen('git rev-parse --short HEAD').read().strip()}; "
       f"dockerd {dv} (Debian docker.io, its own bridge, --iptables=false, so 127.0.0.1 ports go through docker-proxy); "
       f"iperf3 {iv} (Debian's, bind-mounted with its libraries). All in one run of `make bench-net`.\n")
-print(f"### 1. TCP throughput (iperf3, one stream, {secs} s each, Gbit/s received)\n")
+print(f"### 1. TCP throughput (iperf3, one stream, {secs} s each, Gbit/s received)\n\n"
+      "Each figure is one run taken at its own moment: on this shared machine the load moves them by tens of percent "
+      "from one run to the next (even the host loopback limit), so a ratio near its target is not conclusive.\n")
 print("| path | berth | docker |\n|---|---|---|")
 rows = [("container to container on the bridge", "c2c"), ("host to container, published port on 127.0.0.1", "pub"),
         ("host to the container's address", "direct")]
