@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -104,6 +105,21 @@ func TestNetIPv6(t *testing.T) {
 	if l, err := net.Listen("tcp6", fmt.Sprintf("[::]:%d", portAll)); err == nil {
 		l.Close()
 		t.Errorf("[::]:%d was free while published", portAll)
+	}
+	// After a kill -9 and a restart the daemon serves [::1] again (its socket forwards those
+	// connections) and names still resolve to IPv6 addresses.
+	d.cmd.Process.Signal(syscall.SIGKILL)
+	<-d.exited
+	d.exited <- nil
+	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log, args: d.args}
+	d2.cmd = rerun(d)
+	d2.start()
+	d = d2
+	if body, err := httpGet(fmt.Sprintf("http://[::1]:%d/", port6), 5*time.Second); err != nil || body != "hello over v6\n" {
+		t.Errorf("GET [::1]:%d after the restart: %q %v", port6, body, err)
+	}
+	if r := d.run(dockerCLI, "exec", client, "ping", "-6", "-c", "1", "-W", "3", "web6"); r.code != 0 || !strings.Contains(r.stdout, ip6) {
+		t.Errorf("ping6 by name after the restart: %s%s", r.stdout, r.stderr)
 	}
 	// A network given no IPv6 subnet gets a ULA /64.
 	d.mustDocker("network", "create", "--ipv6", "-o", "com.docker.network.bridge.name="+br+"a", "v6auto")
