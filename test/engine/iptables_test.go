@@ -29,6 +29,38 @@ func removeIPTables(prefix string) {
 	}
 }
 
+// keepIPTablesTables removes, when the test ends, the iptables-nft tables (ip/ip6 nat and filter)
+// that the test's iptables commands created, if nothing else has put a rule in them since.
+func keepIPTablesTables(t *testing.T) {
+	var made [][2]string
+	for _, fam := range []string{"ip", "ip6"} {
+		for _, table := range []string{"nat", "filter"} {
+			if exec.Command("nft", "list", "table", fam, table).Run() != nil {
+				made = append(made, [2]string{fam, table})
+			}
+		}
+	}
+	t.Cleanup(func() {
+		for _, ft := range made {
+			out, err := exec.Command("nft", "list", "table", ft[0], ft[1]).CombinedOutput()
+			if err == nil && !hasRule(string(out)) {
+				exec.Command("nft", "delete", "table", ft[0], ft[1]).Run()
+			}
+		}
+	})
+}
+
+// hasRule: an `nft list table` output holds a rule, not only chain declarations.
+func hasRule(listing string) bool {
+	for _, l := range strings.Split(listing, "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && l != "}" && !strings.HasPrefix(l, "table ") && !strings.HasPrefix(l, "chain ") && !strings.HasPrefix(l, "type ") {
+			return true
+		}
+	}
+	return false
+}
+
 // ip6tablesRules lists the IPv6 DNAT rules of every berth chain.
 func ip6tablesRules() string {
 	out, _ := exec.Command("ip6tables", "-w", "-t", "nat", "-S").CombinedOutput()
@@ -55,6 +87,8 @@ func TestNetIPTablesFallback(t *testing.T) {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("no iptables")
 	}
+	keepIPv6Forwarding(t)
+	keepIPTablesTables(t)
 	d := startDaemon(t, "--firewall-backend", "iptables")
 	br, bip := bridgeOf(d)
 	prefix := "BERTH-" + strings.ToUpper(br)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -24,11 +25,23 @@ func subnet6Of(br string) netip.Prefix {
 	return netip.PrefixFrom(netip.AddrFrom16(b), 64)
 }
 
+// keepIPv6Forwarding restores the host's net.ipv6.conf.all.forwarding when the test ends: a daemon
+// with an IPv6 network turns it on, as dockerd does.
+func keepIPv6Forwarding(t *testing.T) {
+	const f = "/proc/sys/net/ipv6/conf/all/forwarding"
+	was, err := os.ReadFile(f)
+	if err != nil {
+		return
+	}
+	t.Cleanup(func() { os.WriteFile(f, was, 0o644) })
+}
+
 // TestNetIPv6: an --ipv6 network with a given ULA subnet gives containers an IPv6 address and
 // gateway shown as Docker's; they reach each other by address and by name (AAAA) and the host
 // reaches them; published ports answer on [::1] and on 127.0.0.1; a network without an IPv6
 // subnet gets a ULA /64 of its own; nothing is left after removal.
 func TestNetIPv6(t *testing.T) {
+	keepIPv6Forwarding(t)
 	d := withBusybox(t)
 	br, bip := testBridge()
 	sub4 := netip.MustParsePrefix(bip).Masked()
