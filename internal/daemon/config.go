@@ -18,27 +18,27 @@ type Runtime struct {
 
 // Config is berthd's configuration: dockerd's flags and daemon.json keys, same names.
 type Config struct {
-	Hosts    []string `json:"hosts,omitempty"`
-	DataRoot string   `json:"data-root,omitempty"`
-	ExecRoot string   `json:"exec-root,omitempty"`
-	Pidfile  string   `json:"pidfile,omitempty"`
-	Group    string   `json:"group,omitempty"`
-	Bridge   string   `json:"bridge,omitempty"`
-	BIP      string   `json:"bip,omitempty"`
+	Hosts          []string           `json:"hosts,omitempty"`
+	DataRoot       string             `json:"data-root,omitempty"`
+	ExecRoot       string             `json:"exec-root,omitempty"`
+	Pidfile        string             `json:"pidfile,omitempty"`
+	Group          string             `json:"group,omitempty"`
+	Bridge         string             `json:"bridge,omitempty"`
+	BIP            string             `json:"bip,omitempty"`
+	DefaultRuntime string             `json:"default-runtime,omitempty"`
+	Runtimes       map[string]Runtime `json:"runtimes,omitempty"`
+	LogLevel       string             `json:"log-level,omitempty"`
+	Debug          bool               `json:"debug,omitempty"`
+	LiveRestore    bool               `json:"live-restore,omitempty"`
+	TLS            bool               `json:"tls,omitempty"`
+	TLSVerify      bool               `json:"tlsverify,omitempty"`
+	TLSCACert      string             `json:"tlscacert,omitempty"`
+	TLSCert        string             `json:"tlscert,omitempty"`
+	TLSKey         string             `json:"tlskey,omitempty"`
+
 	// FirewallBackend is dockerd 28's option: "nftables", "iptables", or "" (nftables when the
 	// kernel has it, else iptables).
-	FirewallBackend string             `json:"firewall-backend,omitempty"`
-	DefaultRuntime  string             `json:"default-runtime,omitempty"`
-	Runtimes        map[string]Runtime `json:"runtimes,omitempty"`
-	LogLevel        string             `json:"log-level,omitempty"`
-	Debug           bool               `json:"debug,omitempty"`
-	LiveRestore     bool               `json:"live-restore,omitempty"`
-	TLS             bool               `json:"tls,omitempty"`
-	TLSVerify       bool               `json:"tlsverify,omitempty"`
-	TLSCACert       string             `json:"tlscacert,omitempty"`
-	TLSCert         string             `json:"tlscert,omitempty"`
-	TLSKey          string             `json:"tlskey,omitempty"`
-
+	FirewallBackend    string   `json:"firewall-backend,omitempty"`
 	InsecureRegistries []string `json:"insecure-registries,omitempty"` // besides 127.0.0.0/8
 	RegistryMirrors    []string `json:"registry-mirrors,omitempty"`
 }
