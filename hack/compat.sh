@@ -110,6 +110,7 @@ reset() {
 	vols=$(DOCKER_HOST=$sock timeout -k 5 30 "$ENGINE_DOCKER_CLI" volume ls -q 2>/dev/null || true)
 	# shellcheck disable=SC2086
 	[ -z "$vols" ] || DOCKER_HOST=$sock timeout -k 5 60 "$ENGINE_DOCKER_CLI" volume rm -f $vols >/dev/null 2>&1 || true
+	DOCKER_HOST=$sock timeout -k 5 30 "$ENGINE_DOCKER_CLI" network prune -f >/dev/null 2>&1 || true
 	# A scenario that removed busybox:latest (an engine that should have refused) must not spoil
 	# the following ones: import it again, the same way.
 	if ! DOCKER_HOST=$sock timeout -k 5 30 "$ENGINE_DOCKER_CLI" image inspect busybox:latest >/dev/null 2>&1; then

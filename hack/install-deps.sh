@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(busybox-static crun runc libseccomp-dev pkg-config hyperfine iproute2 nftables procps psmisc file shellcheck curl)
+packages=(busybox-static crun runc libseccomp-dev pkg-config hyperfine iproute2 nftables iptables iperf3 procps psmisc file shellcheck curl)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

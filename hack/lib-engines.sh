@@ -167,6 +167,7 @@ engines_cleanup() {
 			br=$(cat "$e/bridge")
 			ip link del "$br" 2>/dev/null || true
 			nft delete table ip "berth-$br" 2>/dev/null || true
+			nft delete table ip6 "berth-$br" 2>/dev/null || true
 		fi
 	done
 	# Mounts under the work directory, deepest first (overlay roots, netns and shm binds, ...).

@@ -67,6 +67,7 @@ func command() *cobra.Command {
 	f.StringVarP(&cfg.Group, "group", "G", cfg.Group, "group owning the unix socket")
 	f.StringVarP(&cfg.Bridge, "bridge", "b", cfg.Bridge, "attach containers to this bridge")
 	f.StringVar(&cfg.BIP, "bip", cfg.BIP, "address and prefix of the default bridge")
+	f.StringVar(&cfg.FirewallBackend, "firewall-backend", cfg.FirewallBackend, "nftables or iptables (default: nftables when the kernel has it)")
 	f.StringVar(&cfg.DefaultRuntime, "default-runtime", cfg.DefaultRuntime, "OCI runtime for containers")
 	f.StringVarP(&cfg.LogLevel, "log-level", "l", cfg.LogLevel, "logging level: debug, info, warn, error, fatal")
 	f.BoolVarP(&cfg.Debug, "debug", "D", cfg.Debug, "debug logging")

@@ -36,6 +36,9 @@ type Config struct {
 	TLSCert        string             `json:"tlscert,omitempty"`
 	TLSKey         string             `json:"tlskey,omitempty"`
 
+	// FirewallBackend is dockerd 28's option: "nftables", "iptables", or "" (nftables when the
+	// kernel has it, else iptables).
+	FirewallBackend    string   `json:"firewall-backend,omitempty"`
 	InsecureRegistries []string `json:"insecure-registries,omitempty"` // besides 127.0.0.0/8
 	RegistryMirrors    []string `json:"registry-mirrors,omitempty"`
 }
@@ -103,7 +106,7 @@ func (c *Config) MergeFile(path string, required bool, flagged map[string]string
 }
 
 func jsonKeys() []string {
-	return []string{"hosts", "data-root", "exec-root", "pidfile", "group", "bridge", "bip", "default-runtime",
+	return []string{"hosts", "data-root", "exec-root", "pidfile", "group", "bridge", "bip", "firewall-backend", "default-runtime",
 		"runtimes", "log-level", "debug", "live-restore", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
 		"insecure-registries", "registry-mirrors"}
 }
@@ -117,6 +120,11 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Hosts) == 0 {
 		return errors.New("no host to listen on (-H)")
+	}
+	switch c.FirewallBackend {
+	case "", "nftables", "iptables":
+	default:
+		return fmt.Errorf("invalid firewall-backend %q: nftables or iptables", c.FirewallBackend)
 	}
 	for _, h := range c.Hosts {
 		if err := validateHost(h, c.TLSVerify); err != nil {

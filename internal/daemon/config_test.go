@@ -64,3 +64,18 @@ func TestValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestFirewallBackendOption(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "daemon.json")
+	if err := os.WriteFile(p, []byte(`{"firewall-backend": "iptables"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults()
+	if err := c.MergeFile(p, true, nil); err != nil || c.FirewallBackend != "iptables" || c.Validate() != nil {
+		t.Fatalf("daemon.json firewall-backend: %v %q", err, c.FirewallBackend)
+	}
+	c.FirewallBackend = "ipfw"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `invalid firewall-backend "ipfw"`) {
+		t.Errorf("Validate: %v", err)
+	}
+}

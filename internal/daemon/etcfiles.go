@@ -49,6 +49,9 @@ func (d *Daemon) writeEtcFiles(c *container.Container, hostname string, hostNetw
 		if ip, ok := d.containerAddr(c.ID); ok {
 			hosts = append(hosts, ip.String()+"\t"+hostname+"\n"...) // as Docker: the container's own name
 		}
+		if ip6, ok := d.containerAddr6(c.ID); ok {
+			hosts = append(hosts, ip6.String()+"\t"+hostname+"\n"...)
+		}
 		resolv = d.resolvConf(c, resolv)
 	}
 	for name, content := range map[string][]byte{hostnameFile: []byte(hostname + "\n"), hostsFile: hosts, resolvConfFile: resolv} {

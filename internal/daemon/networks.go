@@ -60,23 +60,33 @@ var (
 
 // netDef is a network's definition.
 type netDef struct {
-	ID       string            `json:"id"`
-	Name     string            `json:"name"`
-	Device   string            `json:"device"`
-	Subnet   netip.Prefix      `json:"subnet"`
-	Gateway  netip.Addr        `json:"gateway"`
-	IPRange  netip.Prefix      `json:"ip_range,omitzero"`
-	Internal bool              `json:"internal,omitempty"`
-	Labels   map[string]string `json:"labels,omitempty"`
-	Options  map[string]string `json:"options,omitempty"`
-	Created  time.Time         `json:"created"`
-	Default  bool              `json:"-"` // the default bridge: no DNS, not removable
-	Driver   string            `json:"-"` // "" (bridge), or host and null for the pseudo-networks
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Device   string       `json:"device"`
+	Subnet   netip.Prefix `json:"subnet"`
+	Gateway  netip.Addr   `json:"gateway"`
+	IPRange  netip.Prefix `json:"ip_range,omitzero"`
+	Internal bool         `json:"internal,omitempty"`
+	// An --ipv6 network's IPv6 subnet (ULA, given or allocated), gateway and range.
+	EnableIPv6 bool         `json:"enable_ipv6,omitempty"`
+	Subnet6    netip.Prefix `json:"subnet6,omitzero"`
+	Gateway6   netip.Addr   `json:"gateway6,omitzero"`
+	IPRange6   netip.Prefix `json:"ip_range6,omitzero"`
+	// The daemon picked the gateway of a subnet the user gave: network inspect leaves it out of
+	// the IPAM configuration, as dockerd does.
+	HideGateway  bool              `json:"hide_gateway,omitempty"`
+	HideGateway6 bool              `json:"hide_gateway6,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Options      map[string]string `json:"options,omitempty"`
+	Created      time.Time         `json:"created"`
+	Default      bool              `json:"-"` // the default bridge: no DNS, not removable
+	Driver       string            `json:"-"` // "" (bridge), or host and null for the pseudo-networks
 }
 
 type bridgeNet struct {
-	def  netDef
-	ipam *network.IPAM
+	def   netDef
+	ipam  *network.IPAM
+	ipam6 *network.IPAM // nil unless EnableIPv6
 }
 
 // netController owns the networks and the endpoints.
@@ -84,7 +94,8 @@ type netController struct {
 	mu       sync.Mutex
 	db       *bolt.DB
 	nets     map[string]*bridgeNet // by id
-	fw       *network.Firewall
+	fw       network.Firewall
+	reserved map[string][]*network.Reservation // published host ports held, by container id
 	dir      string
 	eps      map[string][]*endpoint // by container id
 	dns      map[string]*network.DNSServer
@@ -102,6 +113,8 @@ type endpoint struct {
 	IfName     string             `json:"if_name"`
 	Addr       netip.Prefix       `json:"addr"`
 	Gateway    netip.Addr         `json:"gateway"`
+	Addr6      netip.Prefix       `json:"addr6,omitzero"`
+	Gateway6   netip.Addr         `json:"gateway6,omitzero"`
 	MAC        string             `json:"mac"`
 	Aliases    []string           `json:"aliases,omitempty"`
 	Ports      []network.PortRule `json:"ports,omitempty"`
@@ -126,7 +139,12 @@ func (d *Daemon) openNetwork() error {
 	if name != defaultBridgeName {
 		table = "berth-" + name
 	}
-	n := &netController{db: db, nets: map[string]*bridgeNet{}, fw: &network.Firewall{Table: table},
+	fw, err := network.NewFirewall(d.cfg.FirewallBackend, table)
+	if err != nil {
+		return err
+	}
+	d.log.Debug("firewall", "backend", fw.Backend())
+	n := &netController{db: db, nets: map[string]*bridgeNet{}, fw: fw, reserved: map[string][]*network.Reservation{},
 		dir: filepath.Join(d.cfg.ExecRoot, "network", "endpoints"), eps: map[string][]*endpoint{},
 		dns: map[string]*network.DNSServer{}, upstream: network.HostResolvers("/etc/resolv.conf"), started: time.Now().UTC()}
 	for _, p := range []struct{ name, driver string }{{"host", "host"}, {"none", "null"}} {
@@ -180,6 +198,9 @@ func (d *Daemon) openNetwork() error {
 		for _, ep := range eps {
 			if bn := n.nets[ep.Network]; bn != nil {
 				bn.ipam.Allocate(ep.Container, ep.Addr.Addr())
+				if bn.ipam6 != nil && ep.Addr6.IsValid() {
+					bn.ipam6.Allocate(ep.Container, ep.Addr6.Addr())
+				}
 			}
 			n.eps[ep.Container] = append(n.eps[ep.Container], ep)
 		}
@@ -194,10 +215,18 @@ func (n *netController) up(def netDef) error {
 	if err != nil {
 		return err
 	}
-	if err := network.EnsureBridge(def.Device, netip.PrefixFrom(def.Gateway, def.Subnet.Bits())); err != nil {
+	bn := &bridgeNet{def: def, ipam: ipam}
+	var gw6 netip.Prefix
+	if def.EnableIPv6 {
+		if bn.ipam6, err = network.NewIPAM(def.Subnet6, def.IPRange6, def.Gateway6); err != nil {
+			return err
+		}
+		gw6 = netip.PrefixFrom(def.Gateway6, def.Subnet6.Bits())
+	}
+	if err := network.EnsureBridge(def.Device, netip.PrefixFrom(def.Gateway, def.Subnet.Bits()), gw6); err != nil {
 		return err
 	}
-	n.nets[def.ID] = &bridgeNet{def: def, ipam: ipam}
+	n.nets[def.ID] = bn
 	return nil
 }
 
@@ -205,7 +234,7 @@ func (n *netController) up(def netDef) error {
 func (n *netController) applyFirewall() error {
 	var bridges []network.Bridge
 	for _, bn := range n.nets {
-		bridges = append(bridges, network.Bridge{Device: bn.def.Device, Subnet: bn.def.Subnet, Internal: bn.def.Internal})
+		bridges = append(bridges, network.Bridge{Device: bn.def.Device, Subnet: bn.def.Subnet, Subnet6: bn.def.Subnet6, Internal: bn.def.Internal})
 	}
 	sort.Slice(bridges, func(i, j int) bool { return bridges[i].Device < bridges[j].Device })
 	ports := map[string][]network.PortRule{}
@@ -243,6 +272,18 @@ func (d *Daemon) reconcileNetwork() error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	for _, id := range alive { // hold their host ports again
+		for _, ep := range n.eps[id] {
+			for _, r := range ep.Ports {
+				res, _, err := network.Reserve(r)
+				if err != nil {
+					d.log.Warn("published port not reserved again", "container", id, "port", r.HostPort, "err", err)
+					continue
+				}
+				n.reserved[id] = append(n.reserved[id], res)
+			}
+		}
+	}
 	return n.applyFirewall()
 }
 
@@ -390,13 +431,29 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 			return errdefs.Forbidden(fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, bn.def.Name))
 		}
 	}
-	var want netip.Addr
+	var want, want6 netip.Addr
 	if es != nil && es.IPAMConfig != nil {
-		want = es.IPAMConfig.IPv4Address
+		want, want6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
+	}
+	if want6.IsValid() && bn.ipam6 == nil {
+		return errdefs.InvalidArgument(fmt.Errorf("invalid IPv6 address %s: network %s has no IPv6", want6, bn.def.Name))
 	}
 	ip, err := bn.ipam.Allocate(c.ID, want)
 	if err != nil {
 		return errdefs.InvalidArgument(err)
+	}
+	var ip6 netip.Addr
+	if bn.ipam6 != nil {
+		if ip6, err = bn.ipam6.Allocate(c.ID, want6); err != nil {
+			bn.ipam.Release(c.ID, ip)
+			return errdefs.InvalidArgument(err)
+		}
+	}
+	release := func() {
+		bn.ipam.Release(c.ID, ip)
+		if ip6.IsValid() {
+			bn.ipam6.Release(c.ID, ip6)
+		}
 	}
 	sum := sha256.Sum256([]byte(c.ID + "/" + bn.def.ID))
 	hexs := hex.EncodeToString(sum[:])
@@ -405,6 +462,12 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 	// The default route goes through the first network that can give one.
 	if !bn.def.Internal && !slices.ContainsFunc(n.eps[c.ID], func(e *endpoint) bool { return e.Gateway.IsValid() }) {
 		ep.Gateway = bn.def.Gateway
+	}
+	if ip6.IsValid() {
+		ep.Addr6 = netip.PrefixFrom(ip6, bn.def.Subnet6.Bits())
+		if !bn.def.Internal && !slices.ContainsFunc(n.eps[c.ID], func(e *endpoint) bool { return e.Gateway6.IsValid() }) {
+			ep.Gateway6 = bn.def.Gateway6
+		}
 	}
 	if es != nil {
 		ep.Aliases = es.Aliases
@@ -415,16 +478,22 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 	}
 	ep.MAC = mac.String()
 	if len(n.eps[c.ID]) == 0 { // ports are published on the first network, as Docker's
-		if ep.Ports, err = d.portRules(c, ip); err != nil {
-			bn.ipam.Release(c.ID, ip)
-			return err
+		var held []*network.Reservation
+		if ep.Ports, held, err = d.portRules(c, ip, ip6); err != nil {
+			release()
+			if errdefs.Is(err, errdefs.KindInvalidArgument) {
+				return err
+			}
+			// A 500, as dockerd's.
+			return fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %v", strings.TrimPrefix(c.Name, "/"), hexs, err)
 		}
+		n.reserved[c.ID] = held
 	}
 	n.eps[c.ID] = append(n.eps[c.ID], ep)
 	err = n.saveEndpoints(c.ID)
 	if err == nil {
 		err = network.AttachVeth(nsPath, network.Interface{HostVeth: ep.HostVeth, Bridge: bn.def.Device, Name: ep.IfName,
-			Addr: ep.Addr, Gateway: ep.Gateway, MAC: mac})
+			Addr: ep.Addr, Gateway: ep.Gateway, Addr6: ep.Addr6, Gateway6: ep.Gateway6, MAC: mac})
 	}
 	if err == nil {
 		err = n.fw.AddPorts(c.ID, ep.Ports)
@@ -432,6 +501,7 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 	if err != nil { // undo this endpoint only; the container's others stay
 		if len(ep.Ports) > 0 { // only a first endpoint has ports
 			n.fw.RemovePorts(c.ID)
+			n.releasePorts(c.ID)
 		}
 		n.eps[c.ID] = slices.DeleteFunc(n.eps[c.ID], func(e *endpoint) bool { return e == ep })
 		if len(n.eps[c.ID]) == 0 {
@@ -474,6 +544,7 @@ func (d *Daemon) releaseNetwork(id string) {
 		return
 	}
 	delete(n.eps, id)
+	n.releasePorts(id)
 	ports := false
 	for _, ep := range eps {
 		ports = ports || len(ep.Ports) > 0
@@ -501,6 +572,9 @@ func (d *Daemon) undoEndpoints(eps []*endpoint, detachOnly bool) {
 		}
 		if bn := d.net.nets[ep.Network]; bn != nil {
 			bn.ipam.Release(ep.Container, ep.Addr.Addr())
+			if bn.ipam6 != nil && ep.Addr6.IsValid() {
+				bn.ipam6.Release(ep.Container, ep.Addr6.Addr())
+			}
 		}
 	}
 }
@@ -567,6 +641,9 @@ func (d *Daemon) resolveName(from, name string) ([]netip.Addr, bool) {
 			}
 			if strings.EqualFold(c.Name, name) || strings.EqualFold(id[:12], name) || slices.ContainsFunc(ep.Aliases, func(a string) bool { return strings.EqualFold(a, name) }) {
 				out = append(out, ep.Addr.Addr())
+				if ep.Addr6.IsValid() { // AAAA
+					out = append(out, ep.Addr6.Addr())
+				}
 			}
 		}
 	}
@@ -586,8 +663,19 @@ func (d *Daemon) usesEmbeddedDNS(c *container.Container) bool {
 	return false
 }
 
-// portRules turns the container's port bindings (and, with -P, its exposed ports) into rules.
-func (d *Daemon) portRules(c *container.Container, ip netip.Addr) ([]network.PortRule, error) {
+// portRules turns the container's port bindings (and, with -P, its exposed ports) into rules
+// for its addresses ip and, on an IPv6 network, ip6, and holds each host port (see
+// network.Reservation). A binding without a host address is published on IPv6 too when the
+// container has an IPv6 address, on the same port, as Docker's.
+func (d *Daemon) portRules(c *container.Container, ip, ip6 netip.Addr) (out []network.PortRule, held []*network.Reservation, err error) {
+	defer func() {
+		if err != nil {
+			for _, r := range held {
+				r.Release()
+			}
+			held = nil
+		}
+	}()
 	bindings := nettypes.PortMap{}
 	for p, bs := range c.HostConfig.PortBindings {
 		bindings[p] = bs
@@ -599,18 +687,80 @@ func (d *Daemon) portRules(c *container.Container, ip netip.Addr) ([]network.Por
 			}
 		}
 	}
-	var out []network.PortRule
-	for p, bs := range bindings {
-		for _, b := range bs {
-			hp, err := hostPortFor(b.HostPort, string(p.Proto()))
-			if err != nil {
-				return nil, err
+	ports := make([]nettypes.Port, 0, len(bindings))
+	for p := range bindings {
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].String() < ports[j].String() })
+	for _, p := range ports {
+		for _, b := range bindings[p] {
+			r := network.PortRule{Proto: string(p.Proto()), HostIP: b.HostIP, ContainerIP: ip, ContainerPort: p.Num()}
+			if b.HostIP.Is6() {
+				if !ip6.IsValid() {
+					return nil, held, errdefs.InvalidArgument(fmt.Errorf("host address %s: the container has no IPv6 address (its network is not --ipv6)", b.HostIP))
+				}
+				r.ContainerIP = ip6
 			}
-			out = append(out, network.PortRule{Proto: string(p.Proto()), HostIP: b.HostIP, HostPort: hp,
-				ContainerIP: ip, ContainerPort: p.Num()})
+			res, hp, err := reserveHostPort(r, b.HostPort)
+			if err != nil {
+				return nil, held, err
+			}
+			held = append(held, res)
+			r.HostPort = hp
+			out = append(out, r)
+			if !b.HostIP.IsValid() && ip6.IsValid() {
+				r6 := r
+				r6.HostIP, r6.ContainerIP = netip.IPv6Unspecified(), ip6
+				res, _, err := network.Reserve(r6)
+				if err != nil {
+					return nil, held, err
+				}
+				held = append(held, res)
+				out = append(out, r6)
+			}
 		}
 	}
-	return out, nil
+	return out, held, nil
+}
+
+// reserveHostPort holds r's host port given as spec: that port, the first free one of a range,
+// or one the kernel picks in its ephemeral range when empty.
+func reserveHostPort(r network.PortRule, spec string) (*network.Reservation, uint16, error) {
+	lo, hi := 0, 0
+	if spec != "" {
+		a, b, isRange := strings.Cut(spec, "-")
+		var err error
+		if lo, err = strconv.Atoi(a); err != nil || lo < 0 || lo > 65535 {
+			return nil, 0, errdefs.InvalidArgument(fmt.Errorf("invalid host port %q", spec))
+		}
+		hi = lo
+		if isRange {
+			if hi, err = strconv.Atoi(b); err != nil || hi < lo || hi > 65535 {
+				return nil, 0, errdefs.InvalidArgument(fmt.Errorf("invalid host port range %q", spec))
+			}
+		}
+	}
+	var err error
+	for p := lo; p <= hi; p++ {
+		r.HostPort = uint16(p)
+		var res *network.Reservation
+		var got uint16
+		if res, got, err = network.Reserve(r); err == nil {
+			return res, got, nil
+		}
+	}
+	if lo != hi {
+		return nil, 0, fmt.Errorf("no free host port in %s: %w", spec, err)
+	}
+	return nil, 0, err
+}
+
+// releasePorts frees the host ports a container holds. Callers hold n.mu.
+func (n *netController) releasePorts(id string) {
+	for _, r := range n.reserved[id] {
+		r.Release()
+	}
+	delete(n.reserved, id)
 }
 
 // exposedPorts is the container's EXPOSE set: its own and its image's.
@@ -627,52 +777,6 @@ func (d *Daemon) exposedPorts(c *container.Container) nettypes.PortSet {
 		}
 	}
 	return set
-}
-
-// hostPortFor picks the host port of a binding: as given, the first free one of a range, or one
-// the kernel chooses in its ephemeral range when empty.
-func hostPortFor(spec, proto string) (uint16, error) {
-	lo, hi := 0, 0
-	if spec != "" {
-		a, b, isRange := strings.Cut(spec, "-")
-		var err error
-		if lo, err = strconv.Atoi(a); err != nil || lo < 0 || lo > 65535 {
-			return 0, errdefs.InvalidArgument(fmt.Errorf("invalid host port %q", spec))
-		}
-		hi = lo
-		if isRange {
-			if hi, err = strconv.Atoi(b); err != nil || hi < lo || hi > 65535 {
-				return 0, errdefs.InvalidArgument(fmt.Errorf("invalid host port range %q", spec))
-			}
-		}
-		if lo == hi && lo != 0 {
-			return uint16(lo), nil
-		}
-	}
-	for p := lo; p <= hi; p++ {
-		if got, err := freePort(p, proto); err == nil {
-			return got, nil
-		}
-	}
-	return 0, errdefs.Conflict(errors.New("no free host port for " + spec))
-}
-
-func freePort(p int, proto string) (uint16, error) {
-	addr := ":" + strconv.Itoa(p)
-	if proto == "udp" {
-		l, err := net.ListenPacket("udp4", addr)
-		if err != nil {
-			return 0, err
-		}
-		defer l.Close()
-		return uint16(l.LocalAddr().(*net.UDPAddr).Port), nil
-	}
-	l, err := net.Listen("tcp4", addr)
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return uint16(l.Addr().(*net.TCPAddr).Port), nil
 }
 
 // networkSettings is a container's NetworkSettings as Docker's inspect shows them.
@@ -719,6 +823,9 @@ func (d *Daemon) networkSettings(c *container.Container) *ctypes.NetworkSettings
 		if !bn.def.Internal {
 			es.Gateway = bn.def.Gateway
 		}
+		if ep.Addr6.IsValid() {
+			es.GlobalIPv6Address, es.GlobalIPv6PrefixLen, es.IPv6Gateway = ep.Addr6.Addr(), ep.Addr6.Bits(), ep.Gateway6
+		}
 		if mac, err := net.ParseMAC(ep.MAC); err == nil {
 			es.MacAddress = nettypes.HardwareAddr(mac)
 		}
@@ -763,6 +870,16 @@ func (d *Daemon) containerAddr(id string) (netip.Addr, bool) {
 	defer d.net.mu.Unlock()
 	if eps := d.net.eps[id]; len(eps) > 0 {
 		return eps[0].Addr.Addr(), true
+	}
+	return netip.Addr{}, false
+}
+
+// containerAddr6 is the container's IPv6 address on its first network, if it has one.
+func (d *Daemon) containerAddr6(id string) (netip.Addr, bool) {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	if eps := d.net.eps[id]; len(eps) > 0 && eps[0].Addr6.IsValid() {
+		return eps[0].Addr6.Addr(), true
 	}
 	return netip.Addr{}, false
 }

@@ -2,11 +2,13 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -35,26 +37,73 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req nettypes.CreateRequest) 
 	if req.Driver != "" && req.Driver != "bridge" {
 		return nil, errdefs.NotFound(fmt.Errorf("plugin %q not found", req.Driver))
 	}
-	if req.EnableIPv6 != nil && *req.EnableIPv6 {
-		return nil, errdefs.InvalidArgument(errors.New("IPv6 networks are not supported yet"))
-	}
 	n := d.net
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if _, err := n.byName(req.Name); err == nil {
 		return nil, errdefs.Conflict(fmt.Errorf("network with name %s already exists", req.Name))
 	}
-	def := netDef{ID: newNetworkID(), Name: req.Name, Internal: req.Internal, Labels: req.Labels, Options: req.Options, Created: time.Now().UTC()}
-	if req.IPAM != nil && len(req.IPAM.Config) > 0 {
-		c := req.IPAM.Config[0]
-		def.Subnet, def.IPRange, def.Gateway = c.Subnet, c.IPRange, c.Gateway
-		if !def.Subnet.IsValid() {
-			return nil, errdefs.InvalidArgument(errors.New("a subnet is needed with a gateway or an ip range"))
-		}
-		if def.Subnet != def.Subnet.Masked() {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid subnet %s: it should be %s", def.Subnet, def.Subnet.Masked()))
+	def := netDef{ID: newNetworkID(), Name: req.Name, Internal: req.Internal, Labels: req.Labels, Options: req.Options, Created: time.Now().UTC(),
+		EnableIPv6: req.EnableIPv6 != nil && *req.EnableIPv6}
+	if req.IPAM != nil {
+		// One IPv4 and, on an --ipv6 network, one IPv6 configuration.
+		var seen4, seen6 bool
+		for _, c := range req.IPAM.Config {
+			if !c.Subnet.IsValid() {
+				return nil, errdefs.InvalidArgument(errors.New("a subnet is needed with a gateway or an ip range"))
+			}
+			if c.Subnet != c.Subnet.Masked() {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("invalid subnet %s: it should be %s", c.Subnet, c.Subnet.Masked()))
+			}
+			for _, a := range []netip.Addr{c.Gateway, c.IPRange.Addr()} {
+				if a.IsValid() && a.Is4() != c.Subnet.Addr().Is4() {
+					return nil, errdefs.InvalidArgument(fmt.Errorf("%s and subnet %s are of different families", a, c.Subnet))
+				}
+			}
+			if c.Subnet.Addr().Is4() {
+				if seen4 {
+					return nil, errdefs.InvalidArgument(errors.New("only one IPv4 subnet is supported per network"))
+				}
+				seen4 = true
+				def.Subnet, def.IPRange, def.Gateway = c.Subnet, c.IPRange, c.Gateway
+				continue
+			}
+			if !def.EnableIPv6 {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("subnet %s is IPv6: the network needs --ipv6", c.Subnet))
+			}
+			if seen6 {
+				return nil, errdefs.InvalidArgument(errors.New("only one IPv6 subnet is supported per network"))
+			}
+			seen6 = true
+			def.Subnet6, def.IPRange6, def.Gateway6 = c.Subnet, c.IPRange, c.Gateway
 		}
 	}
+	if def.EnableIPv6 {
+		subnet6Given := def.Subnet6.IsValid()
+		if !subnet6Given {
+			s, err := n.freeSubnet6(d.id)
+			if err != nil {
+				return nil, err
+			}
+			def.Subnet6 = s
+		} else {
+			for _, bn := range n.nets {
+				if bn.def.Subnet6.IsValid() && bn.def.Subnet6.Overlaps(def.Subnet6) {
+					return nil, errdefs.Forbidden(fmt.Errorf("invalid pool request: Pool overlaps with other one on this address space"))
+				}
+			}
+		}
+		if !def.Gateway6.IsValid() {
+			def.HideGateway6 = subnet6Given
+			def.Gateway6 = def.Subnet6.Addr().Next()
+		} else if !def.Subnet6.Contains(def.Gateway6) {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("gateway %s is not in subnet %s", def.Gateway6, def.Subnet6))
+		}
+		if _, err := network.NewIPAM(def.Subnet6, def.IPRange6, def.Gateway6); err != nil {
+			return nil, errdefs.InvalidArgument(err)
+		}
+	}
+	subnetGiven := def.Subnet.IsValid()
 	if !def.Subnet.IsValid() {
 		s, err := n.freeSubnet()
 		if err != nil {
@@ -69,6 +118,7 @@ func (d *Daemon) NetworkCreate(ctx context.Context, req nettypes.CreateRequest) 
 		}
 	}
 	if !def.Gateway.IsValid() {
+		def.HideGateway = subnetGiven
 		def.Gateway = def.Subnet.Addr().Next()
 	} else if !def.Subnet.Contains(def.Gateway) {
 		return nil, errdefs.InvalidArgument(fmt.Errorf("gateway %s is not in subnet %s", def.Gateway, def.Subnet))
@@ -149,6 +199,41 @@ func (n *netController) freeSubnet() (netip.Prefix, error) {
 	return netip.Prefix{}, errdefs.Unavailable(errors.New("could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network"))
 }
 
+// freeSubnet6 picks a /64 of berth's unique local /48 (fd and 40 bits of a hash of seed, the
+// daemon's id, as RFC 4193's pseudo-random global id), overlapping neither a network of this
+// daemon nor a route of the host. Callers hold n.mu.
+func (n *netController) freeSubnet6(seed string) (netip.Prefix, error) {
+	var taken []netip.Prefix
+	for _, bn := range n.nets {
+		if bn.def.Subnet6.IsValid() {
+			taken = append(taken, bn.def.Subnet6)
+		}
+	}
+	if routes, err := netlink.RouteList(nil, netlink.FAMILY_V6); err == nil {
+		for _, r := range routes {
+			if r.Dst != nil {
+				if p, ok := netip.AddrFromSlice(r.Dst.IP); ok {
+					if ones, _ := r.Dst.Mask.Size(); ones > 0 {
+						taken = append(taken, netip.PrefixFrom(p, ones))
+					}
+				}
+			}
+		}
+	}
+	sum := sha256.Sum256([]byte("berth-ula/" + seed))
+	var b [16]byte
+	b[0] = 0xfd
+	copy(b[1:6], sum[:5])
+	for i := 0; i < 1<<16; i++ {
+		b[6], b[7] = byte(i>>8), byte(i)
+		c := netip.PrefixFrom(netip.AddrFrom16(b), 64)
+		if !slices.ContainsFunc(taken, c.Overlaps) {
+			return c, nil
+		}
+	}
+	return netip.Prefix{}, errdefs.Unavailable(errors.New("could not find an available, non-overlapping IPv6 address pool to assign to the network"))
+}
+
 func networkEvent(action string, def netDef) evtypes.Message {
 	return evtypes.Message{Type: evtypes.NetworkEventType, Action: evtypes.Action(action),
 		Actor: evtypes.Actor{ID: def.ID, Attributes: map[string]string{"name": def.Name, "type": "bridge"}}}
@@ -178,7 +263,7 @@ func (d *Daemon) NetworkInspect(ctx context.Context, ref string) (*nettypes.Insp
 			if err != nil {
 				continue
 			}
-			r := nettypes.EndpointResource{Name: c.Name, EndpointID: ep.EndpointID, IPv4Address: ep.Addr}
+			r := nettypes.EndpointResource{Name: c.Name, EndpointID: ep.EndpointID, IPv4Address: ep.Addr, IPv6Address: ep.Addr6}
 			if mac, err := parseMAC(ep.MAC); err == nil {
 				r.MacAddress = mac
 			}
@@ -201,6 +286,9 @@ func (d *Daemon) networkOf(def netDef) nettypes.Network {
 		created = d.net.started
 	}
 	cfg := nettypes.IPAMConfig{Subnet: def.Subnet, IPRange: def.IPRange, Gateway: def.Gateway}
+	if def.HideGateway {
+		cfg.Gateway = netip.Addr{}
+	}
 	labels, opts := def.Labels, def.Options
 	if labels == nil {
 		labels = map[string]string{}
@@ -209,10 +297,17 @@ func (d *Daemon) networkOf(def netDef) nettypes.Network {
 		opts = map[string]string{}
 	}
 	driver, configs := "bridge", []nettypes.IPAMConfig{cfg}
+	if def.EnableIPv6 {
+		cfg6 := nettypes.IPAMConfig{Subnet: def.Subnet6, IPRange: def.IPRange6, Gateway: def.Gateway6}
+		if def.HideGateway6 {
+			cfg6.Gateway = netip.Addr{}
+		}
+		configs = append(configs, cfg6)
+	}
 	if def.Driver != "" {
 		driver, configs = def.Driver, []nettypes.IPAMConfig{}
 	}
-	return nettypes.Network{Name: def.Name, ID: def.ID, Created: created, Scope: "local", Driver: driver, EnableIPv4: def.Driver == "",
+	return nettypes.Network{Name: def.Name, ID: def.ID, Created: created, Scope: "local", Driver: driver, EnableIPv4: def.Driver == "", EnableIPv6: def.EnableIPv6,
 		IPAM: nettypes.IPAM{Driver: "default", Options: nil, Config: configs}, Internal: def.Internal,
 		Options: opts, Labels: labels}
 }
@@ -415,6 +510,9 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req nettypes
 	}
 	if len(gone) > 0 {
 		n.eps[c.ID] = keep
+		if slices.ContainsFunc(gone, func(ep *endpoint) bool { return len(ep.Ports) > 0 }) {
+			n.releasePorts(c.ID) // its published ports go with the endpoint that had them
+		}
 		d.undoEndpoints(gone, false)
 		n.saveEndpoints(c.ID)
 		if err := n.applyFirewall(); err != nil {

@@ -1,10 +1,13 @@
 package daemon
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"testing"
 
 	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/network"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
@@ -34,20 +37,39 @@ func TestResolvConf(t *testing.T) {
 	}
 }
 
-func TestHostPortFor(t *testing.T) {
-	if p, err := hostPortFor("8080", "tcp"); err != nil || p != 8080 {
-		t.Errorf("fixed: %d %v", p, err)
+func TestReserveHostPort(t *testing.T) {
+	lo := netip.MustParseAddr("127.0.0.1")
+	rule := func(proto string) network.PortRule {
+		return network.PortRule{Proto: proto, HostIP: lo, ContainerIP: netip.MustParseAddr("10.0.0.2"), ContainerPort: 80}
 	}
-	if p, err := hostPortFor("", "tcp"); err != nil || p == 0 {
-		t.Errorf("random: %d %v", p, err)
+	random, p, err := reserveHostPort(rule("tcp"), "")
+	if err != nil || p == 0 {
+		t.Fatalf("random: %d %v", p, err)
 	}
-	if p, err := hostPortFor("", "udp"); err != nil || p == 0 {
-		t.Errorf("random udp: %d %v", p, err)
+	defer random.Release()
+	// The port is held: a second reservation of it fails as Docker's allocator says.
+	if _, _, err := reserveHostPort(rule("tcp"), strconv.Itoa(int(p))); err == nil || err.Error() != fmt.Sprintf("Bind for 127.0.0.1:%d failed: port is already allocated", p) {
+		t.Errorf("held port: %v", err)
 	}
-	if _, err := hostPortFor("9-2", "tcp"); err == nil {
+	// A range skips it.
+	r2, p2, err := reserveHostPort(rule("tcp"), fmt.Sprintf("%d-%d", p, p+1))
+	if err != nil || p2 != p+1 {
+		t.Errorf("range: %d %v", p2, err)
+	} else {
+		r2.Release()
+	}
+	if ru, pu, err := reserveHostPort(rule("udp"), ""); err != nil || pu == 0 {
+		t.Errorf("random udp: %d %v", pu, err)
+	} else {
+		ru.Release()
+	}
+	if _, _, err := reserveHostPort(rule("tcp"), "9-2"); err == nil {
 		t.Error("a reversed range was accepted")
 	}
-	if p, err := hostPortFor("40000-40010", "tcp"); err != nil || p < 40000 || p > 40010 {
-		t.Errorf("range: %d %v", p, err)
+	random.Release()
+	if again, _, err := reserveHostPort(rule("tcp"), strconv.Itoa(int(p))); err != nil {
+		t.Errorf("after release: %v", err)
+	} else {
+		again.Release()
 	}
 }

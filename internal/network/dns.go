@@ -123,9 +123,13 @@ func (h *dnsHandler) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 				m := new(dns.Msg)
 				m.SetReply(req)
 				m.Authoritative, m.RecursionAvailable = true, true
-				if q.Qtype == dns.TypeA {
-					for _, a := range addrs {
-						m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 600}, A: a.AsSlice()})
+				for _, a := range addrs {
+					hdr := dns.RR_Header{Name: q.Name, Rrtype: q.Qtype, Class: dns.ClassINET, Ttl: 600}
+					switch {
+					case q.Qtype == dns.TypeA && a.Is4():
+						m.Answer = append(m.Answer, &dns.A{Hdr: hdr, A: a.AsSlice()})
+					case q.Qtype == dns.TypeAAAA && a.Is6():
+						m.Answer = append(m.Answer, &dns.AAAA{Hdr: hdr, AAAA: a.AsSlice()})
 					}
 				}
 				w.WriteMsg(m)

@@ -17,11 +17,15 @@ type IPAM struct {
 	used    map[netip.Addr]string // address -> holder (a container id)
 }
 
-// NewIPAM allocates in subnet, which must be IPv4; gateway is reserved. Dynamic addresses come
-// from pool when it is valid (it must lie within subnet), else from the whole subnet.
+// NewIPAM allocates in subnet (IPv4, or IPv6 for an --ipv6 network); gateway is reserved.
+// Dynamic addresses come from pool when it is valid (it must lie within subnet), else from the
+// whole subnet.
 func NewIPAM(subnet, pool netip.Prefix, gateway netip.Addr) (*IPAM, error) {
-	if !subnet.Addr().Is4() || subnet.Bits() > 30 {
+	if subnet.Addr().Is4() && subnet.Bits() > 30 {
 		return nil, fmt.Errorf("subnet %s: an IPv4 subnet of at least 4 addresses is needed", subnet)
+	}
+	if subnet.Addr().Is6() && subnet.Bits() > 126 {
+		return nil, fmt.Errorf("subnet %s: an IPv6 subnet of at least 4 addresses is needed", subnet)
 	}
 	subnet = subnet.Masked()
 	if !pool.IsValid() {
@@ -35,7 +39,7 @@ func NewIPAM(subnet, pool netip.Prefix, gateway netip.Addr) (*IPAM, error) {
 }
 
 // ErrExhausted: no address left in the subnet.
-var ErrExhausted = errors.New("no available IPv4 address in the network's subnet")
+var ErrExhausted = errors.New("no available IP address in the network's subnet")
 
 // Allocate reserves want (if valid) or the lowest free address for holder.
 func (a *IPAM) Allocate(holder string, want netip.Addr) (netip.Addr, error) {
@@ -65,6 +69,9 @@ func (a *IPAM) Allocate(holder string, want netip.Addr) (netip.Addr, error) {
 func (a *IPAM) usable(ip netip.Addr) bool {
 	if !a.subnet.Contains(ip) || ip == a.subnet.Addr() || ip == a.gateway {
 		return false
+	}
+	if ip.Is6() {
+		return true // IPv6 has no broadcast address
 	}
 	b := ip.As4()
 	last := a.subnet.Addr().As4()

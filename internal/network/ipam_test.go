@@ -50,3 +50,21 @@ func TestIPAMRange(t *testing.T) {
 		t.Fatal("a range outside the subnet was accepted")
 	}
 }
+
+func TestIPAMv6(t *testing.T) {
+	a, err := NewIPAM(netip.MustParsePrefix("fd12:3456:789a:1::/64"), netip.Prefix{}, netip.MustParseAddr("fd12:3456:789a:1::1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"fd12:3456:789a:1::2", "fd12:3456:789a:1::3"} {
+		if ip, err := a.Allocate(want, netip.Addr{}); err != nil || ip.String() != want {
+			t.Fatalf("got %v %v, want %s", ip, err, want)
+		}
+	}
+	if _, err := a.Allocate("x", netip.MustParseAddr("fd12:3456:789a:2::5")); err == nil {
+		t.Fatal("an address outside the subnet was given")
+	}
+	if _, err := NewIPAM(netip.MustParsePrefix("fd00::/127"), netip.Prefix{}, netip.Addr{}); err == nil {
+		t.Fatal("a /127 was accepted")
+	}
+}

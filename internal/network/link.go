@@ -18,10 +18,11 @@ func MACFromIP(ip netip.Addr) net.HardwareAddr {
 	return net.HardwareAddr{0x02, 0x42, b[0], b[1], b[2], b[3]}
 }
 
-// EnsureBridge makes the Linux bridge name with address gw (as gateway/prefix) and sets it up;
-// an existing one is kept and given the address if it lacks it. route_localnet is set on it so
-// that connections to published ports through 127.0.0.1 can be forwarded to containers.
-func EnsureBridge(name string, gw netip.Prefix) error {
+// EnsureBridge makes the Linux bridge name with address gw (as gateway/prefix) and, when gw6 is
+// valid, the IPv6 gateway gw6, and sets it up; an existing one is kept and given the addresses if
+// it lacks them. route_localnet is set on it so that connections to published ports through
+// 127.0.0.1 can be forwarded to containers.
+func EnsureBridge(name string, gw, gw6 netip.Prefix) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
 		var nf netlink.LinkNotFoundError
@@ -39,19 +40,39 @@ func EnsureBridge(name string, gw netip.Prefix) error {
 	if _, ok := link.(*netlink.Bridge); !ok {
 		return fmt.Errorf("%s exists and is not a bridge", name)
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: gw.Addr().AsSlice(), Mask: net.CIDRMask(gw.Bits(), 32)}}
-	if err := netlink.AddrReplace(link, addr); err != nil {
+	if err := netlink.AddrReplace(link, netlinkAddr(gw)); err != nil {
 		return fmt.Errorf("address %s on %s: %w", gw, name, err)
+	}
+	sysctls := map[string]string{"/proc/sys/net/ipv4/conf/" + name + "/route_localnet": "1", "/proc/sys/net/ipv4/ip_forward": "1"}
+	if gw6.IsValid() {
+		// As dockerd with IPv6 networks: the host forwards IPv6 (containers' traffic out).
+		sysctls["/proc/sys/net/ipv6/conf/"+name+"/disable_ipv6"] = "0"
+		sysctls["/proc/sys/net/ipv6/conf/all/forwarding"] = "1"
+	}
+	for f, v := range sysctls {
+		if err := os.WriteFile(f, []byte(v), 0o644); err != nil {
+			return err
+		}
+	}
+	if gw6.IsValid() {
+		if err := netlink.AddrReplace(link, netlinkAddr(gw6)); err != nil {
+			return fmt.Errorf("address %s on %s: %w", gw6, name, err)
+		}
 	}
 	if err := netlink.LinkSetUp(link); err != nil {
 		return fmt.Errorf("bridge %s up: %w", name, err)
 	}
-	for _, f := range []string{"/proc/sys/net/ipv4/conf/" + name + "/route_localnet", "/proc/sys/net/ipv4/ip_forward"} {
-		if err := os.WriteFile(f, []byte("1"), 0o644); err != nil {
-			return err
-		}
-	}
 	return nil
+}
+
+// netlinkAddr is p as an interface address; an IPv6 one skips duplicate address detection, so it
+// is usable at once (the subnet is the network's own).
+func netlinkAddr(p netip.Prefix) *netlink.Addr {
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
 }
 
 // DeleteLink removes a link by name; a missing one is fine.
@@ -74,6 +95,8 @@ type Interface struct {
 	Name     string       // inside the container: eth0
 	Addr     netip.Prefix // the container's address and the subnet's prefix length
 	Gateway  netip.Addr   // default route via (invalid: no default route, as --internal)
+	Addr6    netip.Prefix // on an IPv6 network, the container's IPv6 address
+	Gateway6 netip.Addr   // IPv6 default route via
 	MAC      net.HardwareAddr
 }
 
@@ -136,9 +159,13 @@ func AttachVeth(nsPath string, ifc Interface) (err error) {
 			return fmt.Errorf("MAC address %s: %w", ifc.MAC, err)
 		}
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ifc.Addr.Addr().AsSlice(), Mask: net.CIDRMask(ifc.Addr.Bits(), 32)}}
-	if err := h.AddrAdd(peer, addr); err != nil {
-		return fmt.Errorf("address %s: %w", ifc.Addr, err)
+	for _, p := range []netip.Prefix{ifc.Addr, ifc.Addr6} {
+		if !p.IsValid() {
+			continue
+		}
+		if err := h.AddrAdd(peer, netlinkAddr(p)); err != nil {
+			return fmt.Errorf("address %s: %w", p, err)
+		}
 	}
 	if err := h.LinkSetUp(peer); err != nil {
 		return err
@@ -147,6 +174,13 @@ func AttachVeth(nsPath string, ifc Interface) (err error) {
 		route := &netlink.Route{LinkIndex: peer.Attrs().Index, Gw: ifc.Gateway.AsSlice()}
 		if err := h.RouteAdd(route); err != nil {
 			return fmt.Errorf("default route via %s: %w", ifc.Gateway, err)
+		}
+	}
+	if ifc.Gateway6.IsValid() {
+		route := &netlink.Route{LinkIndex: peer.Attrs().Index, Gw: ifc.Gateway6.AsSlice(),
+			Dst: &net.IPNet{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)}}
+		if err := h.RouteAdd(route); err != nil {
+			return fmt.Errorf("default route via %s: %w", ifc.Gateway6, err)
 		}
 	}
 	return nil

@@ -1,6 +1,7 @@
 package network
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -10,52 +11,91 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// PortRule forwards one host port to a container port, in the kernel (no proxy process).
-type PortRule struct {
-	Proto         string     `json:"proto"`   // tcp, udp or sctp
-	HostIP        netip.Addr `json:"host_ip"` // invalid or unspecified: every local address
-	HostPort      uint16     `json:"host_port"`
-	ContainerIP   netip.Addr `json:"container_ip"`
-	ContainerPort uint16     `json:"container_port"`
-}
-
-// Bridge is one bridge network as the firewall sees it.
-type Bridge struct {
-	Device   string
-	Subnet   netip.Prefix
-	Internal bool // no traffic in or out of the bridge but between its containers
-}
-
-// Firewall is berth's own nftables table (family ip). It holds:
+// NFTables is berth's own nftables table (family ip, and ip6 with the same name while there is an
+// IPv6 network or rule). Each holds:
 //
 //	chain prerouting  (nat, dstnat)    fib daddr type local jump ports
 //	chain output      (nat, dstnat)    fib daddr type local jump ports
 //	chain ports                        one DNAT rule per published port, tagged with its owner
 //	chain postrouting (nat, srcnat)    per bridge: masquerade the subnet leaving by another interface,
-//	                                   127.0.0.0/8 forwarded to the bridge, and hairpin (DNAT'd, bridge to bridge)
+//	                                   127.0.0.0/8 forwarded to the bridge (ip only), and hairpin
+//	                                   (DNAT'd, bridge to bridge)
 //	chain forward     (filter, 0)      isolation: drop between different bridges, and in or out of
 //	                                   an internal bridge
 //
-// Nothing outside the table is touched; deleting the table removes all of berth's rules.
-type Firewall struct {
+// Nothing outside the tables is touched; deleting them removes all of berth's rules.
+type NFTables struct {
 	Table string
 }
 
-func (f *Firewall) table() *nftables.Table {
-	return &nftables.Table{Name: f.Table, Family: nftables.TableFamilyIPv4}
+// Backend is "nftables".
+func (f *NFTables) Backend() string { return "nftables" }
+
+// nftablesAvailable: the kernel answers nftables requests.
+func nftablesAvailable() bool {
+	c, err := nftables.New()
+	if err != nil {
+		return false
+	}
+	_, err = c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	return err == nil
 }
 
-// Apply replaces the table with the rules for bridges and the port rules (by owner), in one
-// atomic transaction: published ports keep working across a daemon restart and a change.
-func (f *Firewall) Apply(bridges []Bridge, ports map[string][]PortRule) error {
+// family is what differs between the ip and ip6 tables.
+type family struct {
+	table   nftables.TableFamily
+	nfproto byte
+	srcOff  uint32 // offsets of the source and destination addresses in the network header
+	dstOff  uint32
+	size    uint32
+}
+
+var (
+	ip4 = family{nftables.TableFamilyIPv4, unix.NFPROTO_IPV4, 12, 16, 4}
+	ip6 = family{nftables.TableFamilyIPv6, unix.NFPROTO_IPV6, 8, 24, 16}
+)
+
+func (f *NFTables) table(fam family) *nftables.Table {
+	return &nftables.Table{Name: f.Table, Family: fam.table}
+}
+
+// Apply replaces the tables with the rules for bridges and the port rules (by owner), in one
+// atomic transaction: published ports keep working across a daemon restart and a change. The
+// ip6 table exists only while an IPv6 network or rule does.
+func (f *NFTables) Apply(bridges []Bridge, ports map[string][]PortRule) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	if t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4); err == nil && t != nil {
-		c.DelTable(t)
+	want6 := false
+	for _, b := range bridges {
+		want6 = want6 || b.Subnet6.IsValid()
 	}
-	t := c.AddTable(f.table())
+	for _, rs := range ports {
+		for _, r := range rs {
+			want6 = want6 || r.v6()
+		}
+	}
+	for _, fam := range []family{ip4, ip6} {
+		if t, err := c.ListTableOfFamily(f.Table, fam.table); err == nil && t != nil {
+			c.DelTable(t)
+		}
+		if fam == ip6 && !want6 {
+			continue
+		}
+		if err := f.build(c, fam, bridges, ports); err != nil {
+			return err
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables table %s: %w", f.Table, err)
+	}
+	return nil
+}
+
+// build queues the table of family fam.
+func (f *NFTables) build(c *nftables.Conn, fam family, bridges []Bridge, ports map[string][]PortRule) error {
+	t := c.AddTable(f.table(fam))
 	accept := nftables.ChainPolicyAccept
 	pre := c.AddChain(&nftables.Chain{Name: "prerouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest, Policy: &accept})
@@ -75,11 +115,17 @@ func (f *Firewall) Apply(bridges []Bridge, ports map[string][]PortRule) error {
 	}
 	drop := &expr.Verdict{Kind: expr.VerdictDrop}
 	for _, b := range bridges {
-		var rules [][]expr.Any
-		if !b.Internal {
-			rules = append(rules, join(matchPrefix(12, b.Subnet), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, b.Device), &expr.Masq{}))
+		subnet := b.Subnet
+		if fam == ip6 {
+			subnet = b.Subnet6
 		}
-		rules = append(rules, join(matchPrefix(12, netip.MustParsePrefix("127.0.0.0/8")), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, b.Device), &expr.Masq{}))
+		var rules [][]expr.Any
+		if !b.Internal && subnet.IsValid() {
+			rules = append(rules, join(matchPrefix(fam, fam.srcOff, subnet), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpNeq, b.Device), &expr.Masq{}))
+		}
+		if fam == ip4 {
+			rules = append(rules, join(matchPrefix(fam, fam.srcOff, netip.MustParsePrefix("127.0.0.0/8")), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, b.Device), &expr.Masq{}))
+		}
 		rules = append(rules, join(matchIfname(unix.NFT_META_IIFNAME, expr.CmpOpEq, b.Device), matchIfname(unix.NFT_META_OIFNAME, expr.CmpOpEq, b.Device),
 			&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
@@ -101,15 +147,17 @@ func (f *Firewall) Apply(bridges []Bridge, ports map[string][]PortRule) error {
 	}
 	for owner, rs := range ports {
 		for _, r := range rs {
+			if r.v6() != (fam == ip6) {
+				continue
+			}
 			e, err := dnatExprs(r)
 			if err != nil {
 				return err
 			}
-			c.AddRule(&nftables.Rule{Table: t, Chain: pc, Exprs: e, UserData: []byte(owner)})
+			if e != nil {
+				c.AddRule(&nftables.Rule{Table: t, Chain: pc, Exprs: e, UserData: []byte(owner)})
+			}
 		}
-	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nftables table %s: %w", f.Table, err)
 	}
 	return nil
 }
@@ -127,17 +175,17 @@ func join(parts ...any) []expr.Any {
 	return out
 }
 
-// Delete removes the table (missing is fine).
-func (f *Firewall) Delete() error {
+// Delete removes the tables (missing is fine).
+func (f *NFTables) Delete() error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	t, err := c.ListTableOfFamily(f.Table, nftables.TableFamilyIPv4)
-	if err != nil || t == nil {
-		return nil
+	for _, fam := range []family{ip4, ip6} {
+		if t, err := c.ListTableOfFamily(f.Table, fam.table); err == nil && t != nil {
+			c.DelTable(t)
+		}
 	}
-	c.DelTable(t)
 	return c.Flush()
 }
 
@@ -154,17 +202,21 @@ func matchIfname(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
 	}
 }
 
-// matchPrefix matches the IPv4 source (offset 12) or destination (16) against p.
-func matchPrefix(offset uint32, p netip.Prefix) []expr.Any {
-	mask := make([]byte, 4)
+// matchPrefix matches the address at offset of the network header against p (op Eq), or its
+// negation with matchNotPrefix.
+func matchPrefix(fam family, offset uint32, p netip.Prefix) []expr.Any {
+	return matchPrefixOp(fam, offset, p, expr.CmpOpEq)
+}
+
+func matchPrefixOp(fam family, offset uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
+	mask := make([]byte, fam.size)
 	for i := 0; i < p.Bits(); i++ {
 		mask[i/8] |= 1 << (7 - i%8)
 	}
-	net4 := p.Masked().Addr().As4()
 	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: 4},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: net4[:]},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: fam.size},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: fam.size, Mask: mask, Xor: make([]byte, fam.size)},
+		&expr.Cmp{Op: op, Register: 1, Data: p.Masked().Addr().AsSlice()},
 	}
 }
 
@@ -180,33 +232,43 @@ func protoNumber(p string) (byte, error) {
 	return 0, fmt.Errorf("unsupported protocol %q", p)
 }
 
+// dnatExprs is r's DNAT rule; nil for a binding the kernel cannot serve (IPv6 loopback).
 func dnatExprs(r PortRule) ([]expr.Any, error) {
 	proto, err := protoNumber(r.Proto)
 	if err != nil {
 		return nil, err
 	}
-	var e []expr.Any
-	if r.HostIP.IsValid() && !r.HostIP.IsUnspecified() {
-		if !r.HostIP.Is4() {
-			return nil, fmt.Errorf("host address %s: only IPv4 is published", r.HostIP)
-		}
-		e = append(e, matchPrefix(16, netip.PrefixFrom(r.HostIP, 32))...)
+	fam := ip4
+	if r.v6() {
+		fam = ip6
 	}
-	cip := r.ContainerIP.As4()
+	if r.HostIP.IsValid() && r.HostIP.Is6() != r.v6() {
+		return nil, errors.New("host address " + r.HostIP.String() + " and container address " + r.ContainerIP.String() + " differ in family")
+	}
+	if r.loopback6Only() {
+		return nil, nil
+	}
+	var e []expr.Any
+	switch {
+	case r.HostIP.IsValid() && !r.HostIP.IsUnspecified():
+		e = append(e, matchPrefix(fam, fam.dstOff, netip.PrefixFrom(r.HostIP, r.HostIP.BitLen()))...)
+	case fam == ip6:
+		e = append(e, matchPrefixOp(fam, fam.dstOff, netip.PrefixFrom(netip.IPv6Loopback(), 128), expr.CmpOpNeq)...)
+	}
 	e = append(e,
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(r.HostPort)},
-		&expr.Immediate{Register: 1, Data: cip[:]},
+		&expr.Immediate{Register: 1, Data: r.ContainerIP.AsSlice()},
 		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(r.ContainerPort)},
-		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: uint32(fam.nfproto), RegAddrMin: 1, RegProtoMin: 2, Specified: true},
 	)
 	return e, nil
 }
 
-// AddPorts adds owner's port rules to the table as it is (Apply made it).
-func (f *Firewall) AddPorts(owner string, rules []PortRule) error {
+// AddPorts adds owner's port rules to the tables as they are (Apply made them).
+func (f *NFTables) AddPorts(owner string, rules []PortRule) error {
 	if len(rules) == 0 {
 		return nil
 	}
@@ -214,14 +276,24 @@ func (f *Firewall) AddPorts(owner string, rules []PortRule) error {
 	if err != nil {
 		return err
 	}
-	t := f.table()
-	ch := &nftables.Chain{Name: "ports", Table: t}
+	n := 0
 	for _, r := range rules {
+		fam := ip4
+		if r.v6() {
+			fam = ip6
+		}
+		t := f.table(fam)
 		e, err := dnatExprs(r)
 		if err != nil {
 			return err
 		}
-		c.AddRule(&nftables.Rule{Table: t, Chain: ch, Exprs: e, UserData: []byte(owner)})
+		if e != nil {
+			c.AddRule(&nftables.Rule{Table: t, Chain: &nftables.Chain{Name: "ports", Table: t}, Exprs: e, UserData: []byte(owner)})
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("publish ports: %w", err)
@@ -230,23 +302,25 @@ func (f *Firewall) AddPorts(owner string, rules []PortRule) error {
 }
 
 // RemovePorts deletes every port rule of owner.
-func (f *Firewall) RemovePorts(owner string) error {
+func (f *NFTables) RemovePorts(owner string) error {
 	c, err := nftables.New()
 	if err != nil {
 		return err
 	}
-	t := f.table()
-	rules, err := c.GetRules(t, &nftables.Chain{Name: "ports", Table: t})
-	if err != nil {
-		return nil // no table: nothing to remove
-	}
 	n := 0
-	for _, r := range rules {
-		if string(r.UserData) == owner {
-			if err := c.DelRule(r); err != nil {
-				return err
+	for _, fam := range []family{ip4, ip6} {
+		t := f.table(fam)
+		rules, err := c.GetRules(t, &nftables.Chain{Name: "ports", Table: t})
+		if err != nil {
+			continue // no table: nothing to remove
+		}
+		for _, r := range rules {
+			if string(r.UserData) == owner {
+				if err := c.DelRule(r); err != nil {
+					return err
+				}
+				n++
 			}
-			n++
 		}
 	}
 	if n == 0 {

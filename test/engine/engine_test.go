@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/user"
@@ -445,15 +446,36 @@ func rerun(d *daemon) *exec.Cmd {
 var bridgeSeq atomic.Int32
 
 // testBridge names a bridge and an address/subnet for one test daemon, unique on this host for
-// this test process: bt<pid>x<n> and 10.(200+pid%40).<n>.1/24.
+// this test process: bt<pid>x<n> and 10.(200+pid%40).<n>.1/24. A subnet some interface of the host
+// already has (another test process whose pid is the same modulo 40) is skipped: two bridges with
+// one subnet would send a test's traffic to the other's.
 func testBridge() (name, bip string) {
-	n := int(bridgeSeq.Add(1))
 	pid := os.Getpid()
-	return fmt.Sprintf("bt%dx%d", pid%100000, n%1000), fmt.Sprintf("10.%d.%d.1/24", 200+pid%40, n%256)
+	for {
+		n := int(bridgeSeq.Add(1))
+		name, bip = fmt.Sprintf("bt%dx%d", pid%100000, n%1000), fmt.Sprintf("10.%d.%d.1/24", 200+pid%40, n%256)
+		if !subnetOnHost(netip.MustParsePrefix(bip)) {
+			return name, bip
+		}
+	}
+}
+
+// subnetOnHost: an address of some interface of the host lies in p's subnet.
+func subnetOnHost(p netip.Prefix) bool {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && p.Masked().Contains(ip.Unmap()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // removeBridge deletes a test daemon's bridge and nftables table, by the names it was given.
 func removeBridge(name string) {
 	exec.Command("ip", "link", "del", name).Run()
 	exec.Command("nft", "delete", "table", "ip", "berth-"+name).Run()
+	exec.Command("nft", "delete", "table", "ip6", "berth-"+name).Run()
 }

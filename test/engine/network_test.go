@@ -210,6 +210,17 @@ func TestNetPublishedPort(t *testing.T) {
 	if got := d2.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", id); got != ip {
 		t.Errorf("address after the restart: %q, was %q", got, ip)
 	}
+	// The restarted daemon holds the host ports again: another process or container cannot take them.
+	if l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+		l.Close()
+		t.Errorf("127.0.0.1:%d free while published", port)
+	}
+	for _, cli := range clients() {
+		r := d2.run(cli, "run", "-d", "-p", fmt.Sprintf("%d:80", port2), "busybox", "true")
+		if want := fmt.Sprintf("Bind for 0.0.0.0:%d failed: port is already allocated", port2); r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("%s: a second binding of %d: %s%s", cli, port2, r.stdout, r.stderr)
+		}
+	}
 	// A new container does not get the restored one's address.
 	other := d2.mustDocker("run", "-d", "busybox", "sleep", "60")
 	if got := d2.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", other); got == ip {
@@ -220,6 +231,11 @@ func TestNetPublishedPort(t *testing.T) {
 	assertNoNetworkLeft(t, d2, br, veths, id, other)
 	if _, err := httpGet(url, 0); err == nil {
 		t.Errorf("%s still answers after rm", url)
+	}
+	if l, err := net.Listen("tcp4", fmt.Sprintf(":%d", port2)); err != nil {
+		t.Errorf("port %d still held after rm: %v", port2, err)
+	} else {
+		l.Close()
 	}
 }
 
