@@ -93,6 +93,7 @@ type bridgeNet struct {
 type netController struct {
 	mu       sync.Mutex
 	db       *bolt.DB
+	configs  *netConfigs           // each container's network configuration
 	nets     map[string]*bridgeNet // by id
 	fw       network.Firewall
 	reserved map[string][]*network.Reservation // published host ports held, by container id
@@ -131,6 +132,11 @@ func (d *Daemon) openNetwork() error {
 	if err != nil {
 		return err
 	}
+	configs, err := loadNetConfigs(db)
+	if err != nil {
+		db.Close()
+		return err
+	}
 	name := d.cfg.Bridge
 	if name == "" {
 		name = defaultBridgeName
@@ -144,7 +150,7 @@ func (d *Daemon) openNetwork() error {
 		return err
 	}
 	d.log.Debug("firewall", "backend", fw.Backend())
-	n := &netController{db: db, nets: map[string]*bridgeNet{}, fw: fw, reserved: map[string][]*network.Reservation{},
+	n := &netController{db: db, configs: configs, nets: map[string]*bridgeNet{}, fw: fw, reserved: map[string][]*network.Reservation{},
 		dir: filepath.Join(d.cfg.ExecRoot, "network", "endpoints"), eps: map[string][]*endpoint{},
 		dns: map[string]*network.DNSServer{}, upstream: network.HostResolvers("/etc/resolv.conf"), started: time.Now().UTC()}
 	for _, p := range []struct{ name, driver string }{{"host", "host"}, {"none", "null"}} {
@@ -316,12 +322,9 @@ func (n *netController) byName(ref string) (*bridgeNet, error) {
 func (d *Daemon) containerNetworks(c *container.Container) map[string]*nettypes.EndpointSettings {
 	out := map[string]*nettypes.EndpointSettings{}
 	recorded := false
-	d.net.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketContainers).Get([]byte(c.ID)); v != nil {
-			recorded = json.Unmarshal(v, &out) == nil
-		}
-		return nil
-	})
+	if v := d.net.configs.get(c.ID); v != nil {
+		recorded = json.Unmarshal(v, &out) == nil
+	}
 	if !recorded {
 		mode := string(c.HostConfig.NetworkMode)
 		if onNetwork(c.HostConfig) {
@@ -339,7 +342,7 @@ func (d *Daemon) saveContainerNetworks(id string, m map[string]*nettypes.Endpoin
 	if err != nil {
 		return err
 	}
-	return d.net.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Put([]byte(id), b) })
+	return d.net.configs.put(id, b)
 }
 
 // onNetwork: the container's network mode puts it on a bridge network (not host, none, container:).
@@ -581,7 +584,7 @@ func (d *Daemon) undoEndpoints(eps []*endpoint, detachOnly bool) {
 
 // forgetContainerNetworks drops a removed container's network configuration.
 func (d *Daemon) forgetContainerNetworks(id string) {
-	d.net.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) })
+	d.net.configs.remove(id)
 }
 
 // startDNS serves names to a container on a user-defined network.

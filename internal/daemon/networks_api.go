@@ -532,7 +532,7 @@ func (d *Daemon) NetworkDisconnect(ctx context.Context, ref string, req nettypes
 // as "the network mode's network").
 func (d *Daemon) saveContainerNetworksAllowEmpty(c *container.Container, nets map[string]*nettypes.EndpointSettings) error {
 	if len(nets) == 0 {
-		return d.net.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Put([]byte(c.ID), []byte("{}")) })
+		return d.net.configs.put(c.ID, []byte("{}"))
 	}
 	return d.saveContainerNetworks(c.ID, nets)
 }

@@ -1,0 +1,53 @@
+package daemon
+
+import (
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// netConfigs holds each container's network configuration (the networks it is on and what was
+// asked for on each: addresses, aliases) as JSON, in the network store's containers bucket and
+// mirrored in memory. ps reads it for every container it lists: a store transaction for each
+// was most of the daemon's work in listing 1000 containers.
+type netConfigs struct {
+	db  *bolt.DB
+	mu  sync.RWMutex
+	raw map[string][]byte // by container id
+}
+
+func loadNetConfigs(db *bolt.DB) (*netConfigs, error) {
+	s := &netConfigs{db: db, raw: map[string][]byte{}}
+	err := db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContainers).ForEach(func(k, v []byte) error {
+			s.raw[string(k)] = append([]byte(nil), v...) // bolt's bytes live only as long as the transaction
+			return nil
+		})
+	})
+	return s, err
+}
+
+// get returns the recorded JSON of a container's configuration, nil if none; callers decode it.
+func (s *netConfigs) get(id string) []byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.raw[id]
+}
+
+// put records b durably, then in memory.
+func (s *netConfigs) put(id string, b []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Put([]byte(id), b) }); err != nil {
+		return err
+	}
+	s.raw[id] = b
+	return nil
+}
+
+func (s *netConfigs) remove(id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.raw, id)
+	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) })
+}
