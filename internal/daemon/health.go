@@ -287,7 +287,8 @@ func (s *healthState) runMonitor(d *Daemon, c *container.Container) {
 
 // monitorHealth probes the container until stop is closed: first after an interval, then an
 // interval after each probe ends; during the start period, while the container has not yet
-// been healthy, at the start interval, and once more as the start period ends.
+// been healthy, at the start interval (Docker's code skips it when the start period is shorter
+// than the interval, moby#49900), and once more as the start period ends.
 func (d *Daemon) monitorHealth(c *container.Container, s *healthState, stop chan struct{}) {
 	hc := c.Config.Healthcheck
 	interval := durationOr(hc.Interval, defaultProbeInterval)
@@ -299,16 +300,13 @@ func (d *Daemon) monitorHealth(c *container.Container, s *healthState, stop chan
 		if left <= 0 {
 			return interval
 		}
-		if left < interval {
-			return left
-		}
 		s.mu.Lock()
 		starting := s.health.Status == ctypes.Starting
 		s.mu.Unlock()
 		if starting {
-			return startInterval
+			return min(startInterval, left)
 		}
-		return interval
+		return min(interval, left)
 	}
 	timer := time.NewTimer(next())
 	defer timer.Stop()
