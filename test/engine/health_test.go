@@ -19,15 +19,7 @@ type healthState struct {
 	State struct {
 		Running   bool
 		StartedAt time.Time
-		Health    *struct {
-			Status        string
-			FailingStreak int
-			Log           []struct {
-				Start, End time.Time
-				ExitCode   int
-				Output     string
-			}
-		}
+		Health    *healthInfo
 	}
 	Config struct {
 		Healthcheck *struct {
@@ -36,6 +28,24 @@ type healthState struct {
 			Retries                                       int
 		}
 	}
+}
+
+type healthInfo struct {
+	Status        string
+	FailingStreak int
+	Log           []struct {
+		Start, End time.Time
+		ExitCode   int
+		Output     string
+	}
+}
+
+// lastProbe is when the latest recorded probe started.
+func (h *healthInfo) lastProbe() time.Time {
+	if h == nil || len(h.Log) == 0 {
+		return time.Time{}
+	}
+	return h.Log[len(h.Log)-1].Start
 }
 
 func (d *daemon) inspectHealth(cli, ref string) healthState {
@@ -184,6 +194,28 @@ func TestHealthchecks(t *testing.T) {
 		d.mustDocker("rm", id)
 	})
 
+	t.Run("paused", func(t *testing.T) {
+		d.t = t
+		id := d.mustDocker("run", "-d", "--health-cmd", "true", "--health-interval", "100ms", "busybox", "sleep", "60")
+		d.waitHealth(id, "healthy", healthIs("healthy"))
+		d.mustDocker("pause", id)
+		before := d.inspectHealth(dockerCLI, id).State.Health
+		time.Sleep(500 * time.Millisecond) // five intervals: a probe would have run
+		after := d.inspectHealth(dockerCLI, id).State.Health
+		if st := d.mustDocker("ps", "--filter", "id="+id, "--format", "{{.Status}}"); !strings.HasSuffix(st, " (Paused)") {
+			t.Errorf("ps status: %q", st)
+		}
+		if after == nil || after.Status != "healthy" || !after.lastProbe().Equal(before.lastProbe()) {
+			t.Errorf("probed while paused: %+v then %+v", before, after)
+		}
+		d.mustDocker("unpause", id)
+		paused := time.Now()
+		d.waitHealth(id, "a probe after unpause", func(s healthState) bool {
+			return s.State.Health.lastProbe().After(paused)
+		})
+		d.mustDocker("rm", "-f", id)
+	})
+
 	t.Run("timeout", func(t *testing.T) {
 		d.t = t
 		id := d.mustDocker("run", "-d", "--health-cmd", "echo started; sleep 30", "--health-timeout", "300ms",
@@ -308,9 +340,6 @@ func TestHealthchecks(t *testing.T) {
 	if s.State.Health == nil || s.State.Health.Status != "healthy" {
 		t.Fatalf("health after a daemon restart: %+v", s.State.Health)
 	}
-	last := s.State.Health.Log[len(s.State.Health.Log)-1].Start
-	d.waitHealth(id, "a probe by the new daemon", func(s healthState) bool {
-		l := s.State.Health.Log
-		return l[len(l)-1].Start.After(last)
-	})
+	last := s.State.Health.lastProbe()
+	d.waitHealth(id, "a probe by the new daemon", func(s healthState) bool { return s.State.Health.lastProbe().After(last) })
 }
