@@ -234,9 +234,9 @@ type Resolved struct {
 	ID      digest.Digest
 	ChainID digest.Digest
 	Config  ocispec.ImageConfig
-	// Healthcheck is the image's HEALTHCHECK, a Docker extension of the OCI config.
+	Size    int64 // unpacked
+	// Healthcheck is the image's HEALTHCHECK (Docker's extension of the OCI config), if any.
 	Healthcheck *dockerspec.HealthcheckConfig
-	Size        int64 // unpacked
 }
 
 // Resolve finds an image for a container.
