@@ -53,6 +53,9 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 			return errdefs.InvalidArgument(fmt.Errorf("invalid JSON: %w", err))
 		}
 		legacyMACAddress(body.Bytes(), &req)
+		if req.Config != nil && req.Config.Healthcheck != nil && versionLess(APIVersion(ctx), "1.44") {
+			req.Config.Healthcheck.StartInterval = 0 // as dockerd: the field came with API 1.44
+		}
 		var saveNetworks func(string) error
 		if nc, ok := b.(networkConfigurer); ok {
 			var err error

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -52,6 +53,15 @@ type containerOptions struct {
 	name                           string
 	detach                         bool // run only
 	nets                           *netOptions
+	health                         healthOptions
+}
+
+// healthOptions are the --health-* flags and --no-healthcheck.
+type healthOptions struct {
+	cmd                                           string
+	interval, timeout, startPeriod, startInterval time.Duration
+	retries                                       int
+	disable                                       bool
 }
 
 // addContainerFlags registers the shared flags on f.
@@ -106,6 +116,13 @@ func addContainerFlags(f *pflag.FlagSet) *containerOptions {
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
 	f.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	o.nets = addNetworkFlags(f)
+	f.StringVar(&o.health.cmd, "health-cmd", "", "Command to run to check health")
+	f.DurationVar(&o.health.interval, "health-interval", 0, "Time between running the check (ms|s|m|h) (default 0s)")
+	f.IntVar(&o.health.retries, "health-retries", 0, "Consecutive failures needed to report unhealthy")
+	f.DurationVar(&o.health.timeout, "health-timeout", 0, "Maximum time to allow one check to run (ms|s|m|h) (default 0s)")
+	f.DurationVar(&o.health.startPeriod, "health-start-period", 0, "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)")
+	f.DurationVar(&o.health.startInterval, "health-start-interval", 0, "Time between running the check during the start period (ms|s|m|h) (default 0s)")
+	f.BoolVar(&o.health.disable, "no-healthcheck", false, "Disable any container-specified HEALTHCHECK")
 	f.Bool("help", false, "Print usage") // -h is --hostname, as in docker
 	return o
 }
@@ -191,6 +208,9 @@ func (o *containerOptions) toConfig(args []string) (*ctypes.Config, *ctypes.Host
 	if f.Changed("stop-timeout") {
 		cfg.StopTimeout = &o.stopTimeout
 	}
+	if cfg.Healthcheck, err = o.health.config(); err != nil {
+		return nil, nil, err
+	}
 	if cfg.OpenStdin && cfg.AttachStdin {
 		cfg.StdinOnce = true
 	}
@@ -215,6 +235,38 @@ func (o *containerOptions) toConfig(args []string) (*ctypes.Config, *ctypes.Host
 		return nil, nil, err
 	}
 	return cfg, host, nil
+}
+
+// config is the container's Healthcheck as docker's CLI builds it: nil without any flag (the
+// image's applies), NONE for --no-healthcheck, else the flags given (zero: the image's or the
+// default, merged by the daemon).
+func (h *healthOptions) config() (*ctypes.HealthConfig, error) {
+	given := h.cmd != "" || h.interval != 0 || h.timeout != 0 || h.startPeriod != 0 || h.retries != 0 || h.startInterval != 0
+	if h.disable {
+		if given {
+			return nil, errors.New("--no-healthcheck conflicts with --health-* options")
+		}
+		return &ctypes.HealthConfig{Test: []string{"NONE"}}, nil
+	}
+	if !given {
+		return nil, nil
+	}
+	// docker checks them in this order
+	for _, v := range []struct {
+		flag     string
+		negative bool
+	}{{"interval", h.interval < 0}, {"timeout", h.timeout < 0}, {"retries", h.retries < 0},
+		{"start-period", h.startPeriod < 0}, {"start-interval", h.startInterval < 0}} {
+		if v.negative {
+			return nil, fmt.Errorf("--health-%s cannot be negative", v.flag)
+		}
+	}
+	cfg := &ctypes.HealthConfig{Interval: h.interval, Timeout: h.timeout, StartPeriod: h.startPeriod,
+		StartInterval: h.startInterval, Retries: h.retries}
+	if h.cmd != "" {
+		cfg.Test = []string{"CMD-SHELL", h.cmd}
+	}
+	return cfg, nil
 }
 
 // parseVolumeSpec checks -v as docker's CLI does (compose's volume spec parser) and returns its

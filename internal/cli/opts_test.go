@@ -188,3 +188,35 @@ func TestEnvAndLabelFiles(t *testing.T) {
 		t.Errorf("missing env file: %v", err)
 	}
 }
+
+func TestHealthFlagsAsDockerSendsThem(t *testing.T) {
+	cfg, _, err := parse(t, "busybox")
+	if err != nil || cfg.Healthcheck != nil {
+		t.Errorf("no flag: %+v %v", cfg.Healthcheck, err)
+	}
+	cfg, _, err = parse(t, "--health-cmd", "curl -f x", "--health-interval", "2s", "--health-timeout", "1s",
+		"--health-start-period", "3s", "--health-start-interval", "100ms", "--health-retries", "4", "busybox")
+	want := &ctypes.HealthConfig{Test: []string{"CMD-SHELL", "curl -f x"}, Interval: 2e9, Timeout: 1e9, StartPeriod: 3e9, StartInterval: 1e8, Retries: 4}
+	if err != nil || !reflect.DeepEqual(cfg.Healthcheck, want) {
+		t.Errorf("all flags: %+v %v", cfg.Healthcheck, err)
+	}
+	cfg, _, err = parse(t, "--health-retries", "5", "busybox") // no command: the image's
+	if err != nil || cfg.Healthcheck == nil || cfg.Healthcheck.Test != nil || cfg.Healthcheck.Retries != 5 {
+		t.Errorf("retries only: %+v %v", cfg.Healthcheck, err)
+	}
+	cfg, _, err = parse(t, "--no-healthcheck", "busybox")
+	if err != nil || !reflect.DeepEqual(cfg.Healthcheck, &ctypes.HealthConfig{Test: []string{"NONE"}}) {
+		t.Errorf("--no-healthcheck: %+v %v", cfg.Healthcheck, err)
+	}
+	for args, msg := range map[string]string{
+		"--no-healthcheck --health-interval 1s":         "--no-healthcheck conflicts with --health-* options",
+		"--health-timeout -1s":                          "--health-timeout cannot be negative",
+		"--health-retries -2":                           "--health-retries cannot be negative",
+		"--health-start-interval -1s --health-cmd x":    "--health-start-interval cannot be negative",
+		"--health-start-period -1ms --health-retries 1": "--health-start-period cannot be negative",
+	} {
+		if _, _, err := parse(t, append(strings.Fields(args), "busybox")...); err == nil || err.Error() != msg {
+			t.Errorf("%s: %v, want %q", args, err, msg)
+		}
+	}
+}

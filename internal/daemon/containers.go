@@ -39,10 +39,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 	if err := d.validateHostConfig(cfg, host); err != nil {
 		return "", err
 	}
+	if err := validateHealthcheck(cfg.Healthcheck); err != nil {
+		return "", err
+	}
 	img, err := d.images.Resolve(ctx, cfg.Image)
 	if err != nil {
 		return "", err
 	}
+	mergeHealthcheck(cfg, img.Healthcheck)
 	path, args := command(img.Config.Entrypoint, img.Config.Cmd, cfg.Entrypoint, cfg.Cmd)
 	if path == "" {
 		return "", errdefs.InvalidArgument(errors.New("no command specified"))
@@ -168,6 +172,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		return err
 	}
 	d.event(c, "start", nil)
+	d.startHealth(c)
 	d.starts.notify(c.ID) // attaches waiting for this start
 	go d.monitorExit(c.ID)
 	return nil
@@ -409,6 +414,7 @@ func (d *Daemon) monitorExit(id string) {
 		e = x
 	}
 	reported := time.Now()
+	d.stopHealth(id)
 	c, err := d.containers.Get(id)
 	if err != nil {
 		return
@@ -530,6 +536,7 @@ func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes
 	d.execTrash.Remove(d.execDir(c.ID))
 	os.Remove(d.shimSocket(c.ID))
 	d.execs.forget(c.ID)
+	d.forgetHealth(c.ID)
 	d.forgetContainerNetworks(c.ID)
 	if err := d.containers.Delete(c.ID); err != nil {
 		return err

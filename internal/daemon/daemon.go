@@ -51,6 +51,7 @@ type Daemon struct {
 	starts     waiters
 	attaching  pendingAttaches
 	execs      execStore
+	health     healthMonitors // health checks: each container's health and monitor
 	bus        events.Bus     // container and image events (GET /events)
 	restarts   restartState   // restart policies' backoff and pending restarts
 	net        *netController // the default bridge network (nil with -b none)

@@ -249,6 +249,10 @@ func (n *netController) applyFirewall() error {
 			ports[id] = append(ports[id], ep.Ports...)
 		}
 	}
+	if len(bridges) == 0 {
+		// No bridge at all (-b none, no network created): no table either, and none left over.
+		return n.fw.Delete()
+	}
 	return n.fw.Apply(bridges, ports)
 }
 
@@ -345,6 +349,12 @@ func (d *Daemon) saveContainerNetworks(id string, m map[string]*nettypes.Endpoin
 	return d.net.configs.put(id, b)
 }
 
+// noBridge: -b none turned the default bridge off. As with dockerd, a container meant for it
+// (no --network, or --network bridge) then runs with its loopback alone.
+func (d *Daemon) noBridge(network string) bool {
+	return d.cfg.Bridge == "none" && (network == "" || network == "default" || network == "bridge")
+}
+
 // onNetwork: the container's network mode puts it on a bridge network (not host, none, container:).
 func onNetwork(h *ctypes.HostConfig) bool {
 	m := string(h.NetworkMode)
@@ -358,6 +368,9 @@ func (d *Daemon) NetworkSetContainerConfig(ctx context.Context, h *ctypes.HostCo
 		return func(string) error { return nil }, nil
 	}
 	mode := string(h.NetworkMode)
+	if d.noBridge(mode) {
+		return func(string) error { return nil }, nil
+	}
 	if mode == "" || mode == "default" {
 		mode = "bridge"
 	}
@@ -413,6 +426,9 @@ func (d *Daemon) attachNetwork(c *container.Container, nsPath string) (err error
 		return names[i] < names[j]
 	})
 	for _, name := range names {
+		if d.noBridge(name) {
+			continue
+		}
 		if err := d.connectEndpoint(c, nsPath, name, nets[name]); err != nil {
 			return err
 		}
@@ -799,6 +815,9 @@ func (d *Daemon) networkSettings(c *container.Container) *ctypes.NetworkSettings
 	for name, req := range cfg {
 		bn, err := n.byName(name)
 		if err != nil {
+			if d.noBridge(name) {
+				s.Networks[name] = &nettypes.EndpointSettings{} // as dockerd shows it: no endpoint
+			}
 			continue
 		}
 		es := &nettypes.EndpointSettings{NetworkID: bn.def.ID, IPAMConfig: req.IPAMConfig, Aliases: req.Aliases}

@@ -68,6 +68,7 @@ func (d *Daemon) ContainerPause(ctx context.Context, ref string) error {
 	if err := d.setStatus(c.ID, container.StatusPaused); err != nil {
 		return err
 	}
+	d.stopHealth(c.ID) // a frozen container is not probed, as in Docker
 	d.event(c, string(evtypes.ActionPause), nil)
 	return nil
 }
@@ -90,6 +91,8 @@ func (d *Daemon) ContainerUnpause(ctx context.Context, ref string) error {
 	if err := d.setStatus(c.ID, container.StatusRunning); err != nil {
 		return err
 	}
+	c.Status = container.StatusRunning
+	d.resumeHealth(c)
 	d.event(c, string(evtypes.ActionUnPause), nil)
 	return nil
 }

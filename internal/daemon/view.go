@@ -25,7 +25,7 @@ import (
 	"github.com/moby/moby/api/types/storage"
 )
 
-var listFilters = []string{"id", "name", "label", "status", "exited", "ancestor", "before", "since"}
+var listFilters = []string{"id", "name", "label", "status", "exited", "ancestor", "before", "since", "health"}
 
 // ContainerList answers GET /containers/json.
 func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]ctypes.Summary, error) {
@@ -37,6 +37,13 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 		case "created", "restarting", "running", "removing", "paused", "exited", "dead":
 		default:
 			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'status=%s'", st))
+		}
+	}
+	for _, h := range o.Filters["health"] {
+		switch ctypes.HealthStatus(h) {
+		case ctypes.NoHealthcheck, ctypes.Starting, ctypes.Healthy, ctypes.Unhealthy:
+		default:
+			return nil, errdefs.InvalidArgument(fmt.Errorf("Unrecognised filter value for health: %s", h))
 		}
 	}
 	all := d.containers.List() // newest first
@@ -65,7 +72,7 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 		if !showAll && !c.Status.Alive() {
 			continue
 		}
-		if !matchContainer(c, o.Filters, ancestors, before, since) {
+		if !matchContainer(c, o.Filters, ancestors, before, since) || !o.Filters.Match("health", d.healthStatus(c.ID)) {
 			continue
 		}
 		if o.Limit > 0 && len(out) >= o.Limit {
@@ -74,7 +81,7 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 		s := ctypes.Summary{
 			ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
 			Command: listCommand(c), Created: c.Created.Unix(),
-			Labels: c.Config.Labels, State: ctypes.ContainerState(c.Status), Status: statusText(c),
+			Labels: c.Config.Labels, State: ctypes.ContainerState(c.Status), Status: statusText(c, d.healthOf(c.ID)),
 			Ports: []ctypes.PortSummary{}, Mounts: []ctypes.MountPoint{},
 		}
 		if s.Labels == nil {
@@ -137,11 +144,18 @@ func listCommand(c *container.Container) string {
 	return cmd
 }
 
-// statusText is docker ps's STATUS column.
-func statusText(c *container.Container) string {
+// statusText is docker ps's STATUS column: a running container's health in brackets.
+func statusText(c *container.Container, health *ctypes.Health) string {
 	switch c.Status {
 	case container.StatusRunning:
-		return "Up " + units.HumanDuration(time.Since(c.StartedAt))
+		up := "Up " + units.HumanDuration(time.Since(c.StartedAt))
+		switch {
+		case health == nil:
+			return up
+		case health.Status == ctypes.Starting:
+			return up + " (health: starting)"
+		}
+		return up + " (" + string(health.Status) + ")"
 	case container.StatusPaused:
 		return "Up " + units.HumanDuration(time.Since(c.StartedAt)) + " (Paused)"
 	case container.StatusRestarting:
@@ -172,6 +186,7 @@ func (d *Daemon) ContainerInspect(ctx context.Context, ref string) (*ctypes.Insp
 			Paused: c.Status == container.StatusPaused, Restarting: c.Status == container.StatusRestarting,
 			OOMKilled: c.OOMKilled, Dead: c.Status == container.StatusDead, Pid: c.Pid, ExitCode: c.ExitCode,
 			Error: c.Error, StartedAt: ts(c.StartedAt), FinishedAt: ts(c.FinishedAt),
+			Health: d.healthOf(c.ID),
 		},
 		Image: c.ImageID, LogPath: c.LogPath, Name: "/" + c.Name, Driver: "overlayfs", Platform: "linux",
 		ResolvConfPath: filepath.Join(d.containers.Dir(c.ID), resolvConfFile),

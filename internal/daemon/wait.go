@@ -107,6 +107,7 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref, condition string) (*cty
 // so it is neither invisible nor unstoppable.
 func (d *Daemon) restoreContainers() {
 	for _, c := range d.containers.List() {
+		d.loadHealth(c.ID)
 		if !c.Status.Alive() {
 			if _, err := os.Stat(d.shimSocket(c.ID)); err != nil {
 				continue
@@ -121,10 +122,12 @@ func (d *Daemon) restoreContainers() {
 				d.log.Error("adopt container", "container", c.ID, "err", err)
 				continue
 			}
+			d.startHealth(c) // before the exit is watched, which stops it
 			go d.monitorExit(c.ID)
 			continue
 		}
 		if rep, err := monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "state"}, 5*time.Second); err == nil && rep.Running {
+			d.resumeHealth(c) // as it was: its status survives the daemon
 			go d.monitorExit(c.ID)
 			continue
 		}

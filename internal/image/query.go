@@ -38,6 +38,15 @@ func (s *Service) config(id digest.Digest) (ocispec.Image, error) {
 	return img, json.Unmarshal(b, &img)
 }
 
+// healthcheck reads the Docker extension the OCI config type drops: the image's HEALTHCHECK.
+func (s *Service) healthcheck(id digest.Digest) *dockerspec.HealthcheckConfig {
+	var img dockerspec.DockerOCIImage
+	if err := s.readJSON(id, &img); err != nil {
+		return nil
+	}
+	return img.Config.Healthcheck
+}
+
 // List answers GET /images/json: one summary per image, newest first.
 func (s *Service) List(ctx context.Context) ([]imagetypes.Summary, error) {
 	var out []imagetypes.Summary
@@ -87,7 +96,8 @@ func (s *Service) Inspect(ctx context.Context, name string) (*imagetypes.Inspect
 	}
 	resp := &imagetypes.InspectResponse{
 		ID: r.ID.String(), RepoTags: []string{}, RepoDigests: familiarAll(r.RepoDigests),
-		Config:       &dockerspec.DockerOCIImageConfig{ImageConfig: img.Config},
+		Config: &dockerspec.DockerOCIImageConfig{ImageConfig: img.Config,
+			DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{Healthcheck: s.healthcheck(r.ID)}},
 		Architecture: img.Architecture, Os: img.OS, Size: r.Size, Author: img.Author,
 		RootFS: imagetypes.RootFS{Type: img.RootFS.Type},
 	}
@@ -225,6 +235,8 @@ type Resolved struct {
 	ChainID digest.Digest
 	Config  ocispec.ImageConfig
 	Size    int64 // unpacked
+	// Healthcheck is the image's HEALTHCHECK (Docker's extension of the OCI config), if any.
+	Healthcheck *dockerspec.HealthcheckConfig
 }
 
 // Resolve finds an image for a container.
@@ -238,9 +250,9 @@ func (s *Service) Resolve(ctx context.Context, name string) (*Resolved, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := s.config(r.ID)
-	if err != nil {
+	var img dockerspec.DockerOCIImage // the OCI config with Docker's extensions (HEALTHCHECK)
+	if err := s.readJSON(r.ID, &img); err != nil {
 		return nil, err
 	}
-	return &Resolved{ID: r.ID, ChainID: r.ChainID, Config: img.Config, Size: r.Size}, nil
+	return &Resolved{ID: r.ID, ChainID: r.ChainID, Config: img.Config.ImageConfig, Healthcheck: img.Config.Healthcheck, Size: r.Size}, nil
 }

@@ -259,6 +259,23 @@ func (s *shim) pendingExecs() int {
 	return len(s.execByPid)
 }
 
+// killExec signals an exec's process (a health probe past its timeout). The reaper is held off
+// meanwhile, so the pid cannot be reaped and reused between the check and the signal.
+func (s *shim) killExec(id string, sig int) error {
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.execs[id]
+	if !ok {
+		return errors.New("no such exec")
+	}
+	if _, running := s.execByPid[p.pid]; !running {
+		return nil // already exited
+	}
+	return unix.Kill(p.pid, unix.Signal(sig))
+}
+
 // resizeTerminal answers a resize request for the container's terminal or an exec's.
 func (s *shim) resizeTerminal(req Request) error {
 	s.mu.Lock()

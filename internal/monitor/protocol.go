@@ -51,7 +51,8 @@ type Request struct {
 	Stderr bool `json:"stderr,omitempty"`
 	// exec: the process to start in the container.
 	Exec *ExecRequest `json:"exec,omitempty"`
-	// resize: the terminal to resize (ExecID "" for the container's own) and its new size.
+	// resize: the terminal to resize (ExecID "" for the container's own) and its new size;
+	// kill: the exec to signal instead of the container.
 	ExecID string `json:"exec_id,omitempty"`
 	Height uint16 `json:"height,omitempty"`
 	Width  uint16 `json:"width,omitempty"`

@@ -449,6 +449,16 @@ func (s *shim) handle(conn net.Conn) {
 		if sig == 0 {
 			sig = int(unix.SIGTERM)
 		}
+		if req.ExecID != "" {
+			if err := s.killExec(req.ExecID, sig); err != nil {
+				r := state()
+				r.Error = err.Error()
+				reply(r)
+				return
+			}
+			reply(state())
+			return
+		}
 		args = append(args, s.opts.ID, strconv.Itoa(sig))
 		if err := s.run(s.runtime(args...)); err != nil {
 			r := state()

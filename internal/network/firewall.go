@@ -32,6 +32,8 @@ type Firewall interface {
 	AddPorts(owner string, rules []PortRule) error
 	// RemovePorts deletes every port rule of owner.
 	RemovePorts(owner string) error
+	// Delete removes all of berth's rules, tables and chains (none left is fine).
+	Delete() error
 	// Backend names the back end: "nftables" or "iptables".
 	Backend() string
 }

@@ -480,3 +480,39 @@ func TestNetMACAddress(t *testing.T) {
 		d.must(cli, "rm", "-f", id)
 	}
 }
+
+// TestNetNoBridge: with -b none the daemon makes no bridge and no nftables table, and a
+// container without --network (or with --network bridge) has its loopback alone, as with
+// dockerd's -b none.
+func TestNetNoBridge(t *testing.T) {
+	// Cleaned up even if the daemon wrongly made it.
+	t.Cleanup(func() { exec.Command("nft", "delete", "table", "ip", "berth-none").Run() })
+	d := startDaemon(t, "-b", "none")
+	tarPath, _ := busyboxTar(t)
+	if r := d.runIn(tarPath, dockerCLI, "import", "-c", `CMD ["sh"]`, "-", "busybox"); r.code != 0 {
+		t.Fatalf("import: %s", r.stderr)
+	}
+	for _, cli := range clients() {
+		for _, args := range [][]string{{"run", "--rm"}, {"run", "--rm", "--network", "bridge"}} {
+			out := d.must(cli, append(args, "busybox", "ip", "-o", "link")...)
+			if links := strings.Split(out, "\n"); len(links) != 1 || !strings.Contains(links[0], ": lo:") {
+				t.Errorf("%s %v: links %q", filepath.Base(cli), args, out)
+			}
+		}
+		id := d.must(cli, "create", "busybox")
+		got := d.must(cli, "inspect", "-f", "{{.HostConfig.NetworkMode}} {{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.EndpointID}}{{end}}", id)
+		if got != "default bridge=" {
+			t.Errorf("%s inspect: %q", filepath.Base(cli), got)
+		}
+		d.must(cli, "rm", id)
+		if got := d.must(cli, "network", "ls", "--format", "{{.Name}}"); got != "host\nnone" {
+			t.Errorf("%s network ls: %q", filepath.Base(cli), got)
+		}
+	}
+	if out, err := exec.Command("nft", "list", "table", "ip", "berth-none").CombinedOutput(); err == nil {
+		t.Errorf("-b none made an nftables table:\n%s", out)
+	}
+	if err := exec.Command("ip", "link", "show", "none").Run(); err == nil {
+		t.Errorf("-b none made a link named none")
+	}
+}
