@@ -190,8 +190,20 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 			}
 		}
 	}
+	if plan, ok := cinitPlan(o.cfg, final); ok {
+		// The C init finishes the container: no Go runtime starts in it.
+		msg := binary.NativeEndian.AppendUint32([]byte{'C'}, uint32(len(plan)))
+		if _, err := parent.Write(append(msg, plan...)); err != nil {
+			return nil, fmt.Errorf("send init plan: %w", err)
+		}
+		if forked {
+			cmd.Wait()
+		}
+		debug("init plan sent (C init)")
+		return waitCInit(parent, final)
+	}
 	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
-	if _, err := parent.Write(append(cfgJSON, '\n')); err != nil {
+	if _, err := parent.Write(append(append([]byte{'G'}, cfgJSON...), '\n')); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
 	}
 	if forked {
@@ -222,6 +234,29 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 			return nil, fmt.Errorf("init: unexpected message %q", m.Type)
 		}
 	}
+}
+
+// waitCInit reads the C init's answer: 'R' once the container is created, or 'E' and a message.
+func waitCInit(parent *os.File, pid int) (*spawned, error) {
+	var b [1]byte
+	if _, err := io.ReadFull(parent, b[:]); err != nil {
+		return nil, waitError(pid, "init exited before it was ready")
+	}
+	switch b[0] {
+	case 'R':
+		return &spawned{pid: pid}, nil
+	case 'E':
+		var n uint32
+		if err := binary.Read(parent, binary.NativeEndian, &n); err != nil || n > 4096 {
+			return nil, errors.New("init: malformed error")
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(parent, msg); err != nil {
+			return nil, errors.New("init: malformed error")
+		}
+		return nil, errors.New(string(msg))
+	}
+	return nil, fmt.Errorf("init: unexpected reply %q", b[0])
 }
 
 // initBinary is berth-runtime-init beside the running binary, or the running binary itself,

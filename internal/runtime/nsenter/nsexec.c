@@ -26,12 +26,14 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cinit.h"
+
 #define BERTH_BOOTSTRAP_MAGIC 0x42455254u /* "BERT" */
 #define MAX_JOIN 16
 
 static int sync_fd = -1;
 
-static void write_all(int fd, const void *buf, size_t len)
+void berth_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -45,7 +47,7 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
-static int read_all(int fd, void *buf, size_t len)
+int berth_read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 	while (len > 0) {
@@ -77,9 +79,9 @@ static void bail(const char *fmt, ...)
 		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
 	if (sync_fd >= 0) {
 		uint32_t len = (uint32_t)n;
-		write_all(sync_fd, "E", 1);
-		write_all(sync_fd, &len, sizeof(len));
-		write_all(sync_fd, msg, len);
+		berth_write_all(sync_fd, "E", 1);
+		berth_write_all(sync_fd, &len, sizeof(len));
+		berth_write_all(sync_fd, msg, len);
 	} else {
 		fprintf(stderr, "berth-runtime init: %s\n", msg);
 	}
@@ -111,6 +113,19 @@ static int join_rank(uint32_t t)
 	return 1;
 }
 
+// await_mode reads which init finishes the container: 'C', the C init (cinit.c), from a plan the
+// runtime sends next, without starting Go at all; 'G', the Go init, which reads its JSON config.
+static void await_mode(void)
+{
+	char mode;
+	if (berth_read_all(sync_fd, &mode, 1) < 0)
+		_exit(1); // the runtime went away
+	if (mode == 'C')
+		berth_cinit(sync_fd);
+	if (mode != 'G')
+		bail("unknown init mode %#x", (unsigned)(unsigned char)mode);
+}
+
 __attribute__((constructor)) static void berth_nsexec(void)
 {
 	const char *env = getenv("_BERTH_INIT_FD");
@@ -122,7 +137,7 @@ __attribute__((constructor)) static void berth_nsexec(void)
 
 
 	uint32_t hdr[3];
-	if (read_all(sync_fd, hdr, sizeof(hdr)) < 0)
+	if (berth_read_all(sync_fd, hdr, sizeof(hdr)) < 0)
 		bail("read bootstrap header");
 	if (hdr[0] != BERTH_BOOTSTRAP_MAGIC)
 		bail("bad bootstrap magic %x", hdr[0]);
@@ -136,11 +151,11 @@ __attribute__((constructor)) static void berth_nsexec(void)
 	for (uint32_t i = 0; i < njoin; i++) {
 		uint32_t ent[2];
 		char path[4096];
-		if (read_all(sync_fd, ent, sizeof(ent)) < 0)
+		if (berth_read_all(sync_fd, ent, sizeof(ent)) < 0)
 			bail("read bootstrap namespace entry");
 		if (ent[1] == 0 || ent[1] >= sizeof(path))
 			bail("bad namespace path length %u", ent[1]);
-		if (read_all(sync_fd, path, ent[1]) < 0)
+		if (berth_read_all(sync_fd, path, ent[1]) < 0)
 			bail("read namespace path");
 		path[ent[1]] = '\0';
 		types[i] = ent[0];
@@ -154,16 +169,16 @@ __attribute__((constructor)) static void berth_nsexec(void)
 	// thread ("0" into "tasks") skips the kernel's threadgroup lock, whose write side waits for an
 	// RCU grace period: milliseconds per container on cgroup v1 when the runtime moves the pid.
 	uint32_t ncg;
-	if (read_all(sync_fd, &ncg, sizeof(ncg)) < 0)
+	if (berth_read_all(sync_fd, &ncg, sizeof(ncg)) < 0)
 		bail("read bootstrap cgroup count");
 	if (ncg > 32)
 		bail("too many cgroups: %u", ncg);
 	for (uint32_t i = 0; i < ncg; i++) {
 		uint32_t len;
 		char path[4096];
-		if (read_all(sync_fd, &len, sizeof(len)) < 0 || len == 0 || len + sizeof("/tasks") > sizeof(path))
+		if (berth_read_all(sync_fd, &len, sizeof(len)) < 0 || len == 0 || len + sizeof("/tasks") > sizeof(path))
 			bail("bad cgroup path length");
-		if (read_all(sync_fd, path, len) < 0)
+		if (berth_read_all(sync_fd, path, len) < 0)
 			bail("read cgroup path");
 		memcpy(path + len, "/tasks", sizeof("/tasks"));
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -198,8 +213,8 @@ __attribute__((constructor)) static void berth_nsexec(void)
 			bail("create user namespace");
 		// Only a process outside the namespace may write an arbitrary mapping: ask the runtime.
 		char ack;
-		write_all(sync_fd, "U", 1);
-		if (read_all(sync_fd, &ack, 1) < 0 || ack != 'u')
+		berth_write_all(sync_fd, "U", 1);
+		if (berth_read_all(sync_fd, &ack, 1) < 0 || ack != 'u')
 			bail("wait for uid/gid mappings");
 		if (setresgid(0, 0, 0) < 0)
 			bail("setresgid(0) in new user namespace");
@@ -218,13 +233,15 @@ __attribute__((constructor)) static void berth_nsexec(void)
 			bail("fork into pid namespace");
 		if (child > 0) {
 			uint32_t p = (uint32_t)child;
-			write_all(sync_fd, "P", 1);
-			write_all(sync_fd, &p, sizeof(p));
+			berth_write_all(sync_fd, "P", 1);
+			berth_write_all(sync_fd, &p, sizeof(p));
 			_exit(0);
 		}
+		await_mode();
 		return;
 	}
 	uint32_t self = (uint32_t)getpid();
-	write_all(sync_fd, "P", 1);
-	write_all(sync_fd, &self, sizeof(self));
+	berth_write_all(sync_fd, "P", 1);
+	berth_write_all(sync_fd, &self, sizeof(self));
+	await_mode();
 }
