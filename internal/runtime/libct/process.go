@@ -9,10 +9,11 @@ import (
 	"github.com/berthproject/berth/internal/runtime/initproc"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/runtime/exeseal"
@@ -86,22 +87,44 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	child := os.NewFile(uintptr(fds[1]), "init-sync-child")
 	defer parent.Close()
 
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:       []string{filepath.Base(initPath), "init"},
-		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"},
-		Stdin:      o.stdio[0],
-		Stdout:     o.stdio[1],
-		Stderr:     o.stdio[2],
-		ExtraFiles: append([]*os.File{child}, o.extra...),
+	// syscall.ForkExec rather than os/exec: os.StartProcess first probes pidfd support by
+	// cloning a throwaway child, a fork the container's start does not need to pay for.
+	files := []uintptr{0, 0, 0, child.Fd()}
+	for i, f := range o.stdio {
+		if f == nil {
+			null, err := os.Open(os.DevNull)
+			if err != nil {
+				child.Close()
+				return nil, err
+			}
+			defer null.Close()
+			f = null
+		}
+		files[i] = f.Fd()
 	}
-	if err := cmd.Start(); err != nil {
-		child.Close()
+	for _, f := range o.extra {
+		files = append(files, f.Fd())
+	}
+	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{filepath.Base(initPath), "init"},
+		&syscall.ProcAttr{Env: []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"}, Files: files})
+	child.Close()
+	runtime.KeepAlive(o.stdio)
+	runtime.KeepAlive(o.extra)
+	if err != nil {
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	child.Close()
 	debug("init started")
-	first := cmd.Process.Pid
+	firstReaped := false
+	// waitFirst reaps the first process (the one exec'd) once.
+	waitFirst := func() (unix.WaitStatus, error) {
+		var ws unix.WaitStatus
+		if firstReaped {
+			return ws, unix.ECHILD
+		}
+		firstReaped = true
+		_, err := unix.Wait4(first, &ws, 0, nil)
+		return ws, err
+	}
 	final := 0
 	defer func() {
 		if retErr != nil {
@@ -109,9 +132,12 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 				unix.Kill(final, unix.SIGKILL)
 				var ws unix.WaitStatus
 				unix.Wait4(final, &ws, 0, nil)
+				firstReaped = firstReaped || final == first
 			}
-			cmd.Process.Kill()
-			cmd.Wait()
+			if !firstReaped {
+				unix.Kill(first, unix.SIGKILL)
+				waitFirst()
+			}
 		}
 	}()
 
@@ -145,7 +171,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	for final == 0 {
 		var b [1]byte
 		if _, err := io.ReadFull(parent, b[:]); err != nil {
-			return nil, initExitError(cmd, "init exited during bootstrap")
+			return nil, initExitError(waitFirst, "init exited during bootstrap")
 		}
 		switch b[0] {
 		case 'U':
@@ -197,7 +223,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 			return nil, fmt.Errorf("send init plan: %w", err)
 		}
 		if forked {
-			cmd.Wait()
+			waitFirst()
 		}
 		debug("init plan sent (C init)")
 		return waitCInit(parent, final)
@@ -208,7 +234,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	}
 	if forked {
 		// The intermediate process exits as soon as it has reported the pid: reap it.
-		cmd.Wait()
+		waitFirst()
 	}
 	for {
 		var m initproc.SyncMsg
@@ -329,9 +355,15 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 	return nil
 }
 
-func initExitError(cmd *exec.Cmd, what string) error {
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+func initExitError(wait func() (unix.WaitStatus, error), what string) error {
+	ws, err := wait()
+	switch {
+	case err != nil:
+		return errors.New(what)
+	case ws.Signaled():
+		return fmt.Errorf("%s: signal: %v", what, ws.Signal())
+	case ws.ExitStatus() != 0:
+		return fmt.Errorf("%s: exit status %d", what, ws.ExitStatus())
 	}
 	return errors.New(what)
 }
