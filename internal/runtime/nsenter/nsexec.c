@@ -2,14 +2,16 @@
 // is the only moment a Go program can join a mount or user namespace (setns refuses both in a
 // multi-threaded process) and unshare a user namespace. berth-runtime re-executes itself with
 // _BERTH_INIT_FD set; this constructor then reads a bootstrap message from that fd, joins and
-// creates namespaces, forks once more when a PID namespace demands it, and returns so that the Go
-// side (internal/runtime/libct) finishes the container's set-up in the final process.
+// creates namespaces, forks once more when a PID namespace demands it, then reads one mode byte:
+// 'C' hands the final process to the C init (cinit.c), which finishes the container from a plan
+// without ever starting Go; 'G' returns, so that the Go init (internal/runtime/initproc) does.
 //
 // Wire format of the bootstrap message, all integers native-endian uint32:
 //   magic, cloneflags, njoin, then njoin times { nstype, pathlen, path bytes },
 //   ncgroup, then ncgroup times { pathlen, path bytes } (cgroup v1 directories to join).
 // Replies written to the same fd: 'U' (please write my uid/gid maps; wait for 'u'), then
-// 'P' followed by the pid of the process that will continue as the container process.
+// 'P' followed by the pid of the process that will continue as the container process, which then
+// waits for the mode byte ('C' + plan, or 'G' + the Go init's JSON config).
 // Any failure is reported as 'E' + uint32 length + message, and the process exits 1.
 #define _GNU_SOURCE
 #include <errno.h>
