@@ -151,7 +151,8 @@ func TestCInitRefusals(t *testing.T) {
 		want   string
 	}{
 		{"missing program", func(s *specs.Spec) { s.Process.Args = []string{"no-such-program"} }, `exec: "no-such-program": executable file not found in $PATH`},
-		{"missing path", func(s *specs.Spec) { s.Process.Args = []string{"/no/such"} }, `exec: "/no/such"`},
+		{"missing path", func(s *specs.Spec) { s.Process.Args = []string{"/no/such"} }, `exec: "/no/such": stat /no/such: no such file or directory`},
+		{"not executable", func(s *specs.Spec) { s.Process.Args = []string{"/etc/passwd"} }, `exec: "/etc/passwd": permission denied`},
 		// CVE-2025-31133: /dev/null replaced (here by the spec, as a race could) is not used to mask.
 		{"fake null", func(s *specs.Spec) {
 			s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/null", Type: "c", Major: 1, Minor: 5})

@@ -82,6 +82,16 @@ struct cursor {
 	const unsigned char *p, *end;
 };
 
+// errstr is strerror as Go spells it (lower case), since the runtime's messages are Go's.
+static const char *errstr(int e)
+{
+	static char buf[128];
+	snprintf(buf, sizeof(buf), "%s", strerror(e));
+	if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+		buf[0] = (char)(buf[0] - 'A' + 'a');
+	return buf;
+}
+
 static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
 {
@@ -96,7 +106,7 @@ static void fail(const char *fmt, ...)
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
 	if (saved != 0 && (size_t)n + 64 < sizeof(msg))
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", errstr(saved));
 	if (cinit_sync >= 0) {
 		uint32_t len = (uint32_t)n;
 		berth_write_all(cinit_sync, "E", 1);
@@ -692,12 +702,16 @@ static void read_process(struct cursor *c, struct process *p)
 	envp_buf[envc] = NULL;
 }
 
-// executable reports why file cannot be executed (0 if it can), as Go's exec.LookPath checks it.
-static int executable(const char *file)
+// executable reports why file cannot be executed (0 if it can), as Go's exec.LookPath checks it;
+// *in_stat tells whether stat itself failed.
+static int executable(const char *file, int *in_stat)
 {
 	struct stat st;
-	if (stat(file, &st) < 0)
+	*in_stat = 0;
+	if (stat(file, &st) < 0) {
+		*in_stat = 1;
 		return errno;
+	}
 	if (S_ISDIR(st.st_mode))
 		return EISDIR;
 	if (faccessat(AT_FDCWD, file, X_OK, AT_EACCESS) == 0)
@@ -712,13 +726,14 @@ static int executable(const char *file)
 static void look_path(const struct process *p, char *out, size_t outlen)
 {
 	const char *file = argv_buf[0];
+	int in_stat;
 	if (strchr(file, '/')) {
-		int e = executable(file);
+		int e = executable(file, &in_stat);
 		if (e != 0) {
 			errno = 0;
-			if (e == ENOENT)
-				fail("exec: \"%s\": stat %s: no such file or directory", file, file);
-			fail("exec: \"%s\": %s", file, strerror(e));
+			if (in_stat)
+				fail("exec: \"%s\": stat %s: %s", file, file, errstr(e));
+			fail("exec: \"%s\": %s", file, errstr(e));
 		}
 		snprintf(out, outlen, "%s", file);
 		return;
@@ -733,7 +748,7 @@ static void look_path(const struct process *p, char *out, size_t outlen)
 			snprintf(cand, sizeof(cand), "./%s", file);
 		else
 			snprintf(cand, sizeof(cand), "%.*s/%s", (int)dl, s, file);
-		if (executable(cand) == 0) {
+		if (executable(cand, &in_stat) == 0) {
 			if (cand[0] != '/') {
 				errno = 0;
 				fail("exec: \"%s\": cannot run executable found relative to current directory", file);
@@ -864,7 +879,7 @@ static void __attribute__((noreturn)) finalize(const struct process *p, const ch
 	}
 	execve(path, (char *const *)argv_buf, (char *const *)envp_buf);
 	int err = errno;
-	dprintf(2, "berth-runtime init: exec %s: %s\n", argv_buf[0], strerror(err));
+	dprintf(2, "berth-runtime init: exec %s: %s\n", argv_buf[0], errstr(err));
 	_exit(err == ENOENT ? 127 : 126);
 }
 
