@@ -76,28 +76,10 @@ func (w *planWriter) flag(b bool) {
 // room for. pid is the init's pid (its cgroups are read from it). Strings that would not survive
 // the trip (a NUL inside) also send the container to the Go init, whose checks report them.
 func cinitPlan(cfg *initproc.Config, pid int) (plan []byte, ok bool) {
+	if !cinitEligible(cfg) {
+		return nil, false
+	}
 	spec, p := cfg.Spec, cfg.Process
-	if os.Getenv(GoInitEnv) == "1" || cfg.Mode != "create" || spec == nil || spec.Linux == nil || p == nil ||
-		p.Terminal || cfg.ConsoleFd != 0 || cfg.UserNS || !cfg.MountNS || cfg.NoPivot ||
-		!initproc.HasNewNS(spec, specs.MountNamespace) || !pathsafe.HaveOpenat2() {
-		return nil, false
-	}
-	if h := spec.Hooks; h != nil {
-		//lint:ignore SA1019 prestart is deprecated but still part of the OCI spec and still run
-		if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
-			return nil, false
-		}
-	}
-	switch spec.Linux.RootfsPropagation {
-	case "", "rslave", "rprivate":
-		// Every mount is left unshared, so the rootfs's parent mount needs no change for pivot_root.
-	default:
-		return nil, false
-	}
-	if len(p.Args) == 0 || len(p.Args) > planStrMax || len(p.Env) > planStrMax || len(p.Rlimits) > 64 ||
-		len(p.User.AdditionalGids) > 65536 {
-		return nil, false
-	}
 	w := &planWriter{}
 	if cfg.UnshareCgroup {
 		w.u32(planUnshareCgroup)
@@ -173,6 +155,31 @@ func cinitPlan(cfg *initproc.Config, pid int) (plan []byte, ok bool) {
 		return nil, false
 	}
 	return w.b, true
+}
+
+// cinitEligible is the part of cinitPlan's choice that needs no pid: cheap, so that the runtime
+// knows early whether to prepare the Go init's JSON at all.
+func cinitEligible(cfg *initproc.Config) bool {
+	spec, p := cfg.Spec, cfg.Process
+	if os.Getenv(GoInitEnv) == "1" || cfg.Mode != "create" || spec == nil || spec.Linux == nil || p == nil ||
+		p.Terminal || cfg.ConsoleFd != 0 || cfg.UserNS || !cfg.MountNS || cfg.NoPivot ||
+		!initproc.HasNewNS(spec, specs.MountNamespace) || !pathsafe.HaveOpenat2() {
+		return false
+	}
+	if h := spec.Hooks; h != nil {
+		//lint:ignore SA1019 prestart is deprecated but still part of the OCI spec and still run
+		if len(h.Prestart)+len(h.CreateRuntime)+len(h.CreateContainer)+len(h.StartContainer) > 0 {
+			return false
+		}
+	}
+	switch spec.Linux.RootfsPropagation {
+	case "", "rslave", "rprivate":
+		// Every mount is left unshared, so the rootfs's parent mount needs no change for pivot_root.
+	default:
+		return false
+	}
+	return len(p.Args) > 0 && len(p.Args) <= planStrMax && len(p.Env) <= planStrMax && len(p.Rlimits) <= 64 &&
+		len(p.User.AdditionalGids) <= 65536
 }
 
 // nulOnlyAsTerminators reports whether no string of the config holds a NUL of its own (the C

@@ -67,6 +67,10 @@ type CreateOpts struct {
 	Stdio         [3]*os.File
 	// console is a connected console socket made by Run for a foreground terminal.
 	console *os.File
+	// spec is config.json when the caller (Run) has already read it.
+	spec *specs.Spec
+	// sealed is the init's executable when the caller (Run) started preparing it.
+	sealed *pendingExe
 }
 
 // LoadSpec reads and parses <bundle>/config.json.
@@ -95,9 +99,18 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	if err != nil {
 		return nil, err
 	}
-	spec, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, err
+	// The init's executable is sealed while the spec is read (the first JSON decoding of a spec
+	// costs a millisecond or more: encoding/json builds its decoders) and checked.
+	sealed := o.sealed
+	if sealed == nil {
+		sealed = sealInit()
+	}
+	defer sealed.release()
+	spec := o.spec
+	if spec == nil {
+		if spec, err = LoadSpec(bundle); err != nil {
+			return nil, err
+		}
 	}
 	var rootfs string
 	if spec.Root != nil {
@@ -217,7 +230,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	proc, err := spawn(ctx, r.debug, spawnOpts{
 		cfg: cfg, cloneflags: cloneflags, joins: joins,
 		uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings,
-		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec),
+		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec), sealed: sealed,
 		onHooks: func(pid int) error {
 			hs := cfg.State
 			hs.Pid = pid

@@ -130,6 +130,8 @@ func resize(master *os.File) {
 // Run creates and starts a container and, unless detached, waits for it and deletes it,
 // returning its exit code.
 func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, error) {
+	o.sealed = sealInit()
+	defer o.sealed.release()
 	fg := &Foreground{}
 	if !detach {
 		fg.catch()
@@ -139,6 +141,7 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 		if err != nil {
 			return 0, err
 		}
+		o.spec = spec
 		fg.Terminal = spec.Process != nil && spec.Process.Terminal
 		c, err := fg.console()
 		if err != nil {

@@ -42,6 +42,45 @@ type spawnOpts struct {
 	extra      []*os.File // handed over as fds 4, 5, ...
 	// onHooks runs prestart and createRuntime hooks once the init asks (create only).
 	onHooks func(pid int) error
+	// sealed is the init's executable, being prepared (see sealInit); spawn releases it.
+	sealed *pendingExe
+}
+
+// pendingExe is the sealed view of the init's executable (exeseal), prepared in the background
+// while the caller reads and checks the spec: two detached mounts that need not wait for it.
+type pendingExe struct {
+	done  chan struct{}
+	path  string
+	f     *os.File
+	err   error
+	taken bool
+}
+
+func sealInit() *pendingExe {
+	p := &pendingExe{done: make(chan struct{}), path: initBinary()}
+	go func() {
+		p.f, p.err = exeseal.Open(p.path)
+		close(p.done)
+	}()
+	return p
+}
+
+// take waits for the executable; the caller must release it.
+func (p *pendingExe) take() (*os.File, string, error) {
+	<-p.done
+	return p.f, p.path, p.err
+}
+
+// release closes the executable (once it is ready).
+func (p *pendingExe) release() {
+	if p == nil || p.taken {
+		return
+	}
+	p.taken = true
+	<-p.done
+	if p.f != nil {
+		p.f.Close()
+	}
 }
 
 // spawned is a process the runtime started; it is the runtime's child (CLONE_PARENT).
@@ -52,6 +91,10 @@ type spawned struct {
 // spawn starts berth-runtime's init from a sealed copy of the binary, walks it through the
 // bootstrap (namespaces, id maps, cgroup) and the JSON phase until it reports ready.
 func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spawned, retErr error) {
+	if o.sealed == nil {
+		o.sealed = sealInit()
+	}
+	defer o.sealed.release()
 	// Creating cgroup directories and writing limits is slow on cgroup v1 (one hierarchy per
 	// controller): do it while the init is being exec'd, and only add the pid afterwards.
 	cgReady := make(chan error, 1)
@@ -72,13 +115,11 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	} else {
 		cgReady <- nil
 	}
-	initPath := initBinary()
-	exe, err := exeseal.Open(initPath)
+	exe, initPath, err := o.sealed.take()
 	debug("sealed executable ready")
 	if err != nil {
 		return nil, err
 	}
-	defer exe.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -158,10 +199,14 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	if err := writeBootstrap(parent, cloneflags, o.joins, selfJoin); err != nil {
 		return nil, err
 	}
-	// Encode the init's configuration while its namespaces are being made.
-	cfgJSON, err := json.Marshal(o.cfg)
-	if err != nil {
-		return nil, err
+	// Encode the Go init's configuration while its namespaces are being made, unless the C init
+	// will most likely take the container.
+	var cfgJSON []byte
+	tryC := cinitEligible(o.cfg)
+	if !tryC {
+		if cfgJSON, err = json.Marshal(o.cfg); err != nil {
+			return nil, err
+		}
 	}
 	forked := o.cloneflags&unix.CLONE_NEWPID != 0
 	for _, j := range o.joins {
@@ -227,6 +272,11 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		}
 		debug("init plan sent (C init)")
 		return waitCInit(parent, final)
+	}
+	if cfgJSON == nil {
+		if cfgJSON, err = json.Marshal(o.cfg); err != nil {
+			return nil, err
+		}
 	}
 	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
 	if _, err := parent.Write(append(append([]byte{'G'}, cfgJSON...), '\n')); err != nil {
