@@ -163,19 +163,17 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	if cgPath == "" {
 		cgPath = cgroup.DefaultPath(o.ID)
 	}
-	cg, err := cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, nil)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
+	var cg cgroup.Manager // made by spawn, in the background
 	defer func() {
 		if retErr != nil {
-			cg.Destroy()
+			if cg != nil {
+				cg.Destroy()
+			}
 			os.RemoveAll(dir)
 		}
 	}()
 
-	r.debug("cgroup manager ready")
+	r.debug("state directory made")
 	fifoPath := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
@@ -230,7 +228,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	proc, err := spawn(ctx, r.debug, spawnOpts{
 		cfg: cfg, cloneflags: cloneflags, joins: joins,
 		uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings,
-		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec), sealed: sealed,
+		newCgroup: func() (cgroup.Manager, error) {
+			return cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, nil)
+		},
+		cgroupOut: &cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec), sealed: sealed,
 		onHooks: func(pid int) error {
 			hs := cfg.State
 			hs.Pid = pid

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/berthproject/berth/internal/runtime/cgroup"
@@ -36,10 +37,14 @@ type spawnOpts struct {
 	uidMaps    []specs.LinuxIDMapping
 	gidMaps    []specs.LinuxIDMapping
 	cgroup     cgroup.Manager
-	resources  bool // apply the cgroup's resources (create), or only join it (exec)
-	hugetlb    bool // the container has hugepage limits
-	stdio      [3]*os.File
-	extra      []*os.File // handed over as fds 4, 5, ...
+	// newCgroup (create) makes the cgroup manager in the background, while the init starts;
+	// spawn stores it in cgroupOut, also when it fails (so the caller can remove what was made).
+	newCgroup func() (cgroup.Manager, error)
+	cgroupOut *cgroup.Manager
+	resources bool // apply the cgroup's resources (create), or only join it (exec)
+	hugetlb   bool // the container has hugepage limits
+	stdio     [3]*os.File
+	extra     []*os.File // handed over as fds 4, 5, ...
 	// onHooks runs prestart and createRuntime hooks once the init asks (create only).
 	onHooks func(pid int) error
 	// sealed is the init's executable, being prepared (see sealInit); spawn releases it.
@@ -95,26 +100,44 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		o.sealed = sealInit()
 	}
 	defer o.sealed.release()
-	// Creating cgroup directories and writing limits is slow on cgroup v1 (one hierarchy per
-	// controller): do it while the init is being exec'd, and only add the pid afterwards.
+	// Finding the hierarchies, creating cgroup directories and writing limits is slow on cgroup
+	// v1 (one hierarchy per controller): do it while the init is being exec'd, and only add the
+	// pid afterwards. o.cgroup is only read once waitCgroup has returned.
 	cgReady := make(chan error, 1)
-	if o.cgroup != nil && o.resources {
+	if o.newCgroup != nil || (o.cgroup != nil && o.resources) {
 		go func() {
-			err := o.cgroup.Apply(-1)
-			if err == nil {
-				var cg *cgroups.Cgroup
-				if cg, err = o.cgroup.GetCgroups(); err == nil {
-					err = o.cgroup.Set(cg.Resources)
-				}
+			var err error
+			if o.newCgroup != nil {
+				o.cgroup, err = o.newCgroup()
 			}
-			if err != nil {
-				err = fmt.Errorf("apply cgroup resources: %w", err)
+			if err == nil && o.resources {
+				if err = o.cgroup.Apply(-1); err == nil {
+					var cg *cgroups.Cgroup
+					if cg, err = o.cgroup.GetCgroups(); err == nil {
+						err = o.cgroup.Set(cg.Resources)
+					}
+				}
+				if err != nil {
+					err = fmt.Errorf("apply cgroup resources: %w", err)
+				}
 			}
 			cgReady <- err
 		}()
 	} else {
 		cgReady <- nil
 	}
+	waitCgroup := sync.OnceValue(func() error {
+		err := <-cgReady
+		if o.cgroupOut != nil {
+			*o.cgroupOut = o.cgroup
+		}
+		return err
+	})
+	defer func() {
+		if retErr != nil {
+			waitCgroup() // nothing may still be creating directories when the caller cleans up
+		}
+	}()
 	exe, initPath, err := o.sealed.take()
 	debug("sealed executable ready")
 	if err != nil {
@@ -146,7 +169,16 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	for _, f := range o.extra {
 		files = append(files, f.Fd())
 	}
-	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(int(exe.Fd())), []string{filepath.Base(initPath), "init"},
+	// The child's fds are put in place by dup2 before the exec, and fds below them may be moved
+	// up to 2*len(files): exec the sealed file through a number none of that can reach (it may
+	// be low, having been opened early).
+	exeFd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*len(files)+3)
+	if err != nil {
+		child.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	defer unix.Close(exeFd)
+	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFd), []string{filepath.Base(initPath), "init"},
 		&syscall.ProcAttr{Env: []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"}, Files: files})
 	child.Close()
 	runtime.KeepAlive(o.stdio)
@@ -185,9 +217,10 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	// On cgroup v1 the init joins its cgroups itself, first thing (see nsexec.c for why); on v2
 	// the runtime moves it once it has reported its final pid, and the init creates its cgroup
 	// namespace only then (the namespace's root is the cgroup the process is in at that moment).
-	if err := <-cgReady; err != nil {
+	if err := waitCgroup(); err != nil {
 		return nil, err
 	}
+	debug("cgroup ready")
 	var selfJoin, unifiedDirs []string
 	cloneflags := o.cloneflags
 	if o.cgroup != nil && !cgroup.V2() {
