@@ -67,26 +67,33 @@ type CreateOpts struct {
 	Stdio         [3]*os.File
 	// console is a connected console socket made by Run for a foreground terminal.
 	console *os.File
-	// spec is config.json when the caller (Run) has already read it.
-	spec *specs.Spec
+	// spec is config.json, and specJSON its bytes, when the caller (Run) has already read it.
+	spec     *specs.Spec
+	specJSON []byte
 	// sealed is the init's executable when the caller (Run) started preparing it.
 	sealed *pendingExe
 }
 
 // LoadSpec reads and parses <bundle>/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	s, _, err := loadSpecJSON(bundle)
+	return s, err
+}
+
+// loadSpecJSON is LoadSpec also returning the file's bytes.
+func loadSpecJSON(bundle string) (*specs.Spec, []byte, error) {
 	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("bundle %s: config.json not found", bundle)
+			return nil, nil, fmt.Errorf("bundle %s: config.json not found", bundle)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	var s specs.Spec
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("bundle %s: malformed config.json: %w", bundle, err)
+		return nil, nil, fmt.Errorf("bundle %s: malformed config.json: %w", bundle, err)
 	}
-	return &s, nil
+	return &s, b, nil
 }
 
 // Create makes a container up to the "created" state: namespaces, cgroup, root filesystem, all
@@ -106,9 +113,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		sealed = sealInit()
 	}
 	defer sealed.release()
-	spec := o.spec
+	spec, specJSON := o.spec, o.specJSON
 	if spec == nil {
-		if spec, err = LoadSpec(bundle); err != nil {
+		if spec, specJSON, err = loadSpecJSON(bundle); err != nil {
 			return nil, err
 		}
 	}
@@ -212,7 +219,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	}
 	st := &State{
 		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), OwnerUID: os.Geteuid(),
-		CgroupPath: cgPath, Annotations: spec.Annotations, Config: spec,
+		CgroupPath: cgPath, Annotations: spec.Annotations, Config: spec, configJSON: specJSON,
 	}
 	cfg.State = st.hookState(specs.StateCreating)
 

@@ -137,11 +137,11 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 		fg.catch()
 	}
 	if !detach && o.ConsoleSocket == "" {
-		spec, err := LoadSpec(o.Bundle)
+		spec, raw, err := loadSpecJSON(o.Bundle)
 		if err != nil {
 			return 0, err
 		}
-		o.spec = spec
+		o.spec, o.specJSON = spec, raw
 		fg.Terminal = spec.Process != nil && spec.Process.Terminal
 		c, err := fg.console()
 		if err != nil {
