@@ -178,8 +178,19 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		return nil, fmt.Errorf("start init: %w", err)
 	}
 	defer unix.Close(exeFd)
-	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFd), []string{filepath.Base(initPath), "init"},
-		&syscall.ProcAttr{Env: []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"}, Files: files})
+	// A new PID namespace is made by the clone itself when nothing has to be joined first (a user
+	// namespace must own it, a joined one must be entered): the init is then pid 1 at once, and
+	// no intermediate process has to fork, exit and be reaped (reaping costs the kernel a walk of
+	// /proc's dentries on a host with many of them).
+	pidAtClone := o.cloneflags&unix.CLONE_NEWPID != 0 && o.cloneflags&unix.CLONE_NEWUSER == 0
+	for _, j := range o.joins {
+		pidAtClone = pidAtClone && j.flag != unix.CLONE_NEWUSER && j.flag != unix.CLONE_NEWPID
+	}
+	attr := &syscall.ProcAttr{Env: []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"}, Files: files}
+	if pidAtClone {
+		attr.Sys = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
+	}
+	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFd), []string{filepath.Base(initPath), "init"}, attr)
 	child.Close()
 	runtime.KeepAlive(o.stdio)
 	runtime.KeepAlive(o.extra)
@@ -223,6 +234,9 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	debug("cgroup ready")
 	var selfJoin, unifiedDirs []string
 	cloneflags := o.cloneflags
+	if pidAtClone {
+		cloneflags &^= unix.CLONE_NEWPID
+	}
 	if o.cgroup != nil && !cgroup.V2() {
 		selfJoin, unifiedDirs = cgroupDirs(o.cgroup)
 	} else if o.cgroup != nil {
@@ -241,7 +255,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 			return nil, err
 		}
 	}
-	forked := o.cloneflags&unix.CLONE_NEWPID != 0
+	forked := o.cloneflags&unix.CLONE_NEWPID != 0 && !pidAtClone
 	for _, j := range o.joins {
 		forked = forked || j.flag == unix.CLONE_NEWPID
 	}
@@ -265,6 +279,9 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 				return nil, fmt.Errorf("init bootstrap: read pid: %w", err)
 			}
 			final = int(p)
+			if pidAtClone {
+				final = first // it reported its own pid as its namespace sees it: 1
+			}
 		case 'E':
 			var n uint32
 			if err := binary.Read(parent, binary.NativeEndian, &n); err != nil || n > 4096 {
