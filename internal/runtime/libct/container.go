@@ -89,11 +89,32 @@ func loadSpecJSON(bundle string) (*specs.Spec, []byte, error) {
 		}
 		return nil, nil, err
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
+	s, err := decodeSpec(b)
+	if err != nil {
 		return nil, nil, fmt.Errorf("bundle %s: malformed config.json: %w", bundle, err)
 	}
-	return &s, b, nil
+	return s, b, nil
+}
+
+// linuxSpec is a spec whose sections for other platforms are kept undecoded: encoding/json builds
+// a decoder (and an encoder) for every type a struct can reach the first time it decodes it,
+// and those sections are many types a Linux runtime never reads.
+type linuxSpec struct {
+	specs.Spec
+	Solaris json.RawMessage `json:"solaris,omitempty"`
+	Windows json.RawMessage `json:"windows,omitempty"`
+	VM      json.RawMessage `json:"vm,omitempty"`
+	ZOS     json.RawMessage `json:"zos,omitempty"`
+	FreeBSD json.RawMessage `json:"freebsd,omitempty"`
+}
+
+// decodeSpec parses a config.json (the sections for other platforms are ignored, as runc does).
+func decodeSpec(b []byte) (*specs.Spec, error) {
+	var s linuxSpec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, err
+	}
+	return &s.Spec, nil
 }
 
 // Create makes a container up to the "created" state: namespaces, cgroup, root filesystem, all

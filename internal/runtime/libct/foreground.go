@@ -133,8 +133,16 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 	o.sealed = sealInit()
 	defer o.sealed.release()
 	fg := &Foreground{}
+	caught := make(chan struct{})
 	if !detach {
-		fg.catch()
+		// Asking for signals (a sigaction each) overlaps with reading the spec; it is done
+		// before the container's process exists.
+		go func() {
+			fg.catch()
+			close(caught)
+		}()
+	} else {
+		close(caught)
 	}
 	if !detach && o.ConsoleSocket == "" {
 		spec, raw, err := loadSpecJSON(o.Bundle)
@@ -152,6 +160,7 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 			o.console = c
 		}
 	}
+	<-caught
 	st, err := r.Create(ctx, o)
 	if err != nil {
 		if fg.sigs != nil {

@@ -89,7 +89,16 @@ func (s Store) Load(id string) (*State, error) {
 		return nil, err
 	}
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil {
+	var doc struct {
+		*State
+		Config json.RawMessage `json:"config"` // hides State.Config: decoded by decodeSpec
+	}
+	doc.State = &st
+	err = json.Unmarshal(b, &doc)
+	if err == nil && len(doc.Config) > 0 && string(doc.Config) != "null" {
+		st.Config, err = decodeSpec(doc.Config)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
 	}
 	return &st, nil
