@@ -88,13 +88,15 @@ func (p *pendingExe) release() {
 	}
 }
 
-// spawned is a process the runtime started; it is the runtime's child (CLONE_PARENT).
+// spawned is a process the runtime started; it is the runtime's child (directly, or through
+// CLONE_PARENT when nsexec had to fork it).
 type spawned struct {
 	pid int
 }
 
 // spawn starts berth-runtime's init from a sealed copy of the binary, walks it through the
-// bootstrap (namespaces, id maps, cgroup) and the JSON phase until it reports ready.
+// bootstrap (namespaces, id maps, cgroup), then hands it either a plan for the C init or the
+// JSON config of the Go init, until it reports ready.
 func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spawned, retErr error) {
 	if o.sealed == nil {
 		o.sealed = sealInit()
