@@ -194,3 +194,6 @@ func CreateFile(root *os.File, path string, mode os.FileMode) (*os.File, error) 
 func ProcPath(f *os.File) string {
 	return "/proc/thread-self/fd/" + strconv.Itoa(int(f.Fd()))
 }
+
+// HaveOpenat2 reports whether the kernel resolves paths with openat2 (Linux 5.6+).
+func HaveOpenat2() bool { return haveOpenat2() }

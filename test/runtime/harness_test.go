@@ -88,6 +88,8 @@ var seq atomic.Int64
 type env struct {
 	t    *testing.T
 	root string
+	// extraEnv is added to berth-runtime's environment (BERTH_GO_INIT=1 selects the Go init).
+	extraEnv []string
 }
 
 func newEnv(t *testing.T) *env {
@@ -175,6 +177,9 @@ func (e *env) rtIn(stdin *os.File, args ...string) result {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, runtimeBin, append([]string{"--root", e.root}, args...)...)
 	cmd.Stdout, cmd.Stderr = outF, errF
+	if len(e.extraEnv) > 0 {
+		cmd.Env = append(os.Environ(), e.extraEnv...)
+	}
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}

@@ -61,37 +61,38 @@ var recursiveAttrs = map[string]struct {
 	"rnoatime": {false, unix.MOUNT_ATTR_NOATIME}, "rnodiratime": {false, unix.MOUNT_ATTR_NODIRATIME},
 }
 
-type mountOpts struct {
-	flags       uintptr
-	propagation []uintptr
-	data        string
-	recSet      uint64
-	recClear    uint64
+// MountOpts are OCI mount options turned into what mount(2) and mount_setattr(2) take.
+type MountOpts struct {
+	Flags       uintptr
+	Propagation []uintptr
+	Data        string
+	RecSet      uint64
+	RecClear    uint64
 }
 
-// parseMountOptions splits OCI mount options into mount(2) flags, propagation changes, recursive
+// ParseMountOptions splits OCI mount options into mount(2) flags, propagation changes, recursive
 // attributes and the filesystem-specific data string.
-func ParseMountOptions(options []string) (mountOpts, bool, bool, error) {
-	var o mountOpts
+func ParseMountOptions(options []string) (MountOpts, bool, bool, error) {
+	var o MountOpts
 	var data []string
 	for _, opt := range options {
 		if f, ok := mountFlags[opt]; ok {
 			if f.clear {
-				o.flags &^= f.flag
+				o.Flags &^= f.flag
 			} else {
-				o.flags |= f.flag
+				o.Flags |= f.flag
 			}
 			continue
 		}
 		if p, ok := PropagationFlags[opt]; ok && opt != "" {
-			o.propagation = append(o.propagation, p)
+			o.Propagation = append(o.Propagation, p)
 			continue
 		}
 		if a, ok := recursiveAttrs[opt]; ok {
 			if a.clear {
-				o.recClear |= a.flag
+				o.RecClear |= a.flag
 			} else {
-				o.recSet |= a.flag
+				o.RecSet |= a.flag
 			}
 			continue
 		}
@@ -103,8 +104,8 @@ func ParseMountOptions(options []string) (mountOpts, bool, bool, error) {
 		}
 		data = append(data, opt)
 	}
-	o.data = strings.Join(data, ",")
-	return o, o.flags&unix.MS_BIND != 0, o.flags&unix.MS_REC != 0, nil
+	o.Data = strings.Join(data, ",")
+	return o, o.Flags&unix.MS_BIND != 0, o.Flags&unix.MS_REC != 0, nil
 }
 
 // MountOptionNames lists the mount options this runtime understands.

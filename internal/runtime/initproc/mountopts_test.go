@@ -50,20 +50,20 @@ func TestParseMountOptions(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if o.flags != tc.flags {
-				t.Errorf("flags = %#x, want %#x", o.flags, tc.flags)
+			if o.Flags != tc.flags {
+				t.Errorf("flags = %#x, want %#x", o.Flags, tc.flags)
 			}
-			if o.data != tc.data {
-				t.Errorf("data = %q, want %q", o.data, tc.data)
+			if o.Data != tc.data {
+				t.Errorf("data = %q, want %q", o.Data, tc.data)
 			}
 			if bind != tc.bind || rec != tc.rec {
 				t.Errorf("bind, rec = %v, %v; want %v, %v", bind, rec, tc.bind, tc.rec)
 			}
-			if !reflect.DeepEqual(o.propagation, tc.prop) {
-				t.Errorf("propagation = %#x, want %#x", o.propagation, tc.prop)
+			if !reflect.DeepEqual(o.Propagation, tc.prop) {
+				t.Errorf("propagation = %#x, want %#x", o.Propagation, tc.prop)
 			}
-			if o.recSet != tc.recSet || o.recClear != tc.recClear {
-				t.Errorf("recursive set/clear = %#x/%#x, want %#x/%#x", o.recSet, o.recClear, tc.recSet, tc.recClear)
+			if o.RecSet != tc.recSet || o.RecClear != tc.recClear {
+				t.Errorf("recursive set/clear = %#x/%#x, want %#x/%#x", o.RecSet, o.RecClear, tc.recSet, tc.recClear)
 			}
 		})
 	}

@@ -120,7 +120,7 @@ func (ic *initCtx) mountOne(root *os.File, m specs.Mount) error {
 	}
 	if m.Type == "bind" {
 		bind = true
-		opts.flags |= unix.MS_BIND
+		opts.Flags |= unix.MS_BIND
 	}
 	var target *os.File
 	switch {
@@ -154,7 +154,7 @@ func (ic *initCtx) mountOne(root *os.File, m specs.Mount) error {
 		if err := unix.Mount(pathsafe.ProcPath(sf), pathsafe.ProcPath(target), "", flags, ""); err != nil {
 			return err
 		}
-		if extra := opts.flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
+		if extra := opts.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT); extra != 0 {
 			if err := remountInRoot(root, m.Destination, extra); err != nil {
 				return err
 			}
@@ -164,7 +164,7 @@ func (ic *initCtx) mountOne(root *os.File, m specs.Mount) error {
 			return err
 		}
 		defer target.Close()
-		if err := ic.mountCgroup(root, m.Destination, target, opts.flags); err != nil {
+		if err := ic.mountCgroup(root, m.Destination, target, opts.Flags); err != nil {
 			return err
 		}
 	default:
@@ -179,20 +179,20 @@ func (ic *initCtx) mountOne(root *os.File, m specs.Mount) error {
 				return err
 			}
 		}
-		err := unix.Mount(m.Source, pathsafe.ProcPath(target), m.Type, opts.flags, opts.data)
+		err := unix.Mount(m.Source, pathsafe.ProcPath(target), m.Type, opts.Flags, opts.Data)
 		if errors.Is(err, unix.EPERM) && (m.Type == "sysfs" || m.Type == "mqueue") {
 			// A user namespace without its own netns/ipcns may not mount these: borrow the host's.
 			host := map[string]string{"sysfs": "/sys", "mqueue": "/dev/mqueue"}[m.Type]
 			err = unix.Mount(host, pathsafe.ProcPath(target), "", unix.MS_BIND|unix.MS_REC, "")
-			if err == nil && opts.flags&unix.MS_RDONLY != 0 {
-				err = remountInRoot(root, m.Destination, unix.MS_RDONLY|opts.flags&(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC))
+			if err == nil && opts.Flags&unix.MS_RDONLY != 0 {
+				err = remountInRoot(root, m.Destination, unix.MS_RDONLY|opts.Flags&(unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC))
 			}
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if len(opts.propagation) == 0 && opts.recSet == 0 && opts.recClear == 0 {
+	if len(opts.Propagation) == 0 && opts.RecSet == 0 && opts.RecClear == 0 {
 		return nil
 	}
 	h, err := pathsafe.Open(root, m.Destination)
@@ -200,13 +200,13 @@ func (ic *initCtx) mountOne(root *os.File, m specs.Mount) error {
 		return err
 	}
 	defer h.Close()
-	for _, p := range opts.propagation {
+	for _, p := range opts.Propagation {
 		if err := unix.Mount("", pathsafe.ProcPath(h), "", p, ""); err != nil {
 			return fmt.Errorf("set propagation: %w", err)
 		}
 	}
-	if opts.recSet != 0 || opts.recClear != 0 {
-		attr := unix.MountAttr{Attr_set: opts.recSet, Attr_clr: opts.recClear}
+	if opts.RecSet != 0 || opts.RecClear != 0 {
+		attr := unix.MountAttr{Attr_set: opts.RecSet, Attr_clr: opts.RecClear}
 		if err := unix.MountSetattr(int(h.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
 			return fmt.Errorf("mount_setattr: %w", err)
 		}
@@ -272,11 +272,11 @@ func (ic *initCtx) mountCgroup(root *os.File, dest string, target *os.File, flag
 	cgns := HasNewNS(ic.cfg.Spec, specs.CgroupNamespace)
 	ro := flags & unix.MS_RDONLY
 	base := flags & (unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
-	own, err := ownCgroups()
+	own, err := OwnCgroups("/proc/self/cgroup")
 	if err != nil {
 		return err
 	}
-	if cgroup2Host() {
+	if Cgroup2Host() {
 		if cgns {
 			if err := unix.Mount("cgroup2", pathsafe.ProcPath(target), "cgroup2", flags, ""); err == nil {
 				return nil
@@ -291,38 +291,27 @@ func (ic *initCtx) mountCgroup(root *os.File, dest string, target *os.File, flag
 	if err := unix.Mount("tmpfs", pathsafe.ProcPath(target), "tmpfs", base, "mode=755"); err != nil {
 		return err
 	}
-	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (bool, bool) {
-		return i.FSType != "cgroup" || !strings.HasPrefix(i.Mountpoint, "/sys/fs/cgroup/"), false
-	})
+	hiers, err := CgroupV1Hierarchies()
 	if err != nil {
 		return err
 	}
-	for _, m := range mounts {
-		name := filepath.Base(m.Mountpoint)
-		sub := filepath.Join(dest, name)
+	for _, hy := range hiers {
+		sub := filepath.Join(dest, hy.Name)
 		h, err := pathsafe.MkdirAll(root, sub, 0o755)
 		if err != nil {
 			return err
 		}
-		var controllers []string
-		for _, o := range strings.Split(m.VFSOptions, ",") {
-			if o != "rw" && o != "ro" {
-				controllers = append(controllers, o)
-			}
-		}
-		key := strings.Join(controllers, ",")
-		key = strings.TrimPrefix(key, "name=")
 		if cgns {
-			err = unix.Mount("cgroup", pathsafe.ProcPath(h), "cgroup", base|ro, strings.Join(controllers, ","))
+			err = unix.Mount("cgroup", pathsafe.ProcPath(h), "cgroup", base|ro, hy.Controllers)
 		} else {
-			err = unix.Mount(filepath.Join(m.Mountpoint, own[key]), pathsafe.ProcPath(h), "", unix.MS_BIND|unix.MS_REC, "")
+			err = unix.Mount(filepath.Join(hy.Mountpoint, own[hy.Key]), pathsafe.ProcPath(h), "", unix.MS_BIND|unix.MS_REC, "")
 			if err == nil {
 				err = remountInRoot(root, sub, base|ro)
 			}
 		}
 		h.Close()
 		if err != nil {
-			return fmt.Errorf("cgroup hierarchy %s: %w", name, err)
+			return fmt.Errorf("cgroup hierarchy %s: %w", hy.Name, err)
 		}
 	}
 	if ro != 0 {
@@ -340,9 +329,41 @@ func remountTmpfsRO(root *os.File, dest string, base uintptr) error {
 	return unix.Mount("", pathsafe.ProcPath(h), "", unix.MS_REMOUNT|unix.MS_RDONLY|base, "")
 }
 
-// ownCgroups maps each hierarchy ("" for v2, controller list for v1) to this process's cgroup.
-func ownCgroups() (map[string]string, error) {
-	b, err := os.ReadFile("/proc/self/cgroup")
+// CgroupV1Hierarchy is one cgroup v1 hierarchy mounted under /sys/fs/cgroup.
+type CgroupV1Hierarchy struct {
+	Name        string // directory under /sys/fs/cgroup
+	Mountpoint  string
+	Controllers string // mount data: "cpu,cpuacct", "name=systemd"
+	Key         string // its key in OwnCgroups
+}
+
+// CgroupV1Hierarchies lists the cgroup v1 hierarchies of this mount namespace.
+func CgroupV1Hierarchies() ([]CgroupV1Hierarchy, error) {
+	mounts, err := mountinfo.GetMounts(func(i *mountinfo.Info) (bool, bool) {
+		return i.FSType != "cgroup" || !strings.HasPrefix(i.Mountpoint, "/sys/fs/cgroup/"), false
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []CgroupV1Hierarchy
+	for _, m := range mounts {
+		var controllers []string
+		for _, o := range strings.Split(m.VFSOptions, ",") {
+			if o != "rw" && o != "ro" {
+				controllers = append(controllers, o)
+			}
+		}
+		c := strings.Join(controllers, ",")
+		out = append(out, CgroupV1Hierarchy{Name: filepath.Base(m.Mountpoint), Mountpoint: m.Mountpoint,
+			Controllers: c, Key: strings.TrimPrefix(c, "name=")})
+	}
+	return out, nil
+}
+
+// OwnCgroups maps each hierarchy ("" for v2, controller list for v1) to the cgroup of a process,
+// read from its /proc/<pid>/cgroup file.
+func OwnCgroups(file string) (map[string]string, error) {
+	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
 	}
@@ -356,16 +377,17 @@ func ownCgroups() (map[string]string, error) {
 	return out, nil
 }
 
-type devNode struct {
-	path         string
-	typ          uint32
-	major, minor int64
-	mode         uint32
-	uid, gid     uint32
+// DevNode is one device node to create in a container's /dev.
+type DevNode struct {
+	Path         string
+	Type         uint32 // S_IFCHR, S_IFBLK or S_IFIFO
+	Major, Minor int64
+	Mode         uint32 // permission bits
+	UID, GID     uint32
 }
 
 // defaultDevices are the nodes every container gets (OCI runtime spec, "Default Devices").
-var defaultDevices = []devNode{
+var defaultDevices = []DevNode{
 	{"/dev/null", unix.S_IFCHR, 1, 3, 0o666, 0, 0},
 	{"/dev/zero", unix.S_IFCHR, 1, 5, 0o666, 0, 0},
 	{"/dev/full", unix.S_IFCHR, 1, 7, 0o666, 0, 0},
@@ -375,29 +397,40 @@ var defaultDevices = []devNode{
 }
 
 func createDevices(root *os.File, devices []specs.LinuxDevice, userNS bool) error {
-	nodes := append([]devNode{}, defaultDevices...)
+	for _, n := range DeviceNodes(devices) {
+		if err := createDevice(root, n, userNS); err != nil {
+			return fmt.Errorf("create device %s: %w", n.Path, err)
+		}
+	}
+	return nil
+}
+
+// DeviceNodes is the list of nodes a container's /dev gets: the defaults, replaced or extended by
+// the spec's devices.
+func DeviceNodes(devices []specs.LinuxDevice) []DevNode {
+	nodes := append([]DevNode{}, defaultDevices...)
 	for _, d := range devices {
-		n := devNode{path: filepath.Clean(d.Path), major: d.Major, minor: d.Minor, mode: 0o666}
+		n := DevNode{Path: filepath.Clean(d.Path), Major: d.Major, Minor: d.Minor, Mode: 0o666}
 		switch d.Type {
 		case "c", "u":
-			n.typ = unix.S_IFCHR
+			n.Type = unix.S_IFCHR
 		case "b":
-			n.typ = unix.S_IFBLK
+			n.Type = unix.S_IFBLK
 		case "p":
-			n.typ = unix.S_IFIFO
+			n.Type = unix.S_IFIFO
 		}
 		if d.FileMode != nil {
-			n.mode = uint32(d.FileMode.Perm())
+			n.Mode = uint32(d.FileMode.Perm())
 		}
 		if d.UID != nil {
-			n.uid = *d.UID
+			n.UID = *d.UID
 		}
 		if d.GID != nil {
-			n.gid = *d.GID
+			n.GID = *d.GID
 		}
 		replaced := false
 		for i := range nodes {
-			if nodes[i].path == n.path {
+			if nodes[i].Path == n.Path {
 				nodes[i], replaced = n, true
 			}
 		}
@@ -405,61 +438,64 @@ func createDevices(root *os.File, devices []specs.LinuxDevice, userNS bool) erro
 			nodes = append(nodes, n)
 		}
 	}
-	for _, n := range nodes {
-		if err := createDevice(root, n, userNS); err != nil {
-			return fmt.Errorf("create device %s: %w", n.path, err)
-		}
-	}
-	return nil
+	return nodes
 }
 
-func createDevice(root *os.File, n devNode, userNS bool) error {
+func createDevice(root *os.File, n DevNode, userNS bool) error {
 	if userNS {
 		// mknod is not allowed in a user namespace: bind the host's node instead.
-		target, err := pathsafe.CreateFile(root, n.path, 0o644)
+		target, err := pathsafe.CreateFile(root, n.Path, 0o644)
 		if err != nil {
 			return err
 		}
 		defer target.Close()
-		return unix.Mount(n.path, pathsafe.ProcPath(target), "", unix.MS_BIND, "")
+		return unix.Mount(n.Path, pathsafe.ProcPath(target), "", unix.MS_BIND, "")
 	}
-	dir, err := pathsafe.MkdirAllOpen(root, filepath.Dir(n.path), 0o755)
+	dir, err := pathsafe.MkdirAllOpen(root, filepath.Dir(n.Path), 0o755)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-	base := filepath.Base(n.path)
-	dev := unix.Mkdev(uint32(n.major), uint32(n.minor))
-	err = unix.Mknodat(int(dir.Fd()), base, n.typ|n.mode, int(dev))
+	base := filepath.Base(n.Path)
+	dev := unix.Mkdev(uint32(n.Major), uint32(n.Minor))
+	err = unix.Mknodat(int(dir.Fd()), base, n.Type|n.Mode, int(dev))
 	if errors.Is(err, unix.EEXIST) {
 		// An image may ship a placeholder; replace it unless it is a directory.
 		if err = unix.Unlinkat(int(dir.Fd()), base, 0); err == nil {
-			err = unix.Mknodat(int(dir.Fd()), base, n.typ|n.mode, int(dev))
+			err = unix.Mknodat(int(dir.Fd()), base, n.Type|n.Mode, int(dev))
 		}
 	}
 	if err != nil {
 		return err
 	}
-	return unix.Fchownat(int(dir.Fd()), base, int(n.uid), int(n.gid), unix.AT_SYMLINK_NOFOLLOW)
+	return unix.Fchownat(int(dir.Fd()), base, int(n.UID), int(n.GID), unix.AT_SYMLINK_NOFOLLOW)
 }
 
-func devSymlinks(root *os.File, mounts []specs.Mount) error {
-	links := [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
+// DevSymlinks lists the links (target, name) a container's /dev gets, and whether /dev/ptmx is
+// replaced by a link into the container's devpts.
+func DevSymlinks(mounts []specs.Mount) (links [][2]string, ptmx bool) {
+	links = [][2]string{{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}}
 	if _, err := os.Stat("/proc/kcore"); err == nil {
 		links = append(links, [2]string{"/proc/kcore", "core"})
 	}
-	devpts := false
 	for _, m := range mounts {
-		devpts = devpts || (m.Type == "devpts" && filepath.Clean(m.Destination) == "/dev/pts")
+		ptmx = ptmx || (m.Type == "devpts" && filepath.Clean(m.Destination) == "/dev/pts")
 	}
+	if ptmx {
+		links = append(links, [2]string{"pts/ptmx", "ptmx"})
+	}
+	return links, ptmx
+}
+
+func devSymlinks(root *os.File, mounts []specs.Mount) error {
+	links, ptmx := DevSymlinks(mounts)
 	dir, err := pathsafe.MkdirAllOpen(root, "/dev", 0o755)
 	if err != nil {
 		return err
 	}
 	defer dir.Close()
-	if devpts {
+	if ptmx {
 		unix.Unlinkat(int(dir.Fd()), "ptmx", 0)
-		links = append(links, [2]string{"pts/ptmx", "ptmx"})
 	}
 	for _, l := range links {
 		if err := unix.Symlinkat(l[0], int(dir.Fd()), l[1]); err != nil && !errors.Is(err, unix.EEXIST) {
@@ -613,9 +649,9 @@ func maskPath(root, null *os.File, p string) error {
 	return unix.Mount(pathsafe.ProcPath(null), pathsafe.ProcPath(h), "", unix.MS_BIND, "")
 }
 
-// cgroup2Host reports whether /sys/fs/cgroup is the unified hierarchy (checked here rather than
+// Cgroup2Host reports whether /sys/fs/cgroup is the unified hierarchy (checked here rather than
 // through the cgroup library, which the init does not link).
-func cgroup2Host() bool {
+func Cgroup2Host() bool {
 	var st unix.Statfs_t
 	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

@@ -67,22 +67,54 @@ type CreateOpts struct {
 	Stdio         [3]*os.File
 	// console is a connected console socket made by Run for a foreground terminal.
 	console *os.File
+	// spec is config.json, and specJSON its bytes, when the caller (Run) has already read it.
+	spec     *specs.Spec
+	specJSON []byte
+	// sealed is the init's executable when the caller (Run) started preparing it.
+	sealed *pendingExe
 }
 
 // LoadSpec reads and parses <bundle>/config.json.
 func LoadSpec(bundle string) (*specs.Spec, error) {
+	s, _, err := loadSpecJSON(bundle)
+	return s, err
+}
+
+// loadSpecJSON is LoadSpec also returning the file's bytes.
+func loadSpecJSON(bundle string) (*specs.Spec, []byte, error) {
 	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("bundle %s: config.json not found", bundle)
+			return nil, nil, fmt.Errorf("bundle %s: config.json not found", bundle)
 		}
+		return nil, nil, err
+	}
+	s, err := decodeSpec(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle %s: malformed config.json: %w", bundle, err)
+	}
+	return s, b, nil
+}
+
+// linuxSpec is a spec whose sections for other platforms are kept undecoded: encoding/json builds
+// a decoder (and an encoder) for every type a struct can reach the first time it decodes it,
+// and those sections are many types a Linux runtime never reads.
+type linuxSpec struct {
+	specs.Spec
+	Solaris json.RawMessage `json:"solaris,omitempty"`
+	Windows json.RawMessage `json:"windows,omitempty"`
+	VM      json.RawMessage `json:"vm,omitempty"`
+	ZOS     json.RawMessage `json:"zos,omitempty"`
+	FreeBSD json.RawMessage `json:"freebsd,omitempty"`
+}
+
+// decodeSpec parses a config.json (the sections for other platforms are ignored, as runc does).
+func decodeSpec(b []byte) (*specs.Spec, error) {
+	var s linuxSpec
+	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("bundle %s: malformed config.json: %w", bundle, err)
-	}
-	return &s, nil
+	return &s.Spec, nil
 }
 
 // Create makes a container up to the "created" state: namespaces, cgroup, root filesystem, all
@@ -95,9 +127,18 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	if err != nil {
 		return nil, err
 	}
-	spec, err := LoadSpec(bundle)
-	if err != nil {
-		return nil, err
+	// The init's executable is sealed while the spec is read (the first JSON decoding of a spec
+	// costs a millisecond or more: encoding/json builds its decoders) and checked.
+	sealed := o.sealed
+	if sealed == nil {
+		sealed = sealInit()
+	}
+	defer sealed.release()
+	spec, specJSON := o.spec, o.specJSON
+	if spec == nil {
+		if spec, specJSON, err = loadSpecJSON(bundle); err != nil {
+			return nil, err
+		}
 	}
 	var rootfs string
 	if spec.Root != nil {
@@ -150,19 +191,17 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	if cgPath == "" {
 		cgPath = cgroup.DefaultPath(o.ID)
 	}
-	cg, err := cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, nil)
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
+	var cg cgroup.Manager // made by spawn, in the background
 	defer func() {
 		if retErr != nil {
-			cg.Destroy()
+			if cg != nil {
+				cg.Destroy()
+			}
 			os.RemoveAll(dir)
 		}
 	}()
 
-	r.debug("cgroup manager ready")
+	r.debug("state directory made")
 	fifoPath := filepath.Join(dir, fifoName)
 	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
@@ -201,7 +240,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	}
 	st := &State{
 		ID: o.ID, Bundle: bundle, Rootfs: rootfs, Created: time.Now().UTC(), OwnerUID: os.Geteuid(),
-		CgroupPath: cgPath, Annotations: spec.Annotations, Config: spec,
+		CgroupPath: cgPath, Annotations: spec.Annotations, Config: spec, configJSON: specJSON,
 	}
 	cfg.State = st.hookState(specs.StateCreating)
 
@@ -217,7 +256,10 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	proc, err := spawn(ctx, r.debug, spawnOpts{
 		cfg: cfg, cloneflags: cloneflags, joins: joins,
 		uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings,
-		cgroup: cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec),
+		newCgroup: func() (cgroup.Manager, error) {
+			return cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, nil)
+		},
+		cgroupOut: &cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec), sealed: sealed,
 		onHooks: func(pid int) error {
 			hs := cfg.State
 			hs.Pid = pid

@@ -130,15 +130,26 @@ func resize(master *os.File) {
 // Run creates and starts a container and, unless detached, waits for it and deletes it,
 // returning its exit code.
 func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, error) {
+	o.sealed = sealInit()
+	defer o.sealed.release()
 	fg := &Foreground{}
+	caught := make(chan struct{})
 	if !detach {
-		fg.catch()
+		// Asking for signals (a sigaction each) overlaps with reading the spec; it is done
+		// before the container's process exists.
+		go func() {
+			fg.catch()
+			close(caught)
+		}()
+	} else {
+		close(caught)
 	}
 	if !detach && o.ConsoleSocket == "" {
-		spec, err := LoadSpec(o.Bundle)
+		spec, raw, err := loadSpecJSON(o.Bundle)
 		if err != nil {
 			return 0, err
 		}
+		o.spec, o.specJSON = spec, raw
 		fg.Terminal = spec.Process != nil && spec.Process.Terminal
 		c, err := fg.console()
 		if err != nil {
@@ -149,6 +160,7 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 			o.console = c
 		}
 	}
+	<-caught
 	st, err := r.Create(ctx, o)
 	if err != nil {
 		if fg.sigs != nil {

@@ -9,10 +9,12 @@ import (
 	"github.com/berthproject/berth/internal/runtime/initproc"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/runtime/exeseal"
@@ -35,49 +37,114 @@ type spawnOpts struct {
 	uidMaps    []specs.LinuxIDMapping
 	gidMaps    []specs.LinuxIDMapping
 	cgroup     cgroup.Manager
-	resources  bool // apply the cgroup's resources (create), or only join it (exec)
-	hugetlb    bool // the container has hugepage limits
-	stdio      [3]*os.File
-	extra      []*os.File // handed over as fds 4, 5, ...
+	// newCgroup (create) makes the cgroup manager in the background, while the init starts;
+	// spawn stores it in cgroupOut, also when it fails (so the caller can remove what was made).
+	newCgroup func() (cgroup.Manager, error)
+	cgroupOut *cgroup.Manager
+	resources bool // apply the cgroup's resources (create), or only join it (exec)
+	hugetlb   bool // the container has hugepage limits
+	stdio     [3]*os.File
+	extra     []*os.File // handed over as fds 4, 5, ...
 	// onHooks runs prestart and createRuntime hooks once the init asks (create only).
 	onHooks func(pid int) error
+	// sealed is the init's executable, being prepared (see sealInit); spawn releases it.
+	sealed *pendingExe
 }
 
-// spawned is a process the runtime started; it is the runtime's child (CLONE_PARENT).
+// pendingExe is the sealed view of the init's executable (exeseal), prepared in the background
+// while the caller reads and checks the spec: two detached mounts that need not wait for it.
+type pendingExe struct {
+	done  chan struct{}
+	path  string
+	f     *os.File
+	err   error
+	taken bool
+}
+
+func sealInit() *pendingExe {
+	p := &pendingExe{done: make(chan struct{}), path: initBinary()}
+	go func() {
+		p.f, p.err = exeseal.Open(p.path)
+		close(p.done)
+	}()
+	return p
+}
+
+// take waits for the executable; the caller must release it.
+func (p *pendingExe) take() (*os.File, string, error) {
+	<-p.done
+	return p.f, p.path, p.err
+}
+
+// release closes the executable (once it is ready).
+func (p *pendingExe) release() {
+	if p == nil || p.taken {
+		return
+	}
+	p.taken = true
+	<-p.done
+	if p.f != nil {
+		p.f.Close()
+	}
+}
+
+// spawned is a process the runtime started; it is the runtime's child (directly, or through
+// CLONE_PARENT when nsexec had to fork it).
 type spawned struct {
 	pid int
 }
 
 // spawn starts berth-runtime's init from a sealed copy of the binary, walks it through the
-// bootstrap (namespaces, id maps, cgroup) and the JSON phase until it reports ready.
+// bootstrap (namespaces, id maps, cgroup), then hands it either a plan for the C init or the
+// JSON config of the Go init, until it reports ready.
 func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spawned, retErr error) {
-	// Creating cgroup directories and writing limits is slow on cgroup v1 (one hierarchy per
-	// controller): do it while the init is being exec'd, and only add the pid afterwards.
+	if o.sealed == nil {
+		o.sealed = sealInit()
+	}
+	defer o.sealed.release()
+	// Finding the hierarchies, creating cgroup directories and writing limits is slow on cgroup
+	// v1 (one hierarchy per controller): do it while the init is being exec'd, and only add the
+	// pid afterwards. o.cgroup is only read once waitCgroup has returned.
 	cgReady := make(chan error, 1)
-	if o.cgroup != nil && o.resources {
+	if o.newCgroup != nil || (o.cgroup != nil && o.resources) {
 		go func() {
-			err := o.cgroup.Apply(-1)
-			if err == nil {
-				var cg *cgroups.Cgroup
-				if cg, err = o.cgroup.GetCgroups(); err == nil {
-					err = o.cgroup.Set(cg.Resources)
-				}
+			var err error
+			if o.newCgroup != nil {
+				o.cgroup, err = o.newCgroup()
 			}
-			if err != nil {
-				err = fmt.Errorf("apply cgroup resources: %w", err)
+			if err == nil && o.resources {
+				if err = o.cgroup.Apply(-1); err == nil {
+					var cg *cgroups.Cgroup
+					if cg, err = o.cgroup.GetCgroups(); err == nil {
+						err = o.cgroup.Set(cg.Resources)
+					}
+				}
+				if err != nil {
+					err = fmt.Errorf("apply cgroup resources: %w", err)
+				}
 			}
 			cgReady <- err
 		}()
 	} else {
 		cgReady <- nil
 	}
-	initPath := initBinary()
-	exe, err := exeseal.Open(initPath)
+	waitCgroup := sync.OnceValue(func() error {
+		err := <-cgReady
+		if o.cgroupOut != nil {
+			*o.cgroupOut = o.cgroup
+		}
+		return err
+	})
+	defer func() {
+		if retErr != nil {
+			waitCgroup() // nothing may still be creating directories when the caller cleans up
+		}
+	}()
+	exe, initPath, err := o.sealed.take()
 	debug("sealed executable ready")
 	if err != nil {
 		return nil, err
 	}
-	defer exe.Close()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socketpair: %w", err)
@@ -86,22 +153,64 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	child := os.NewFile(uintptr(fds[1]), "init-sync-child")
 	defer parent.Close()
 
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(int(exe.Fd())),
-		Args:       []string{filepath.Base(initPath), "init"},
-		Env:        []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"},
-		Stdin:      o.stdio[0],
-		Stdout:     o.stdio[1],
-		Stderr:     o.stdio[2],
-		ExtraFiles: append([]*os.File{child}, o.extra...),
+	// syscall.ForkExec rather than os/exec: os.StartProcess first probes pidfd support by
+	// cloning a throwaway child, a fork the container's start does not need to pay for.
+	files := []uintptr{0, 0, 0, child.Fd()}
+	for i, f := range o.stdio {
+		if f == nil {
+			null, err := os.Open(os.DevNull)
+			if err != nil {
+				child.Close()
+				return nil, err
+			}
+			defer null.Close()
+			f = null
+		}
+		files[i] = f.Fd()
 	}
-	if err := cmd.Start(); err != nil {
+	for _, f := range o.extra {
+		files = append(files, f.Fd())
+	}
+	// The child's fds are put in place by dup2 before the exec, and fds below them may be moved
+	// up to 2*len(files): exec the sealed file through a number none of that can reach (it may
+	// be low, having been opened early).
+	exeFd, err := unix.FcntlInt(exe.Fd(), unix.F_DUPFD_CLOEXEC, 2*len(files)+3)
+	if err != nil {
 		child.Close()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
+	defer unix.Close(exeFd)
+	// A new PID namespace is made by the clone itself when nothing has to be joined first (a user
+	// namespace must own it, a joined one must be entered): the init is then pid 1 at once, and
+	// no intermediate process has to fork, exit and be reaped (reaping costs the kernel a walk of
+	// /proc's dentries on a host with many of them).
+	pidAtClone := o.cloneflags&unix.CLONE_NEWPID != 0 && o.cloneflags&unix.CLONE_NEWUSER == 0
+	for _, j := range o.joins {
+		pidAtClone = pidAtClone && j.flag != unix.CLONE_NEWUSER && j.flag != unix.CLONE_NEWPID
+	}
+	attr := &syscall.ProcAttr{Env: []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"}, Files: files}
+	if pidAtClone {
+		attr.Sys = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
+	}
+	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFd), []string{filepath.Base(initPath), "init"}, attr)
 	child.Close()
+	runtime.KeepAlive(o.stdio)
+	runtime.KeepAlive(o.extra)
+	if err != nil {
+		return nil, fmt.Errorf("start init: %w", err)
+	}
 	debug("init started")
-	first := cmd.Process.Pid
+	firstReaped := false
+	// waitFirst reaps the first process (the one exec'd) once.
+	waitFirst := func() (unix.WaitStatus, error) {
+		var ws unix.WaitStatus
+		if firstReaped {
+			return ws, unix.ECHILD
+		}
+		firstReaped = true
+		_, err := unix.Wait4(first, &ws, 0, nil)
+		return ws, err
+	}
 	final := 0
 	defer func() {
 		if retErr != nil {
@@ -109,20 +218,27 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 				unix.Kill(final, unix.SIGKILL)
 				var ws unix.WaitStatus
 				unix.Wait4(final, &ws, 0, nil)
+				firstReaped = firstReaped || final == first
 			}
-			cmd.Process.Kill()
-			cmd.Wait()
+			if !firstReaped {
+				unix.Kill(first, unix.SIGKILL)
+				waitFirst()
+			}
 		}
 	}()
 
 	// On cgroup v1 the init joins its cgroups itself, first thing (see nsexec.c for why); on v2
 	// the runtime moves it once it has reported its final pid, and the init creates its cgroup
 	// namespace only then (the namespace's root is the cgroup the process is in at that moment).
-	if err := <-cgReady; err != nil {
+	if err := waitCgroup(); err != nil {
 		return nil, err
 	}
+	debug("cgroup ready")
 	var selfJoin, unifiedDirs []string
 	cloneflags := o.cloneflags
+	if pidAtClone {
+		cloneflags &^= unix.CLONE_NEWPID
+	}
 	if o.cgroup != nil && !cgroup.V2() {
 		selfJoin, unifiedDirs = cgroupDirs(o.cgroup)
 	} else if o.cgroup != nil {
@@ -132,12 +248,16 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	if err := writeBootstrap(parent, cloneflags, o.joins, selfJoin); err != nil {
 		return nil, err
 	}
-	// Encode the init's configuration while its namespaces are being made.
-	cfgJSON, err := json.Marshal(o.cfg)
-	if err != nil {
-		return nil, err
+	// Encode the Go init's configuration while its namespaces are being made, unless the C init
+	// will most likely take the container.
+	var cfgJSON []byte
+	tryC := cinitEligible(o.cfg)
+	if !tryC {
+		if cfgJSON, err = json.Marshal(o.cfg); err != nil {
+			return nil, err
+		}
 	}
-	forked := o.cloneflags&unix.CLONE_NEWPID != 0
+	forked := o.cloneflags&unix.CLONE_NEWPID != 0 && !pidAtClone
 	for _, j := range o.joins {
 		forked = forked || j.flag == unix.CLONE_NEWPID
 	}
@@ -145,7 +265,7 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	for final == 0 {
 		var b [1]byte
 		if _, err := io.ReadFull(parent, b[:]); err != nil {
-			return nil, initExitError(cmd, "init exited during bootstrap")
+			return nil, initExitError(waitFirst, "init exited during bootstrap")
 		}
 		switch b[0] {
 		case 'U':
@@ -161,6 +281,9 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 				return nil, fmt.Errorf("init bootstrap: read pid: %w", err)
 			}
 			final = int(p)
+			if pidAtClone {
+				final = first // it reported its own pid as its namespace sees it: 1
+			}
 		case 'E':
 			var n uint32
 			if err := binary.Read(parent, binary.NativeEndian, &n); err != nil || n > 4096 {
@@ -190,13 +313,30 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 			}
 		}
 	}
+	if plan, ok := cinitPlan(o.cfg, final); ok {
+		// The C init finishes the container: no Go runtime starts in it.
+		msg := binary.NativeEndian.AppendUint32([]byte{'C'}, uint32(len(plan)))
+		if _, err := parent.Write(append(msg, plan...)); err != nil {
+			return nil, fmt.Errorf("send init plan: %w", err)
+		}
+		if forked {
+			waitFirst()
+		}
+		debug("init plan sent (C init)")
+		return waitCInit(parent, final)
+	}
+	if cfgJSON == nil {
+		if cfgJSON, err = json.Marshal(o.cfg); err != nil {
+			return nil, err
+		}
+	}
 	enc, dec := json.NewEncoder(parent), json.NewDecoder(parent)
-	if _, err := parent.Write(append(cfgJSON, '\n')); err != nil {
+	if _, err := parent.Write(append(append([]byte{'G'}, cfgJSON...), '\n')); err != nil {
 		return nil, fmt.Errorf("send init config: %w", err)
 	}
 	if forked {
 		// The intermediate process exits as soon as it has reported the pid: reap it.
-		cmd.Wait()
+		waitFirst()
 	}
 	for {
 		var m initproc.SyncMsg
@@ -222,6 +362,29 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 			return nil, fmt.Errorf("init: unexpected message %q", m.Type)
 		}
 	}
+}
+
+// waitCInit reads the C init's answer: 'R' once the container is created, or 'E' and a message.
+func waitCInit(parent *os.File, pid int) (*spawned, error) {
+	var b [1]byte
+	if _, err := io.ReadFull(parent, b[:]); err != nil {
+		return nil, waitError(pid, "init exited before it was ready")
+	}
+	switch b[0] {
+	case 'R':
+		return &spawned{pid: pid}, nil
+	case 'E':
+		var n uint32
+		if err := binary.Read(parent, binary.NativeEndian, &n); err != nil || n > 4096 {
+			return nil, errors.New("init: malformed error")
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(parent, msg); err != nil {
+			return nil, errors.New("init: malformed error")
+		}
+		return nil, errors.New(string(msg))
+	}
+	return nil, fmt.Errorf("init: unexpected reply %q", b[0])
 }
 
 // initBinary is berth-runtime-init beside the running binary, or the running binary itself,
@@ -294,9 +457,15 @@ func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping) error {
 	return nil
 }
 
-func initExitError(cmd *exec.Cmd, what string) error {
-	if err := cmd.Wait(); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+func initExitError(wait func() (unix.WaitStatus, error), what string) error {
+	ws, err := wait()
+	switch {
+	case err != nil:
+		return errors.New(what)
+	case ws.Signaled():
+		return fmt.Errorf("%s: signal: %v", what, ws.Signal())
+	case ws.ExitStatus() != 0:
+		return fmt.Errorf("%s: exit status %d", what, ws.ExitStatus())
 	}
 	return errors.New(what)
 }

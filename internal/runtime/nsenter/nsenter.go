@@ -3,7 +3,7 @@
 package nsenter
 
 /*
-#cgo CFLAGS: -Wall -O2
+#cgo CFLAGS: -Wall -Werror -O2
 */
 import "C"
 

@@ -2,14 +2,16 @@
 // is the only moment a Go program can join a mount or user namespace (setns refuses both in a
 // multi-threaded process) and unshare a user namespace. berth-runtime re-executes itself with
 // _BERTH_INIT_FD set; this constructor then reads a bootstrap message from that fd, joins and
-// creates namespaces, forks once more when a PID namespace demands it, and returns so that the Go
-// side (internal/runtime/libct) finishes the container's set-up in the final process.
+// creates namespaces, forks once more when a PID namespace demands it, then reads one mode byte:
+// 'C' hands the final process to the C init (cinit.c), which finishes the container from a plan
+// without ever starting Go; 'G' returns, so that the Go init (internal/runtime/initproc) does.
 //
 // Wire format of the bootstrap message, all integers native-endian uint32:
 //   magic, cloneflags, njoin, then njoin times { nstype, pathlen, path bytes },
 //   ncgroup, then ncgroup times { pathlen, path bytes } (cgroup v1 directories to join).
 // Replies written to the same fd: 'U' (please write my uid/gid maps; wait for 'u'), then
-// 'P' followed by the pid of the process that will continue as the container process.
+// 'P' followed by the pid of the process that will continue as the container process, which then
+// waits for the mode byte ('C' + plan, or 'G' + the Go init's JSON config).
 // Any failure is reported as 'E' + uint32 length + message, and the process exits 1.
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,12 +28,14 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "cinit.h"
+
 #define BERTH_BOOTSTRAP_MAGIC 0x42455254u /* "BERT" */
 #define MAX_JOIN 16
 
 static int sync_fd = -1;
 
-static void write_all(int fd, const void *buf, size_t len)
+void berth_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 	while (len > 0) {
@@ -45,7 +49,7 @@ static void write_all(int fd, const void *buf, size_t len)
 	}
 }
 
-static int read_all(int fd, void *buf, size_t len)
+int berth_read_all(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 	while (len > 0) {
@@ -77,9 +81,9 @@ static void bail(const char *fmt, ...)
 		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
 	if (sync_fd >= 0) {
 		uint32_t len = (uint32_t)n;
-		write_all(sync_fd, "E", 1);
-		write_all(sync_fd, &len, sizeof(len));
-		write_all(sync_fd, msg, len);
+		berth_write_all(sync_fd, "E", 1);
+		berth_write_all(sync_fd, &len, sizeof(len));
+		berth_write_all(sync_fd, msg, len);
 	} else {
 		fprintf(stderr, "berth-runtime init: %s\n", msg);
 	}
@@ -111,6 +115,19 @@ static int join_rank(uint32_t t)
 	return 1;
 }
 
+// await_mode reads which init finishes the container: 'C', the C init (cinit.c), from a plan the
+// runtime sends next, without starting Go at all; 'G', the Go init, which reads its JSON config.
+static void await_mode(void)
+{
+	char mode;
+	if (berth_read_all(sync_fd, &mode, 1) < 0)
+		_exit(1); // the runtime went away
+	if (mode == 'C')
+		berth_cinit(sync_fd);
+	if (mode != 'G')
+		bail("unknown init mode %#x", (unsigned)(unsigned char)mode);
+}
+
 __attribute__((constructor)) static void berth_nsexec(void)
 {
 	const char *env = getenv("_BERTH_INIT_FD");
@@ -122,7 +139,7 @@ __attribute__((constructor)) static void berth_nsexec(void)
 
 
 	uint32_t hdr[3];
-	if (read_all(sync_fd, hdr, sizeof(hdr)) < 0)
+	if (berth_read_all(sync_fd, hdr, sizeof(hdr)) < 0)
 		bail("read bootstrap header");
 	if (hdr[0] != BERTH_BOOTSTRAP_MAGIC)
 		bail("bad bootstrap magic %x", hdr[0]);
@@ -136,11 +153,11 @@ __attribute__((constructor)) static void berth_nsexec(void)
 	for (uint32_t i = 0; i < njoin; i++) {
 		uint32_t ent[2];
 		char path[4096];
-		if (read_all(sync_fd, ent, sizeof(ent)) < 0)
+		if (berth_read_all(sync_fd, ent, sizeof(ent)) < 0)
 			bail("read bootstrap namespace entry");
 		if (ent[1] == 0 || ent[1] >= sizeof(path))
 			bail("bad namespace path length %u", ent[1]);
-		if (read_all(sync_fd, path, ent[1]) < 0)
+		if (berth_read_all(sync_fd, path, ent[1]) < 0)
 			bail("read namespace path");
 		path[ent[1]] = '\0';
 		types[i] = ent[0];
@@ -154,16 +171,16 @@ __attribute__((constructor)) static void berth_nsexec(void)
 	// thread ("0" into "tasks") skips the kernel's threadgroup lock, whose write side waits for an
 	// RCU grace period: milliseconds per container on cgroup v1 when the runtime moves the pid.
 	uint32_t ncg;
-	if (read_all(sync_fd, &ncg, sizeof(ncg)) < 0)
+	if (berth_read_all(sync_fd, &ncg, sizeof(ncg)) < 0)
 		bail("read bootstrap cgroup count");
 	if (ncg > 32)
 		bail("too many cgroups: %u", ncg);
 	for (uint32_t i = 0; i < ncg; i++) {
 		uint32_t len;
 		char path[4096];
-		if (read_all(sync_fd, &len, sizeof(len)) < 0 || len == 0 || len + sizeof("/tasks") > sizeof(path))
+		if (berth_read_all(sync_fd, &len, sizeof(len)) < 0 || len == 0 || len + sizeof("/tasks") > sizeof(path))
 			bail("bad cgroup path length");
-		if (read_all(sync_fd, path, len) < 0)
+		if (berth_read_all(sync_fd, path, len) < 0)
 			bail("read cgroup path");
 		memcpy(path + len, "/tasks", sizeof("/tasks"));
 		int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -198,8 +215,8 @@ __attribute__((constructor)) static void berth_nsexec(void)
 			bail("create user namespace");
 		// Only a process outside the namespace may write an arbitrary mapping: ask the runtime.
 		char ack;
-		write_all(sync_fd, "U", 1);
-		if (read_all(sync_fd, &ack, 1) < 0 || ack != 'u')
+		berth_write_all(sync_fd, "U", 1);
+		if (berth_read_all(sync_fd, &ack, 1) < 0 || ack != 'u')
 			bail("wait for uid/gid mappings");
 		if (setresgid(0, 0, 0) < 0)
 			bail("setresgid(0) in new user namespace");
@@ -218,13 +235,15 @@ __attribute__((constructor)) static void berth_nsexec(void)
 			bail("fork into pid namespace");
 		if (child > 0) {
 			uint32_t p = (uint32_t)child;
-			write_all(sync_fd, "P", 1);
-			write_all(sync_fd, &p, sizeof(p));
+			berth_write_all(sync_fd, "P", 1);
+			berth_write_all(sync_fd, &p, sizeof(p));
 			_exit(0);
 		}
+		await_mode();
 		return;
 	}
 	uint32_t self = (uint32_t)getpid();
-	write_all(sync_fd, "P", 1);
-	write_all(sync_fd, &self, sizeof(self));
+	berth_write_all(sync_fd, "P", 1);
+	berth_write_all(sync_fd, &self, sizeof(self));
+	await_mode();
 }
