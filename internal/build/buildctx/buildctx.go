@@ -40,6 +40,11 @@ type Secret struct{ ID, Path string }
 // (but never the Dockerfile nor .dockerignore, which the daemon reads), then the secrets under
 // SecretsDir.
 func Write(w io.Writer, dir string, patterns []string, dockerfile string, secrets []Secret) error {
+	return WriteWithExtra(w, dir, patterns, dockerfile, secrets, "")
+}
+
+// WriteWithExtra is Write adding the file extra (a Dockerfile from elsewhere) as dockerfile.
+func WriteWithExtra(w io.Writer, dir string, patterns []string, dockerfile string, secrets []Secret, extra string) error {
 	pm, err := patternmatcher.New(patterns)
 	if err != nil {
 		return fmt.Errorf("invalid .dockerignore: %w", err)
@@ -101,6 +106,18 @@ func Write(w io.Writer, dir string, patterns []string, dockerfile string, secret
 	})
 	if err != nil {
 		return err
+	}
+	if extra != "" {
+		b, err := os.ReadFile(extra)
+		if err != nil {
+			return err
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: dockerfile, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(b); err != nil {
+			return err
+		}
 	}
 	for _, s := range secrets {
 		b, err := os.ReadFile(s.Path)
