@@ -1,0 +1,288 @@
+package engine_test
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// buildDir writes files (name -> content) into a new context directory.
+func buildDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// legacyDocker runs the official CLI with its legacy builder.
+func (d *daemon) legacyDocker(args ...string) result {
+	d.t.Helper()
+	return d.runEnv([]string{"DOCKER_BUILDKIT=0"}, nil, dockerCLI, args...)
+}
+
+func (d *daemon) inspectImage(ref string) map[string]any {
+	d.t.Helper()
+	var out []map[string]any
+	if err := json.Unmarshal([]byte(d.must(berthBin(), "image", "inspect", ref)), &out); err != nil || len(out) != 1 {
+		d.t.Fatalf("inspect %s: %v", ref, err)
+	}
+	return out[0]
+}
+
+const everyInstruction = `# escape=\
+ARG BASE=busybox
+FROM ${BASE} AS base
+MAINTAINER someone@example.com
+LABEL org.example.a="one" b=two
+ENV GREETING=hello \
+    TARGET=world
+ARG WHO=default
+WORKDIR /app
+COPY hello.txt data/
+COPY --chown=1000:1000 --chmod=600 secret.txt /app/owned.txt
+ADD archive.tar /unpacked/
+RUN echo "$GREETING $TARGET $WHO" > /app/greeting && \
+    mkdir -p /app/made
+RUN <<END
+echo heredoc > /app/heredoc.txt
+END
+COPY <<END /app/inline.txt
+inline content
+END
+SHELL ["/bin/sh", "-c"]
+EXPOSE 80 53/udp
+VOLUME /data
+USER 1000:1000
+STOPSIGNAL SIGUSR1
+HEALTHCHECK --interval=5s --timeout=2s --retries=4 CMD true
+ONBUILD RUN echo triggered > /onbuild.txt
+ENTRYPOINT ["/bin/sh", "-c"]
+CMD ["cat /app/greeting"]
+`
+
+// One daemon for every build scenario: each builds real images in real containers.
+func TestBuild(t *testing.T) {
+	d := withBusybox(t)
+	t.Cleanup(func() { d.run(berthBin(), "builder", "prune", "-af") })
+
+	t.Run("EveryInstruction", func(t *testing.T) {
+		dir := buildDir(t, map[string]string{"Dockerfile": everyInstruction, "hello.txt": "hello file\n", "secret.txt": "s3cret\n"})
+		tarFile := filepath.Join(dir, "archive.tar")
+		src := buildDir(t, map[string]string{"inside/x.txt": "from the archive\n"})
+		if out, err := exec.Command("tar", "-C", src, "-cf", tarFile, "inside").CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v %s", err, out)
+		}
+		r := d.run(berthBin(), "build", "-t", "every:1", "--build-arg", "WHO=berth", dir)
+		if r.code != 0 {
+			t.Fatalf("build: %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		for _, want := range []string{"Step 1/23 : FROM ${BASE} AS base", " ---> Running in ", "Successfully built ", "Successfully tagged every:1"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("output lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		img := d.inspectImage("every:1")
+		cfg := img["Config"].(map[string]any)
+		check := func(field string, want string) {
+			t.Helper()
+			b, _ := json.Marshal(cfg[field])
+			if string(b) != want {
+				t.Errorf("Config.%s = %s, want %s", field, b, want)
+			}
+		}
+		check("Cmd", `["cat /app/greeting"]`)
+		check("Entrypoint", `["/bin/sh","-c"]`)
+		check("ExposedPorts", `{"53/udp":{},"80/tcp":{}}`)
+		check("Volumes", `{"/data":{}}`)
+		check("User", `"1000:1000"`)
+		check("WorkingDir", `"/app"`)
+		check("StopSignal", `"SIGUSR1"`)
+		check("Labels", `{"b":"two","org.example.a":"one"}`)
+		check("Healthcheck", `{"Test":["CMD-SHELL","true"],"Interval":5000000000,"Timeout":2000000000,"Retries":4}`)
+		check("OnBuild", `["RUN echo triggered \u003e /onbuild.txt"]`)
+		check("Shell", `["/bin/sh","-c"]`)
+		if env, _ := json.Marshal(cfg["Env"]); !strings.Contains(string(env), `"GREETING=hello"`) || !strings.Contains(string(env), `"TARGET=world"`) || strings.Contains(string(env), "WHO") {
+			t.Errorf("Env = %s", env)
+		}
+		if img["Author"] != "someone@example.com" {
+			t.Errorf("Author = %v", img["Author"])
+		}
+		// The files, as a container of the image sees them.
+		got := d.must(dockerCLI, "run", "--rm", "--user", "0", "every:1",
+			"cat /app/greeting /app/data/hello.txt /unpacked/inside/x.txt /app/heredoc.txt /app/inline.txt; stat -c '%u:%g %a' /app/owned.txt")
+		want := "hello world berth\nhello file\nfrom the archive\nheredoc\ninline content\n1000:1000 600"
+		if got != want {
+			t.Errorf("files:\n%s\nwant:\n%s", got, want)
+		}
+		// ONBUILD runs in a child build.
+		child := buildDir(t, map[string]string{"Dockerfile": "FROM every:1\n"})
+		d.must(berthBin(), "build", "-q", "-t", "child", child)
+		if got := d.must(dockerCLI, "run", "--rm", "--user", "0", "child", "cat /onbuild.txt"); got != "triggered" {
+			t.Errorf("onbuild: %q", got)
+		}
+		if h := d.must(dockerCLI, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "every:1"); !strings.Contains(h, "|1 WHO=berth /bin/sh -c echo") {
+			t.Errorf("history lacks the RUN with its arg:\n%s", h)
+		}
+	})
+
+	t.Run("CacheAndLegacyDockerCLI", func(t *testing.T) {
+		dir := buildDir(t, map[string]string{
+			"Dockerfile": "FROM busybox\nRUN echo one > /one\nENV A=b\nCOPY a.txt b.txt /files/\nRUN cat /files/a.txt > /copy\nCMD [\"cat\", \"/copy\"]\n",
+			"a.txt":      "first\n", "b.txt": "bee\n",
+		})
+		first := d.legacyDocker("build", "-t", "cached", dir)
+		if first.code != 0 {
+			t.Fatalf("docker build: %d\n%s%s", first.code, first.stdout, first.stderr)
+		}
+		iid := filepath.Join(t.TempDir(), "iid")
+		second := d.run(berthBin(), "build", "--iidfile", iid, "-t", "cached", dir)
+		if second.code != 0 || strings.Count(second.stdout, "Using cache") != 5 {
+			t.Fatalf("rebuild did not use the cache for every step: %d\n%s%s", second.code, second.stdout, second.stderr)
+		}
+		id1 := d.must(dockerCLI, "image", "inspect", "-f", "{{.Id}}", "cached")
+		if b, _ := os.ReadFile(iid); string(b) != id1 {
+			t.Errorf("iidfile %q, image %s", b, id1)
+		}
+		if q := d.must(berthBin(), "build", "-q", dir); q != id1 {
+			t.Errorf("identical rebuild: %s, want %s", q, id1)
+		}
+		os.WriteFile(filepath.Join(dir, "a.txt"), []byte("changed\n"), 0o644)
+		third := d.legacyDocker("build", "-t", "cached", dir)
+		if third.code != 0 || strings.Count(third.stdout, "Using cache") != 2 {
+			t.Fatalf("after a change, want 2 cached steps: %d\n%s%s", third.code, third.stdout, third.stderr)
+		}
+		if got := d.must(dockerCLI, "run", "--rm", "cached"); got != "changed" {
+			t.Errorf("run: %q", got)
+		}
+		nocache := d.run(berthBin(), "build", "--no-cache", "-t", "cached", dir)
+		if nocache.code != 0 || strings.Contains(nocache.stdout, "Using cache") {
+			t.Errorf("--no-cache: %d\n%s%s", nocache.code, nocache.stdout, nocache.stderr)
+		}
+		// Intermediate images stay out of `images`.
+		if n := len(strings.Fields(d.must(dockerCLI, "images", "-q", "--filter", "dangling=true"))); n > 2 {
+			t.Errorf("%d dangling images listed", n)
+		}
+	})
+
+	t.Run("MultiStage", func(t *testing.T) {
+		dir := buildDir(t, map[string]string{
+			"Dockerfile": `FROM busybox AS one
+RUN echo one > /one.txt
+FROM busybox AS two
+ARG V=2
+RUN echo "two $V" > /two.txt
+FROM scratch AS unused
+COPY missing /nowhere
+FROM busybox
+COPY --from=one /one.txt /
+COPY --from=two /two.txt /
+RUN --mount=type=cache,target=/cache echo cached > /cache/f && cat /cache/f > /from-cache
+RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
+`,
+		})
+		secret := filepath.Join(t.TempDir(), "tok")
+		os.WriteFile(secret, []byte("topsecret"), 0o600)
+		r := d.run(berthBin(), "build", "-t", "multi", "--secret", "id=tok,src="+secret, dir)
+		if r.code != 0 {
+			t.Fatalf("build: %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if got := d.must(dockerCLI, "run", "--rm", "multi", "cat", "/one.txt", "/two.txt", "/from-cache", "/secret-seen"); got != "one\ntwo 2\ncachedtopsecret" {
+			t.Errorf("files: %q", got)
+		}
+		if got := d.run(dockerCLI, "run", "--rm", "multi", "ls", "/run/secrets/tok"); got.code == 0 {
+			t.Errorf("the secret landed in the image")
+		}
+		r = d.run(berthBin(), "build", "-q", "--target", "two", "-t", "two", "--build-arg", "V=3", dir)
+		if r.code != 0 {
+			t.Fatalf("--target: %d %s", r.code, r.stderr)
+		}
+		if got := d.must(dockerCLI, "run", "--rm", "two", "cat", "/two.txt"); got != "two 3" {
+			t.Errorf("target two: %q", got)
+		}
+	})
+
+	t.Run("ADDFromURL", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("served\n")) })}
+		go srv.Serve(ln)
+		defer srv.Close()
+		dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nADD http://" + ln.Addr().String() + "/file.txt /dl/\n"})
+		d.must(berthBin(), "build", "-q", "-t", "url", dir)
+		if got := d.must(dockerCLI, "run", "--rm", "url", "cat", "/dl/file.txt"); got != "served" {
+			t.Errorf("ADD url: %q", got)
+		}
+	})
+
+	t.Run("BadInput", func(t *testing.T) {
+		outside := t.TempDir()
+		os.WriteFile(filepath.Join(outside, "secret"), []byte("no"), 0o644)
+		cases := []struct {
+			name, dockerfile, want string
+			code                   int
+		}{
+			{"unknown", "FROM busybox\nFOO bar\n", "Dockerfile parse error line 2: unknown instruction: FOO", 1},
+			{"parse", "FROM busybox\nHEALTHCHECK --interval=bogus CMD true\n", "Dockerfile parse error line 2", 1},
+			{"outside", "FROM busybox\nCOPY ../secret /x\n", "forbidden path outside the build context: ../secret (Dockerfile line 2)", 1},
+			{"symlink", "FROM busybox\nCOPY link/secret /x\n", "forbidden path outside the build context: link/secret", 1},
+			{"failing", "FROM busybox\nRUN echo visible output && exit 3\n", "The command '/bin/sh -c echo visible output && exit 3' returned a non-zero code: 3", 3},
+		}
+		for _, c := range cases {
+			dir := buildDir(t, map[string]string{"Dockerfile": c.dockerfile})
+			os.Symlink(outside, filepath.Join(dir, "link"))
+			for _, prog := range clients() {
+				r := d.runEnv([]string{"DOCKER_BUILDKIT=0"}, nil, prog, "build", "-t", "bad:"+c.name, dir)
+				if r.code != c.code || !strings.Contains(r.stderr, c.want) {
+					t.Errorf("%s with %s: exit %d, stderr %q; want %d and %q", c.name, filepath.Base(prog), r.code, r.stderr, c.code, c.want)
+				}
+				if c.name == "failing" && !strings.Contains(r.stdout, "visible output") {
+					t.Errorf("failing RUN's output not shown:\n%s", r.stdout)
+				}
+			}
+			if r := d.run(dockerCLI, "image", "inspect", "bad:"+c.name); r.code == 0 {
+				t.Errorf("%s: an image was tagged", c.name)
+			}
+		}
+		// A context tar with ".." names.
+		evil := filepath.Join(t.TempDir(), "evil.tar")
+		mk := exec.Command("tar", "-cf", evil, "-P", "--transform", "s,^,../,", "-C", outside, "secret")
+		if out, err := mk.CombinedOutput(); err != nil {
+			t.Fatalf("tar: %v %s", err, out)
+		}
+		r := d.runIn(evil, berthBin(), "build", "-")
+		if r.code == 0 || !strings.Contains(r.stderr, "points outside the context") {
+			t.Errorf("context with ..: exit %d %q", r.code, r.stderr)
+		}
+		if resp, err := d.get("/_ping"); err != nil {
+			t.Fatalf("the daemon is down: %v", err)
+		} else {
+			resp.Body.Close()
+		}
+	})
+
+	t.Run("BuilderPrune", func(t *testing.T) {
+		r := d.run(berthBin(), "builder", "prune", "-af")
+		if r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space:") {
+			t.Fatalf("prune: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		// Tagged images survive.
+		if got := d.must(dockerCLI, "run", "--rm", "cached"); got != "changed" {
+			t.Errorf("run after prune: %q", got)
+		}
+	})
+}
