@@ -171,7 +171,8 @@ func (b buildBackend) ContainerStep(ctx context.Context, o build.StepContainer) 
 	if cmd == nil {
 		cmd = []string{"/bin/true"} // never started: only its filesystem is used
 	}
-	cfg := &ctypes.Config{Image: o.Parent.String(), Cmd: cmd, Entrypoint: []string{}, Env: o.Env, User: o.User, WorkingDir: o.WorkingDir,
+	// The whole command is the entrypoint: the image's ENTRYPOINT and CMD play no part.
+	cfg := &ctypes.Config{Image: o.Parent.String(), Entrypoint: cmd, Env: o.Env, User: o.User, WorkingDir: o.WorkingDir,
 		AttachStdout: true, AttachStderr: true}
 	host := &ctypes.HostConfig{NetworkMode: ctypes.NetworkMode(o.NetworkMode), Mounts: o.Mounts}
 	if o.NetworkMode == "" || o.NetworkMode == "default" {
