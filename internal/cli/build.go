@@ -23,8 +23,8 @@ import (
 
 type buildFlags struct {
 	file, target, iidfile, platform, network, progress string
-	tags, buildArgs, labels, secrets                    []string
-	noCache, pull, quiet                                bool
+	tags, buildArgs, labels, secrets                   []string
+	noCache, pull, quiet                               bool
 }
 
 // buildCmd is `berth build`: the context (a directory, or a tar or a Dockerfile on stdin) is

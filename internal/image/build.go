@@ -16,11 +16,11 @@ import (
 
 // StepOptions describe the image one build step makes over Parent.
 type StepOptions struct {
-	Parent    digest.Digest       // "" for a step over `FROM scratch`
-	Layer     io.Reader           // the step's layer tar (uncompressed); nil when it only changes the config
+	Parent    digest.Digest                   // "" for a step over `FROM scratch`
+	Layer     io.Reader                       // the step's layer tar (uncompressed); nil when it only changes the config
 	Config    dockerspec.DockerOCIImageConfig // the configuration after the step (with HEALTHCHECK, ONBUILD, SHELL)
-	CreatedBy string              // the history entry's command
-	Author    string              // MAINTAINER
+	CreatedBy string                          // the history entry's command
+	Author    string                          // MAINTAINER
 }
 
 // BuildStep records the image of a build step: the parent's layers plus the step's layer (if
