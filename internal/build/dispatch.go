@@ -20,6 +20,8 @@ import (
 
 var defaultShell = []string{"/bin/sh", "-c"}
 
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
 // state is a stage being built: its current image and configuration, and the ARGs in scope.
 type state struct {
 	j      *job
@@ -85,6 +87,10 @@ func (s *state) from(ctx context.Context) error {
 		return err
 	}
 	s.cfg, s.author = img.Config, img.Author
+	if !hasEnv(s.cfg.Env, "PATH") {
+		// As Docker's builder: a stage always has a PATH, for its steps and its image.
+		s.cfg.Env = append(append([]string{}, s.cfg.Env...), "PATH="+defaultPath)
+	}
 	if !strings.EqualFold(base, "scratch") {
 		fmt.Fprintf(s.r.out, " ---> %s\n", shortID(s.image))
 	}
