@@ -29,9 +29,8 @@ type Cache struct {
 }
 
 type cacheEntry struct {
-	Image    digest.Digest `json:"image"`
-	Created  time.Time     `json:"created"`
-	LastUsed time.Time     `json:"last_used"`
+	Image   digest.Digest `json:"image"`
+	Created time.Time     `json:"created"`
 }
 
 var bucketSteps = []byte("steps")
@@ -66,17 +65,12 @@ func (c *Cache) get(key string) (digest.Digest, bool) {
 	if e.Image == "" || !c.backend.HasImage(e.Image) {
 		return "", false
 	}
-	e.LastUsed = time.Now().UTC()
-	c.db.Update(func(tx *bolt.Tx) error {
-		b, _ := json.Marshal(e)
-		return tx.Bucket(bucketSteps).Put([]byte(key), b)
-	})
 	return e.Image, true
 }
 
 func (c *Cache) put(key string, id digest.Digest) error {
 	now := time.Now().UTC()
-	b, err := json.Marshal(cacheEntry{Image: id, Created: now, LastUsed: now})
+	b, err := json.Marshal(cacheEntry{Image: id, Created: now})
 	if err != nil {
 		return err
 	}
