@@ -102,8 +102,8 @@ func (b *Builder) Build(ctx context.Context, r io.Reader, o Options, out io.Writ
 	if len(stages) == 0 {
 		return "", errdefs.InvalidArgument(errors.New("Dockerfile parse error: no build stage in current context: a Dockerfile must begin with a 'FROM' instruction"))
 	}
-	b.cache.mu.Lock()
-	defer b.cache.mu.Unlock()
+	b.cache.mu.RLock()
+	defer b.cache.mu.RUnlock()
 	j := &job{b: b, opts: o, ctx: bc, lex: shell.NewLex(ast.EscapeToken), stages: stages, usedArgs: map[string]bool{}}
 	if !o.Quiet {
 		j.out = out

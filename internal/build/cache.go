@@ -25,7 +25,7 @@ type Cache struct {
 	db      *bolt.DB
 	mounts  string // RUN --mount=type=cache directories, one per cache id
 	backend Backend
-	mu      sync.Mutex // prune against builds
+	mu      sync.RWMutex // builds (readers) against prune
 }
 
 type cacheEntry struct {

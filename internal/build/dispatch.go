@@ -242,8 +242,14 @@ func (s *state) dispatch(ctx context.Context, c instructions.Command) error {
 	case *instructions.RunCommand:
 		return s.run(ctx, c)
 	case *instructions.CopyCommand:
+		if c.Link || c.Parents || len(c.ExcludePatterns) > 0 {
+			return fmt.Errorf("COPY --link, --parents and --exclude are not supported by this builder")
+		}
 		return s.copy(ctx, copyRequest{name: "COPY", sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod})
 	case *instructions.AddCommand:
+		if c.Link || len(c.ExcludePatterns) > 0 || c.Checksum != "" || c.KeepGitDir != nil || c.Unpack != nil {
+			return fmt.Errorf("ADD --link, --exclude, --checksum, --keep-git-dir and --unpack are not supported by this builder")
+		}
 		return s.copy(ctx, copyRequest{name: "ADD", sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true})
 	}
 	return fmt.Errorf("unsupported instruction %s", c.Name())

@@ -23,6 +23,11 @@ func (s *state) run(ctx context.Context, c *instructions.RunCommand) error {
 	if err := c.Expand(s.expand); err != nil { // the --mount options
 		return err
 	}
+	for _, f := range c.FlagsUsed {
+		if f != "mount" {
+			return fmt.Errorf("RUN --%s is not supported by this builder", f)
+		}
+	}
 	cmd := s.runCommand(c.ShellDependantCmdLine)
 	// Build args reach the command's environment (not the image's); those with a value are
 	// part of the history entry and of the cache key, as in Docker.
