@@ -224,6 +224,42 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		}
 	})
 
+	t.Run("ContextForms", func(t *testing.T) {
+		d := d.in(t)
+		dir := buildDir(t, map[string]string{
+			"custom.Dockerfile": "FROM scratch\nCOPY . /ctx/\n",
+			".dockerignore":     "logs/*.log\n!logs/keep.log\n",
+			"kept.txt":          "k", "logs/a.log": "a", "logs/keep.log": "keep",
+		})
+		for _, prog := range clients() {
+			r := d.runEnv([]string{"DOCKER_BUILDKIT=0"}, nil, prog, "build", "-q", "-f", filepath.Join(dir, "custom.Dockerfile"), "-t", "scratchy", dir)
+			if r.code != 0 {
+				t.Fatalf("%s build -f: %d %s", filepath.Base(prog), r.code, r.stderr)
+			}
+			// The image holds only the copied files: list them with busybox from another image.
+			out := d.must(dockerCLI, "image", "inspect", "-f", "{{len .RootFS.Layers}}", "scratchy")
+			if out != "1" {
+				t.Errorf("FROM scratch + COPY: %s layers", out)
+			}
+		}
+		files := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nCOPY --from=scratchy /ctx /ctx\n"})
+		d.must(berthBin(), "build", "-q", "-t", "listed", files)
+		if got := d.must(dockerCLI, "run", "--rm", "listed", "find", "/ctx", "-type", "f"); !strings.Contains(got, "/ctx/logs/keep.log") ||
+			strings.Contains(got, "a.log") || !strings.Contains(got, "/ctx/kept.txt") {
+			t.Errorf(".dockerignore: %s", got)
+		}
+		// A Dockerfile on stdin, with both CLIs.
+		for _, prog := range clients() {
+			r := d.runEnv([]string{"DOCKER_BUILDKIT=0"}, strings.NewReader("FROM busybox\nCMD [\"echo\", \"stdin\"]\n"), prog, "build", "-q", "-t", "fromstdin", "-")
+			if r.code != 0 {
+				t.Fatalf("%s build -: %d %s", filepath.Base(prog), r.code, r.stderr)
+			}
+			if got := d.must(dockerCLI, "run", "--rm", "fromstdin"); got != "stdin" {
+				t.Errorf("stdin: %q", got)
+			}
+		}
+	})
+
 	t.Run("ADDFromURL", func(t *testing.T) {
 		d := d.in(t)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
