@@ -62,11 +62,6 @@ func (b *Builder) Cache() *Cache { return b.cache }
 // Close releases the cache database.
 func (b *Builder) Close() error { return b.cache.db.Close() }
 
-// Result is a finished build.
-type Result struct {
-	ID digest.Digest
-}
-
 // Build reads a context tar from r and builds the Dockerfile in it, writing Docker's legacy
 // builder output to out. The built image is tagged with o.Tags.
 func (b *Builder) Build(ctx context.Context, r io.Reader, o Options, out io.Writer) (digest.Digest, error) {
@@ -180,16 +175,15 @@ type kv struct {
 
 // stageRun is one stage being built.
 type stageRun struct {
-	index   int
-	stage   instructions.Stage
-	deps    map[int]bool
-	done    chan struct{}
-	image   digest.Digest
-	err     error
-	out     io.Writer
-	first   int // the number of its first step
-	total   int
-	targets bool
+	index int
+	stage instructions.Stage
+	deps  map[int]bool
+	done  chan struct{}
+	image digest.Digest
+	err   error
+	out   io.Writer
+	first int // the number of its first step
+	total int
 }
 
 // run builds the stages the target needs, independent ones in parallel, and returns the
