@@ -189,7 +189,7 @@ func (b buildBackend) ContainerStep(ctx context.Context, o build.StepContainer) 
 	if o.Started != nil {
 		o.Started(id)
 	}
-	if o.Prepare != nil || o.WorkingDir != "" {
+	if o.Prepare != nil { // a command's working directory is made by the runtime
 		if err := b.prepare(ctx, id, o); err != nil {
 			return "", err
 		}
@@ -234,10 +234,11 @@ func (b buildBackend) prepare(ctx context.Context, id string, o build.StepContai
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	defer os.RemoveAll(b.d.execDir(id))
 	if err := snapshot.MountAll(mounts, dir); err != nil {
+		os.Remove(dir)
 		return err
 	}
+	defer os.Remove(dir)
 	defer snapshot.Unmount(dir)
 	if o.WorkingDir != "" {
 		if err := mkdirInRoot(dir, o.WorkingDir); err != nil {
