@@ -260,6 +260,32 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		}
 	})
 
+	t.Run("ParallelStagesBindEscape", func(t *testing.T) {
+		d := d.in(t)
+		// Each stage waits for the other through a shared cache mount: built one after the
+		// other, the first would give up (after 60 s) and fail the build.
+		wait := func(mine, theirs string) string {
+			return "RUN --mount=type=cache,id=rendezvous,target=/s touch /s/" + mine +
+				" && i=0; while [ ! -e /s/" + theirs + " ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; [ -e /s/" + theirs + " ] && echo " + mine + " >/" + mine
+		}
+		dir := buildDir(t, map[string]string{
+			"Dockerfile": "# escape=`\nFROM busybox AS left\n" + wait("left", "right") + "\nFROM busybox AS right\n" + wait("right", "left") +
+				"\nFROM busybox\nCOPY --from=left /left /\nCOPY --from=right /right /\n" +
+				"RUN --mount=type=bind,source=data,target=/src cat /src/f >/bound && `\n    echo continued >>/bound\n",
+			"data/f": "bound file\n",
+		})
+		r := d.run(berthBin(), "build", "--no-cache", "-t", "parallel", dir)
+		if r.code != 0 {
+			t.Fatalf("build: %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if got := d.must(dockerCLI, "run", "--rm", "parallel", "cat", "/left", "/right", "/bound"); got != "left\nright\nbound file\ncontinued" {
+			t.Errorf("files: %q", got)
+		}
+		if got := d.run(dockerCLI, "run", "--rm", "parallel", "ls", "/src"); got.code == 0 && strings.TrimSpace(got.stdout) != "" {
+			t.Errorf("the bind mount's content landed in the image: %q", got.stdout)
+		}
+	})
+
 	t.Run("ADDFromURL", func(t *testing.T) {
 		d := d.in(t)
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
