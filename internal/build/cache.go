@@ -157,20 +157,26 @@ func (c *Cache) Prune(ctx context.Context, all bool) (reclaimed int64, err error
 	}); err != nil {
 		return 0, err
 	}
-	// Leaves first: an image is removable once no other is built on it.
+	// Leaves first: an image is removable once no other is built on it (removing one may take
+	// its untagged parents with it; what is gone is counted at the end).
+	pending := map[digest.Digest]bool{}
+	for id := range images {
+		if r, ok := recs[id]; ok && !r.Tagged {
+			pending[id] = true
+		}
+	}
 	for removed := true; removed; {
 		removed = false
-		for id := range images {
-			r, ok := recs[id]
-			if !ok || r.Tagged {
-				delete(images, id)
-				continue
-			}
-			if c.backend.RemoveImage(ctx, id) == nil {
-				reclaimed += r.LayerSize
-				delete(images, id)
+		for id := range pending {
+			if !c.backend.HasImage(id) || c.backend.RemoveImage(ctx, id) == nil {
+				delete(pending, id)
 				removed = true
 			}
+		}
+	}
+	for id, r := range recs {
+		if !r.Tagged && !c.backend.HasImage(id) {
+			reclaimed += r.LayerSize
 		}
 	}
 	mounts, _ := os.ReadDir(c.mounts)

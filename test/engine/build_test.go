@@ -352,8 +352,13 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 	t.Run("BuilderPrune", func(t *testing.T) {
 		d := d.in(t)
 		r := d.run(berthBin(), "builder", "prune", "-af")
-		if r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space:") {
+		if r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space:") || strings.Contains(r.stdout, "space: 0B") {
 			t.Fatalf("prune: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		// Nothing is cached any more.
+		dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo one > /one\nENV A=b\n"})
+		if r := d.run(berthBin(), "build", dir); r.code != 0 || strings.Contains(r.stdout, "Using cache") {
+			t.Errorf("build after prune: %d\n%s", r.code, r.stdout)
 		}
 		// Tagged images survive.
 		if got := d.must(dockerCLI, "run", "--rm", "cached"); got != "changed" {
