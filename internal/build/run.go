@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -50,13 +51,10 @@ func (s *state) run(ctx context.Context, c *instructions.RunCommand) error {
 	if len(shown) > 0 {
 		createdBy = fmt.Sprintf("|%d %s %s", len(shown), strings.Join(shown, " "), createdBy)
 	}
-	mounts, exclude, err := s.runMounts(ctx, c)
+	mounts, exclude, mountKey, release, err := s.runMounts(ctx, c)
+	defer release()
 	if err != nil {
 		return err
-	}
-	var mountKey []string
-	for _, m := range instructions.GetMounts(c) {
-		mountKey = append(mountKey, fmt.Sprintf("%s:%s:%s:%s", m.Type, m.From, m.Source, m.Target))
 	}
 	return s.containerStep(ctx, createdBy, mountKey, StepContainer{
 		Cmd: cmd, Env: append(append([]string{}, s.cfg.Env...), argEnv...), Mounts: mounts, Exclude: exclude,
@@ -97,10 +95,16 @@ func hasEnv(env []string, k string) bool {
 // runMounts turns RUN --mount options into the container's mounts: a cache is a directory
 // kept by the builder, a bind a (read-only unless rw) path of the context or of a stage or
 // image, a secret one of the files `berth build --secret` sent, a tmpfs a tmpfs. The targets
-// never land in the layer.
-func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]mount.Mount, []string, error) {
-	var out []mount.Mount
-	var exclude []string
+// never land in the layer. keys are what the mounts add to the step's cache key (a bind's
+// content checksum); release unmounts the stages and images mounted for binds, once the
+// command has run.
+func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) (out []mount.Mount, exclude, keys []string, release func(), err error) {
+	var releases []func()
+	release = func() {
+		for _, r := range releases {
+			r()
+		}
+	}
 	for _, m := range instructions.GetMounts(c) {
 		target := m.Target
 		if target != "" && !path.IsAbs(target) {
@@ -119,7 +123,7 @@ func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]mo
 			sum := sha256.Sum256([]byte(id))
 			dir := filepath.Join(s.j.b.cache.mounts, hex.EncodeToString(sum[:8]))
 			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, release, err
 			}
 			if m.UID != nil || m.GID != nil {
 				uid, gid := -1, -1
@@ -138,20 +142,25 @@ func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]mo
 		case instructions.MountTypeBind:
 			root := s.j.ctx.dir
 			if m.From != "" {
-				dir, release, err := s.sourceRoot(ctx, m.From)
+				dir, rel, err := s.sourceRoot(ctx, m.From)
 				if err != nil {
-					return nil, nil, err
+					return nil, nil, nil, release, err
 				}
-				defer release()
+				releases = append(releases, rel)
 				root = dir
 			}
 			src, err := securejoin.SecureJoin(root, m.Source)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, nil, release, err
 			}
 			if _, err := os.Stat(src); err != nil {
-				return nil, nil, fmt.Errorf("RUN --mount=type=bind: source %q not found", m.Source)
+				return nil, nil, nil, release, fmt.Errorf("RUN --mount=type=bind: source %q not found", m.Source)
 			}
+			sum, err := checksum(copySource{path: src})
+			if err != nil {
+				return nil, nil, nil, release, err
+			}
+			keys = append(keys, "bind "+target+" "+sum)
 			out = append(out, mount.Mount{Type: mount.TypeBind, Source: src, Target: target, ReadOnly: m.ReadOnly})
 		case instructions.MountTypeSecret:
 			id := m.CacheID
@@ -166,11 +175,11 @@ func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]mo
 			}
 			src := filepath.Join(s.j.ctx.secrets, id)
 			if strings.Contains(id, "/") {
-				return nil, nil, fmt.Errorf("invalid secret id %q", id)
+				return nil, nil, nil, release, fmt.Errorf("invalid secret id %q", id)
 			}
 			if _, err := os.Stat(src); err != nil {
 				if m.Required {
-					return nil, nil, fmt.Errorf("secret %s: not provided (berth build --secret id=%s,src=FILE)", id, id)
+					return nil, nil, nil, release, fmt.Errorf("secret %s: not provided (berth build --secret id=%s,src=FILE)", id, id)
 				}
 				continue
 			}
@@ -178,9 +187,17 @@ func (s *state) runMounts(ctx context.Context, c *instructions.RunCommand) ([]mo
 		case instructions.MountTypeTmpfs:
 			out = append(out, mount.Mount{Type: mount.TypeTmpfs, Target: target})
 		default:
-			return nil, nil, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
+			return nil, nil, nil, release, fmt.Errorf("RUN --mount=type=%s is not supported", m.Type)
 		}
 		exclude = append(exclude, target)
+		keys = append(keys, fmt.Sprintf("%s:%s:%s:%s:%v:%s:%s:%s", m.Type, m.CacheID, m.Source, target, m.ReadOnly, optNum(m.UID), optNum(m.GID), optNum(m.Mode)))
 	}
-	return out, exclude, nil
+	return out, exclude, keys, release, nil
+}
+
+func optNum(p *uint64) string {
+	if p == nil {
+		return "-"
+	}
+	return strconv.FormatUint(*p, 10)
 }

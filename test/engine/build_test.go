@@ -284,6 +284,17 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		if got := d.run(dockerCLI, "run", "--rm", "parallel", "ls", "/src"); got.code == 0 && strings.TrimSpace(got.stdout) != "" {
 			t.Errorf("the bind mount's content landed in the image: %q", got.stdout)
 		}
+		// A bound file is part of the step's cache key; a bind from a stage sees that stage.
+		os.WriteFile(filepath.Join(dir, "data", "f"), []byte("changed file\n"), 0o644)
+		df, _ := os.ReadFile(filepath.Join(dir, "Dockerfile"))
+		os.WriteFile(filepath.Join(dir, "Dockerfile"), append(df, []byte("RUN --mount=type=bind,from=left,source=/left,target=/l cat /l >/from-left\n")...), 0o644)
+		r = d.run(berthBin(), "build", "-t", "parallel", dir)
+		if r.code != 0 {
+			t.Fatalf("rebuild: %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if got := d.must(dockerCLI, "run", "--rm", "parallel", "cat", "/bound", "/from-left"); got != "changed file\ncontinued\nleft" {
+			t.Errorf("after the bound file changed: %q", got)
+		}
 	})
 
 	t.Run("ADDFromURL", func(t *testing.T) {
