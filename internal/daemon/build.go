@@ -66,8 +66,12 @@ type buildBackend struct{ d *Daemon }
 
 func (b buildBackend) BaseImage(ctx context.Context, ref string, pull bool, out io.Writer) (digest.Digest, error) {
 	if !pull {
-		if img, err := b.d.images.Resolve(ctx, ref); err == nil {
+		img, err := b.d.images.Resolve(ctx, ref)
+		if err == nil {
 			return img.ID, nil
+		}
+		if !errdefs.Is(err, errdefs.KindNotFound) {
+			return "", err
 		}
 	}
 	named, err := image.ParseReference(ref)

@@ -366,6 +366,9 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		if r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space:") || strings.Contains(r.stdout, "space: 0B") {
 			t.Fatalf("prune: %d %s %s", r.code, r.stdout, r.stderr)
 		}
+		if r := d.run(dockerCLI, "builder", "prune", "-f"); r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space:") {
+			t.Errorf("docker builder prune: %d %s %s", r.code, r.stdout, r.stderr)
+		}
 		// Nothing is cached any more.
 		dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo one > /one\nENV A=b\n"})
 		if r := d.run(berthBin(), "build", dir); r.code != 0 || strings.Contains(r.stdout, "Using cache") {
