@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -93,7 +94,10 @@ func (s *state) copy(ctx context.Context, req copyRequest) error {
 		}
 	}
 	dest := req.sd.DestPath
-	destIsDir := strings.HasSuffix(dest, "/") || dest == "." || len(sources) > 1
+	destIsDir := strings.HasSuffix(dest, "/") || dest == "." || strings.HasSuffix(dest, "/.")
+	if len(sources) > 1 && !destIsDir {
+		return fmt.Errorf("When using %s with more than one source file, the destination must be a directory and end with a /", req.name)
+	}
 	if !path.IsAbs(dest) {
 		base := s.cfg.WorkingDir
 		if base == "" {
@@ -161,6 +165,9 @@ func matchSources(root, pattern string, inContext bool) ([]copySource, error) {
 		return nil, err
 	}
 	if len(matches) == 0 {
+		if strings.ContainsAny(pattern, "*?[") {
+			return nil, errors.New("no source files were specified")
+		}
 		if inContext {
 			return nil, fmt.Errorf("file not found in build context or excluded by .dockerignore: stat %s: file does not exist", pattern)
 		}
@@ -172,10 +179,10 @@ func matchSources(root, pattern string, inContext bool) ([]copySource, error) {
 		var p string
 		if inContext {
 			if p, err = filepath.EvalSymlinks(m); err != nil {
-				return nil, fmt.Errorf("forbidden path outside the build context: %s: %v", pattern, err)
+				return nil, fmt.Errorf("%s: %w", pattern, errors.Unwrap(err))
 			}
 			if r, err := filepath.Rel(realRoot, p); err != nil || r == ".." || strings.HasPrefix(r, "../") {
-				return nil, fmt.Errorf("forbidden path outside the build context: %s (a symlink leads to %s)", pattern, p)
+				return nil, fmt.Errorf("forbidden path outside the build context: %s (through a symlink)", pattern)
 			}
 		} else if p, err = securejoin.SecureJoin(root, rel); err != nil {
 			return nil, err

@@ -324,7 +324,9 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 			{"unknown", "FROM busybox\nFOO bar\n", "Dockerfile parse error line 2: unknown instruction: FOO", 1},
 			{"parse", "FROM busybox\nHEALTHCHECK --interval=bogus CMD true\n", "Dockerfile parse error line 2", 1},
 			{"outside", "FROM busybox\nCOPY ../secret /x\n", "forbidden path outside the build context: ../secret (Dockerfile line 2)", 1},
-			{"symlink", "FROM busybox\nCOPY link/secret /x\n", "forbidden path outside the build context: link/secret", 1},
+			{"symlink", "FROM busybox\nCOPY link/secret /x\n", "forbidden path outside the build context: link/secret (through a symlink) (Dockerfile line 2)", 1},
+			{"multisource", "FROM busybox\nCOPY Dockerfile Dockerfile /x\n", "When using COPY with more than one source file, the destination must be a directory and end with a / (Dockerfile line 2)", 1},
+			{"noglob", "FROM busybox\nCOPY *.nothing /x/\n", "COPY failed: no source files were specified (Dockerfile line 2)", 1},
 			{"failing", "FROM busybox\nRUN echo visible output && exit 3\n", "The command '/bin/sh -c echo visible output && exit 3' returned a non-zero code: 3", 3},
 		}
 		for _, c := range cases {
