@@ -88,6 +88,8 @@ func (b buildBackend) BaseImage(ctx context.Context, ref string, pull bool, out 
 	report := func() distribution.Output {
 		return func(m distribution.Message) {
 			switch {
+			case m.Bar != "" || m.Status == "Downloading" || m.Status == "Extracting" || m.Status == "Waiting":
+				// Progress ticks: the build's text stream keeps only the milestones.
 			case m.Status != "" && m.ID != "":
 				fmt.Fprintf(out, "%s: %s\n", m.ID, m.Status)
 			case m.Status != "":

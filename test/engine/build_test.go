@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -294,6 +295,21 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		}
 		if got := d.must(dockerCLI, "run", "--rm", "parallel", "cat", "/bound", "/from-left"); got != "changed file\ncontinued\nleft" {
 			t.Errorf("after the bound file changed: %q", got)
+		}
+	})
+
+	t.Run("FROMPullsMissingImage", func(t *testing.T) {
+		d := d.in(t)
+		reg := startRegistry(t, "")
+		ref := reg.host + "/build/base:1"
+		pushTo(t, ref, busyboxImage(t, runtime.GOARCH))
+		dir := buildDir(t, map[string]string{"Dockerfile": "FROM " + ref + "\nRUN echo \"$BUILT_FOR\" > /p\n"})
+		r := d.run(berthBin(), "build", "-t", "pulled", dir)
+		if r.code != 0 || !strings.Contains(r.stdout, "Status: Downloaded newer image for "+ref) {
+			t.Fatalf("build: %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+		if got := d.must(dockerCLI, "run", "--rm", "pulled", "cat", "/p"); got != runtime.GOARCH {
+			t.Errorf("RUN in the pulled base: %q", got)
 		}
 	})
 
