@@ -99,7 +99,7 @@ func (b *Builder) Build(ctx context.Context, r io.Reader, o Options, out io.Writ
 	}
 	b.cache.mu.RLock()
 	defer b.cache.mu.RUnlock()
-	j := &job{b: b, opts: o, ctx: bc, lex: shell.NewLex(ast.EscapeToken), stages: stages, usedArgs: map[string]bool{}}
+	j := &job{b: b, opts: o, ctx: bc, escape: ast.EscapeToken, stages: stages, usedArgs: map[string]bool{}}
 	if !o.Quiet {
 		j.out = out
 	} else {
@@ -160,7 +160,7 @@ type job struct {
 	b        *Builder
 	opts     Options
 	ctx      *buildContext
-	lex      *shell.Lex
+	escape   rune // the Dockerfile's escape token: each stage expands words with a lexer of its own (one is not safe for concurrent use)
 	stages   []instructions.Stage
 	out      io.Writer
 	mu       sync.Mutex
@@ -364,7 +364,7 @@ func (j *job) metaEnv() []string {
 }
 
 func (j *job) expandMeta(word string) (string, error) {
-	s, _, err := j.lex.ProcessWord(word, shell.EnvsFromSlice(j.metaEnv()))
+	s, _, err := shell.NewLex(j.escape).ProcessWord(word, shell.EnvsFromSlice(j.metaEnv()))
 	return s, err
 }
 

@@ -27,6 +27,7 @@ type state struct {
 	j      *job
 	r      *stageRun
 	runs   []*stageRun
+	lex    *shell.Lex
 	image  digest.Digest
 	cfg    dockerspec.DockerOCIImageConfig
 	author string
@@ -35,7 +36,7 @@ type state struct {
 }
 
 func (j *job) buildStage(ctx context.Context, r *stageRun, runs []*stageRun) (digest.Digest, error) {
-	s := &state{j: j, r: r, runs: runs}
+	s := &state{j: j, r: r, runs: runs, lex: shell.NewLex(j.escape)}
 	step := r.first
 	fmt.Fprintf(r.out, "Step %d/%d : %s\n", step, r.total, r.stage.SourceCode)
 	if err := s.from(ctx); err != nil {
@@ -132,7 +133,7 @@ func (s *state) env() []string {
 }
 
 func (s *state) expand(word string) (string, error) {
-	out, _, err := s.j.lex.ProcessWord(word, shell.EnvsFromSlice(s.env()))
+	out, _, err := s.lex.ProcessWord(word, shell.EnvsFromSlice(s.env()))
 	return out, err
 }
 

@@ -378,6 +378,19 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		}
 	})
 
+	t.Run("RemoveReleasesSteps", func(t *testing.T) {
+		d := d.in(t)
+		dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo unique-to-rmi > /u\nENV U=1\nCMD [\"cat\", \"/u\"]\n"})
+		d.must(berthBin(), "build", "-q", "-t", "removable", dir)
+		out := d.must(dockerCLI, "rmi", "removable")
+		if n := strings.Count(out, "Deleted: sha256:"); n != 3 {
+			t.Errorf("rmi deleted %d images, want the image and its 2 steps:\n%s", n, out)
+		}
+		if got := d.must(dockerCLI, "run", "--rm", "busybox", "echo", "base intact"); got != "base intact" {
+			t.Errorf("busybox: %q", got)
+		}
+	})
+
 	t.Run("BuilderPrune", func(t *testing.T) {
 		d := d.in(t)
 		r := d.run(berthBin(), "builder", "prune", "-af")
