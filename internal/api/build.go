@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,6 +70,15 @@ func buildOptions(r *http.Request) (build.Options, error) {
 	if v := q.Get("labels"); v != "" {
 		if err := json.Unmarshal([]byte(v), &o.Labels); err != nil {
 			return o, errdefs.InvalidArgument(fmt.Errorf("invalid labels: %w", err))
+		}
+	}
+	if h := r.Header.Get("X-Registry-Config"); h != "" {
+		b, err := base64.URLEncoding.DecodeString(h)
+		if err != nil {
+			b, err = base64.RawURLEncoding.DecodeString(strings.TrimRight(h, "="))
+		}
+		if err == nil {
+			json.Unmarshal(b, &o.Auths) // unreadable credentials are no credentials, as dockerd
 		}
 	}
 	if v := q.Get("version"); v == "2" {

@@ -12,14 +12,15 @@ import (
 	"github.com/berthproject/berth/internal/image"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/opencontainers/go-digest"
 )
 
 // Backend is what the builder needs of the engine.
 type Backend interface {
 	// BaseImage resolves a FROM reference to an image ID, pulling it when it is missing (or
-	// always, with pull); pull progress goes to out.
-	BaseImage(ctx context.Context, ref string, pull bool, out io.Writer) (digest.Digest, error)
+	// always, with pull) with the matching credentials of auths; pull progress goes to out.
+	BaseImage(ctx context.Context, ref string, pull bool, auths map[string]registry.AuthConfig, out io.Writer) (digest.Digest, error)
 	// Scratch is the empty image of `FROM scratch`.
 	Scratch(ctx context.Context) (digest.Digest, error)
 	ImageConfig(ctx context.Context, id digest.Digest) (dockerspec.DockerOCIImage, error)

@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -34,6 +35,8 @@ type Options struct {
 	Target      string
 	NetworkMode string
 	Platform    string
+	// Auths are the client's registry credentials (X-Registry-Config), for pulling base images.
+	Auths map[string]registry.AuthConfig
 }
 
 // Builder builds images; one serves every build of a daemon.

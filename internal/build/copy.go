@@ -50,7 +50,7 @@ func (s *state) sourceRoot(ctx context.Context, from string) (string, func(), er
 		id = s.runs[k].image
 	} else {
 		var err error
-		if id, err = s.j.b.backend.BaseImage(ctx, from, false, s.r.out); err != nil {
+		if id, err = s.j.b.backend.BaseImage(ctx, from, false, s.j.opts.Auths, s.r.out); err != nil {
 			return "", nil, err
 		}
 	}

@@ -79,7 +79,7 @@ func (s *state) from(ctx context.Context) error {
 			return err
 		}
 	default:
-		if s.image, err = b.BaseImage(ctx, base, s.j.opts.Pull, s.r.out); err != nil {
+		if s.image, err = b.BaseImage(ctx, base, s.j.opts.Pull, s.j.opts.Auths, s.r.out); err != nil {
 			return err
 		}
 	}

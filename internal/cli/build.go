@@ -94,6 +94,7 @@ func runBuild(cmd *cobra.Command, e *env, f *buildFlags, path string) error {
 		return statusError{status: 1, err: err}
 	}
 	opts.Dockerfile = dockerfile
+	opts.AuthConfigs = allCredentials()
 	c, err := e.client()
 	if err != nil {
 		return err

@@ -19,9 +19,11 @@ import (
 	"github.com/berthproject/berth/internal/pathsafe"
 	"github.com/berthproject/berth/internal/snapshot"
 	"github.com/distribution/reference"
+	"github.com/google/go-containerregistry/pkg/authn"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/moby/moby/api/pkg/stdcopy"
 	ctypes "github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/registry"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -64,7 +66,7 @@ func (d *Daemon) BuildPrune(ctx context.Context, all bool) (int64, error) {
 // buildBackend is the engine as the builder sees it.
 type buildBackend struct{ d *Daemon }
 
-func (b buildBackend) BaseImage(ctx context.Context, ref string, pull bool, out io.Writer) (digest.Digest, error) {
+func (b buildBackend) BaseImage(ctx context.Context, ref string, pull bool, auths map[string]registry.AuthConfig, out io.Writer) (digest.Digest, error) {
 	if !pull {
 		img, err := b.d.images.Resolve(ctx, ref)
 		if err == nil {
@@ -97,7 +99,7 @@ func (b buildBackend) BaseImage(ctx context.Context, ref string, pull bool, out 
 			}
 		}
 	}
-	if err := b.d.PullImage(ctx, name, tag, distribution.PullOptions{}, report); err != nil {
+	if err := b.d.PullImage(ctx, name, tag, distribution.PullOptions{Auth: authFor(auths, reference.Domain(named))}, report); err != nil {
 		return "", err
 	}
 	img, err := b.d.images.Resolve(ctx, ref)
@@ -310,4 +312,20 @@ func mkdirInRoot(rootfs, dir string) error {
 		return err
 	}
 	return h.Close()
+}
+
+// authFor picks a registry's credentials among a build's, keyed as docker's config.json keys
+// them (Docker Hub as "https://index.docker.io/v1/", others by host, with or without a scheme).
+func authFor(auths map[string]registry.AuthConfig, host string) authn.Authenticator {
+	key := host
+	if host == "docker.io" {
+		key = "https://index.docker.io/v1/"
+	}
+	for _, k := range []string{key, "https://" + key, "http://" + key} {
+		if ac, ok := auths[k]; ok && ac != (registry.AuthConfig{}) {
+			return authn.FromConfig(authn.AuthConfig{Username: ac.Username, Password: ac.Password, Auth: ac.Auth,
+				IdentityToken: ac.IdentityToken, RegistryToken: ac.RegistryToken})
+		}
+	}
+	return nil
 }

@@ -8,8 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
 
 // buildDir writes files (name -> content) into a new context directory.
@@ -310,6 +315,40 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		}
 		if got := d.must(dockerCLI, "run", "--rm", "pulled", "cat", "/p"); got != runtime.GOARCH {
 			t.Errorf("RUN in the pulled base: %q", got)
+		}
+	})
+
+	t.Run("FROMPrivateWithLogin", func(t *testing.T) {
+		d := d.in(t)
+		htpasswd, err := exec.LookPath("htpasswd")
+		if err != nil {
+			t.Skip("htpasswd (apache2-utils) is not installed")
+		}
+		dir := t.TempDir()
+		pw := filepath.Join(dir, "htpasswd")
+		if out, err := exec.Command(htpasswd, "-Bbc", pw, "alice", "s3cret").CombinedOutput(); err != nil {
+			t.Fatalf("htpasswd: %v %s", err, out)
+		}
+		reg := startRegistry(t, "auth:\n  htpasswd:\n    realm: test\n    path: "+pw+"\n")
+		ref := reg.host + "/private/base:1"
+		r, _ := name.ParseReference(ref, name.Insecure)
+		if err := remote.Write(r, busyboxImage(t, runtime.GOARCH), remote.WithAuth(&authn.Basic{Username: "alice", Password: "s3cret"})); err != nil {
+			t.Fatal(err)
+		}
+		env := []string{"BERTH_CONFIG=" + filepath.Join(dir, "berth")}
+		// berth first: it also reads docker's credentials, which docker's login would store.
+		for i, cli := range []string{berthBin(), dockerCLI} {
+			ctx := buildDir(t, map[string]string{"Dockerfile": "FROM " + ref + "\nRUN echo " + strconv.Itoa(i) + " > /i\n"})
+			if r := d.runEnv(append(env, "DOCKER_BUILDKIT=0"), nil, cli, "build", "-q", ctx); r.code == 0 {
+				t.Errorf("%s: a private base was pulled without credentials", filepath.Base(cli))
+			}
+			if r := d.runEnv(env, strings.NewReader("s3cret\n"), cli, "login", "-u", "alice", "--password-stdin", reg.host); r.code != 0 {
+				t.Fatalf("login: %d %s", r.code, r.stderr)
+			}
+			if r := d.runEnv(append(env, "DOCKER_BUILDKIT=0"), nil, cli, "build", "-q", ctx); r.code != 0 {
+				t.Errorf("%s: build after login: %d %s%s", filepath.Base(cli), r.code, r.stdout, r.stderr)
+			}
+			d.must(cli, "rmi", ref)
 		}
 	})
 
