@@ -337,7 +337,9 @@ func (s *state) containerStep(ctx context.Context, createdBy string, keyParts []
 	var started string
 	sc.Parent, sc.Output = s.image, s.r.out
 	sc.WorkingDir, sc.User = s.cfg.WorkingDir, s.cfg.User
-	sc.NetworkMode = s.j.opts.NetworkMode
+	if sc.NetworkMode == "" {
+		sc.NetworkMode = s.j.opts.NetworkMode
+	}
 	sc.Started = func(id string) {
 		started = id
 		fmt.Fprintf(s.r.out, " ---> Running in %s\n", id[:12])

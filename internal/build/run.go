@@ -25,7 +25,7 @@ func (s *state) run(ctx context.Context, c *instructions.RunCommand) error {
 		return err
 	}
 	for _, f := range c.FlagsUsed {
-		if f != "mount" {
+		if f != "mount" && f != "network" {
 			return fmt.Errorf("RUN --%s is not supported by this builder", f)
 		}
 	}
@@ -56,8 +56,13 @@ func (s *state) run(ctx context.Context, c *instructions.RunCommand) error {
 	if err != nil {
 		return err
 	}
+	network := s.j.opts.NetworkMode
+	if n := instructions.GetNetwork(c); n != instructions.NetworkDefault {
+		network = n // none or host, for this command only
+		mountKey = append(mountKey, "network="+n)
+	}
 	return s.containerStep(ctx, createdBy, mountKey, StepContainer{
-		Cmd: cmd, Env: append(append([]string{}, s.cfg.Env...), argEnv...), Mounts: mounts, Exclude: exclude,
+		Cmd: cmd, Env: append(append([]string{}, s.cfg.Env...), argEnv...), Mounts: mounts, Exclude: exclude, NetworkMode: network,
 	})
 }
 

@@ -207,6 +207,8 @@ COPY --from=one /one.txt /
 COPY --from=two /two.txt /
 RUN --mount=type=cache,target=/cache echo cached > /cache/f && cat /cache/f > /from-cache
 RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
+RUN grep -c : /proc/net/dev > /nics-default
+RUN --network=none grep -c : /proc/net/dev > /nics-none
 `,
 		})
 		secret := filepath.Join(t.TempDir(), "tok")
@@ -217,6 +219,10 @@ RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-seen
 		}
 		if got := d.must(dockerCLI, "run", "--rm", "multi", "cat", "/one.txt", "/two.txt", "/from-cache", "/secret-seen"); got != "one\ntwo 2\ncached\ntopsecret" {
 			t.Errorf("files: %q", got)
+		}
+		// RUN is on the build's network (the default bridge: lo and eth0); --network=none has lo only.
+		if got := d.must(dockerCLI, "run", "--rm", "multi", "cat", "/nics-default", "/nics-none"); got != "2\n1" {
+			t.Errorf("interfaces seen by RUN (default, none): %q", got)
 		}
 		if got := d.run(dockerCLI, "run", "--rm", "multi", "ls", "/run/secrets/tok"); got.code == 0 {
 			t.Errorf("the secret landed in the image")
