@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -420,6 +421,40 @@ RUN --network=none grep -c : /proc/net/dev > /nics-none
 			t.Fatalf("the daemon is down: %v", err)
 		} else {
 			resp.Body.Close()
+		}
+	})
+
+	t.Run("ClientGoneStopsTheBuild", func(t *testing.T) {
+		d := d.in(t)
+		dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo started; sleep 600\n"})
+		cmd := exec.Command(berthBin(), "build", "-t", "abandoned", dir)
+		cmd.Env = append(os.Environ(), "BERTH_HOST="+d.host())
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Once the command runs, the client goes away (killed by its pid).
+		buf := make([]byte, 4096)
+		seen := ""
+		for !strings.Contains(seen, "started") {
+			n, err := out.Read(buf)
+			if err != nil {
+				t.Fatalf("build output ended early: %q", seen)
+			}
+			seen += string(buf[:n])
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		// The daemon stops the step and removes its container; nothing is tagged.
+		deadline := time.Now().Add(60 * time.Second)
+		for d.must(dockerCLI, "ps", "-aq") != "" {
+			if time.Now().After(deadline) {
+				t.Fatalf("the build's container is still there: %s", d.must(dockerCLI, "ps", "-a"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if r := d.run(dockerCLI, "image", "inspect", "abandoned"); r.code == 0 {
+			t.Error("an abandoned build tagged its image")
 		}
 	})
 
