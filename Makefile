@@ -12,7 +12,7 @@ VERSION   ?= 0.1.0-dev
 COMMIT    := $(shell git rev-parse --short HEAD 2>/dev/null)
 LDVERSION := -X github.com/berthproject/berth/internal/version.Version=$(VERSION) -X github.com/berthproject/berth/internal/version.GitCommit=$(COMMIT)
 
-.PHONY: all build deps up test unit integration lint fmt vet staticcheck scripts conformance-runtime bench-runtime bench-engine bench-files bench-net bench compat install clean
+.PHONY: all build deps up test unit integration lint fmt vet staticcheck scripts conformance-runtime bench-runtime bench-engine bench-files bench-net bench-build bench compat install clean
 
 all: build
 
@@ -94,7 +94,11 @@ bench-files: build
 bench-net: build
 	bash hack/bench-net.sh
 
-bench: bench-runtime bench-engine bench-files bench-net
+# bench-build: berth build against dockerd's legacy builder (and BuildKit if usable); see issue 7.
+bench-build: build
+	bash hack/bench-build.sh
+
+bench: bench-runtime bench-engine bench-files bench-net bench-build
 
 # compat: the official docker CLI against a private dockerd and berthd, scenario by scenario;
 # prints the differences (COMPAT_FLAGS=--strict fails on any; --doc updates docs/compatibility.md).

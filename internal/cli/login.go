@@ -109,6 +109,29 @@ func credentials(host string) (registry.AuthConfig, bool) {
 	return registry.AuthConfig{}, false
 }
 
+// allCredentials are every stored login (berth's file first), for a build's base images.
+func allCredentials() map[string]registry.AuthConfig {
+	out := map[string]registry.AuthConfig{}
+	for _, p := range credFiles() {
+		cf, err := readConfigFile(p)
+		if err != nil {
+			continue
+		}
+		for k := range cf.auths {
+			host := strings.TrimPrefix(strings.TrimPrefix(k, "https://"), "http://")
+			if k == dockerHubAuthKey {
+				host = ""
+			}
+			if _, seen := out[k]; !seen {
+				if ac, ok := credentials(host); ok {
+					out[k] = ac
+				}
+			}
+		}
+	}
+	return out
+}
+
 // encodedAuth is the X-Registry-Auth header for a registry host ("" without credentials).
 func encodedAuth(host string) string {
 	ac, ok := credentials(host)

@@ -125,15 +125,21 @@ func commitConfig(base ocispec.ImageConfig, c *container.Container, over *ctypes
 // writeLayer writes an overlay upper directory as a layer tar: whiteout devices become ".wh."
 // files, opaque directories get ".wh..wh..opq"; Docker's init-layer paths are left out.
 func writeLayer(ctx context.Context, tw *tar.Writer, upper string) error {
+	return writeLayerExcept(ctx, tw, upper, nil)
+}
+
+// writeLayerExcept is writeLayer leaving out the paths of skip too (a build step's mount
+// targets).
+func writeLayerExcept(ctx context.Context, tw *tar.Writer, upper string, skip map[string]bool) error {
 	root, err := os.Open(upper)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	return layerDir(ctx, tw, int(root.Fd()), "")
+	return layerDir(ctx, tw, int(root.Fd()), "", skip)
 }
 
-func layerDir(ctx context.Context, tw *tar.Writer, dirfd int, rel string) error {
+func layerDir(ctx context.Context, tw *tar.Writer, dirfd int, rel string, skip map[string]bool) error {
 	fd, err := unix.Openat(dirfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
@@ -150,7 +156,7 @@ func layerDir(ctx context.Context, tw *tar.Writer, dirfd int, rel string) error 
 			return err
 		}
 		p := rel + "/" + n
-		if initPaths[p] {
+		if initPaths[p] || skip[p] {
 			continue
 		}
 		var st unix.Stat_t
@@ -190,7 +196,7 @@ func layerDir(ctx context.Context, tw *tar.Writer, dirfd int, rel string) error 
 				return err
 			}
 		}
-		err = layerDir(ctx, tw, sub, p)
+		err = layerDir(ctx, tw, sub, p, skip)
 		unix.Close(sub)
 		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)

@@ -16,10 +16,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthproject/berth/internal/archive"
 	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/build"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
 	"github.com/berthproject/berth/internal/events"
@@ -56,6 +58,9 @@ type Daemon struct {
 	restarts   restartState   // restart policies' backoff and pending restarts
 	net        *netController // the default bridge network (nil with -b none)
 	volumes    *volume.Store
+	buildOnce  sync.Once // the builder (build.go), opened on first use
+	build      *build.Builder
+	buildErr   error
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -129,6 +134,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 // Close releases the stores.
 func (d *Daemon) Close() error {
 	d.execTrash.Wait()
+	if d.build != nil {
+		d.build.Close()
+	}
 	d.images.Close()
 	if d.net != nil {
 		d.net.db.Close()

@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -38,23 +39,18 @@ func (s *Service) config(id digest.Digest) (ocispec.Image, error) {
 	return img, json.Unmarshal(b, &img)
 }
 
-// healthcheck reads the Docker extension the OCI config type drops: the image's HEALTHCHECK.
-func (s *Service) healthcheck(id digest.Digest) *dockerspec.HealthcheckConfig {
-	var img dockerspec.DockerOCIImage
-	if err := s.readJSON(id, &img); err != nil {
-		return nil
-	}
-	return img.Config.Healthcheck
-}
-
 // List answers GET /images/json: one summary per image, newest first.
 func (s *Service) List(ctx context.Context) ([]imagetypes.Summary, error) {
 	var out []imagetypes.Summary
 	err := s.store.db.View(func(tx *bolt.Tx) error {
+		children := childCounts(tx)
 		return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
 			var r Record
 			if err := json.Unmarshal(v, &r); err != nil {
 				return err
+			}
+			if intermediate(tx, r, children) {
+				return nil // as Docker's `images` without -a
 			}
 			tags := []string{}
 			for _, t := range tagsOf(tx, r.ID) {
@@ -96,8 +92,7 @@ func (s *Service) Inspect(ctx context.Context, name string) (*imagetypes.Inspect
 	}
 	resp := &imagetypes.InspectResponse{
 		ID: r.ID.String(), RepoTags: []string{}, RepoDigests: familiarAll(r.RepoDigests),
-		Config: &dockerspec.DockerOCIImageConfig{ImageConfig: img.Config,
-			DockerOCIImageConfigExt: dockerspec.DockerOCIImageConfigExt{Healthcheck: s.healthcheck(r.ID)}},
+		Config:       s.dockerConfig(r.ID, img.Config),
 		Architecture: img.Architecture, Os: img.OS, Size: r.Size, Author: img.Author,
 		RootFS: imagetypes.RootFS{Type: img.RootFS.Type},
 	}
@@ -187,6 +182,13 @@ func (s *Service) Delete(ctx context.Context, name string, force bool, users Ima
 				keep = true
 			}
 		}
+		// An image others were built on stays (untagged) as long as they do; by ID it is refused.
+		if childCounts(tx)[r.ID] > 0 {
+			if byRef == "" && !keep {
+				return errdefs.Conflict(fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images", shortID(r.ID)))
+			}
+			keep = true
+		}
 		for _, t := range tags {
 			if err := tx.Bucket(bucketTags).Delete([]byte(t)); err != nil {
 				return err
@@ -218,8 +220,38 @@ func (s *Service) Delete(ctx context.Context, name string, force bool, users Ima
 		})
 	})
 	s.release(ctx, *removed, shared)
-	return out, nil
+	return append(out, s.releaseParents(ctx, removed.Parent, users)...), nil
 }
+
+// releaseParents removes the untagged build steps below a removed image that nothing else uses
+// any more, as Docker removes a built image's intermediate images with it.
+func (s *Service) releaseParents(ctx context.Context, id digest.Digest, users ImageUser) []imagetypes.DeleteResponse {
+	var out []imagetypes.DeleteResponse
+	for id != "" && id != scratchParent {
+		if users != nil {
+			if c, _ := users(id.String()); c != "" {
+				break
+			}
+		}
+		var r Record
+		err := s.store.db.Update(func(tx *bolt.Tx) error {
+			var ok bool
+			if r, ok = getRecord(tx, id); !ok || r.Parent == "" || len(tagsOf(tx, id)) > 0 || childCounts(tx)[id] > 0 {
+				return errKeep
+			}
+			return tx.Bucket(bucketImages).Delete([]byte(id))
+		})
+		if err != nil {
+			break
+		}
+		out = append(out, imagetypes.DeleteResponse{Deleted: id.String()})
+		s.release(ctx, r, false)
+		id = r.Parent
+	}
+	return out
+}
+
+var errKeep = errors.New("kept")
 
 func shortID(d digest.Digest) string {
 	e := d.Encoded()
@@ -250,9 +282,10 @@ func (s *Service) Resolve(ctx context.Context, name string) (*Resolved, error) {
 	if err != nil {
 		return nil, err
 	}
-	var img dockerspec.DockerOCIImage // the OCI config with Docker's extensions (HEALTHCHECK)
-	if err := s.readJSON(r.ID, &img); err != nil {
+	img, err := s.config(r.ID)
+	if err != nil {
 		return nil, err
 	}
-	return &Resolved{ID: r.ID, ChainID: r.ChainID, Config: img.Config.ImageConfig, Healthcheck: img.Config.Healthcheck, Size: r.Size}, nil
+	full := s.dockerConfig(r.ID, img.Config)
+	return &Resolved{ID: r.ID, ChainID: r.ChainID, Config: img.Config, Size: r.Size, Healthcheck: full.Healthcheck}, nil
 }

@@ -186,10 +186,10 @@ func decompress(r io.Reader) (io.Reader, error) {
 	return br, nil
 }
 
-// writeImage stores an image's config and manifest (over layers already in the content store)
+// writeImage stores an image's config (an ocispec.Image, or Docker's extension of it) and manifest (over layers already in the content store)
 // and then its record, tagged ref when given: the record comes last, so an interrupted write
 // leaves no visible image. rec brings the chain ID, creation time and size.
-func (s *Service) writeImage(ctx context.Context, img ocispec.Image, layers []ocispec.Descriptor, rec Record, ref interface{ String() string }) (digest.Digest, error) {
+func (s *Service) writeImage(ctx context.Context, img any, layers []ocispec.Descriptor, rec Record, ref interface{ String() string }) (digest.Digest, error) {
 	cfgJSON, err := json.Marshal(img)
 	if err != nil {
 		return "", err

@@ -40,6 +40,7 @@ type Record struct {
 	Size        int64         `json:"size"` // unpacked size
 	LastTagTime time.Time     `json:"last_tag_time,omitempty"`
 	RepoDigests []string      `json:"repo_digests,omitempty"` // "docker.io/library/busybox@sha256:…" it was pulled by
+	Parent      digest.Digest `json:"parent,omitempty"`       // the image a build step was made on
 }
 
 type store struct {
