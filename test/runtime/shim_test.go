@@ -92,7 +92,11 @@ func TestShimLogsAndExit(t *testing.T) {
 	if got["stdout"] != "to-stdout\n" || got["stderr"] != "to-stderr\n" {
 		t.Errorf("log: %v", got)
 	}
-	// The shim deleted the runtime's container once it exited.
+	// The shim deletes the runtime's container after it reported the exit, then goes: once it
+	// is gone (what the daemon waits for before a new start), the runtime knows nothing of it.
+	if err := monitor.AwaitGone(state, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	if r := e.rt("state", id); r.code == 0 {
 		t.Errorf("container still known to the runtime after exit: %s", r.stdout)
 	}
