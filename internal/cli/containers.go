@@ -299,7 +299,7 @@ func inspectCmd(e *env) *cobra.Command {
 				if kind == "" || kind == "container" {
 					res, err := c.ContainerInspect(cmd.Context(), ref, client.ContainerInspectOptions{})
 					if err == nil {
-						items = append(items, res.Container)
+						items = append(items, inspected{res.Container, res.Raw})
 						return nil
 					}
 					if kind == "container" {

@@ -182,7 +182,7 @@ func networkInspectCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				items = append(items, res.Network)
+				items = append(items, inspected{res.Network, res.Raw})
 				return nil
 			})
 			return inspectResult(e, items, format, failed)

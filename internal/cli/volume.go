@@ -129,7 +129,7 @@ func volumeInspectCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				items = append(items, res.Volume)
+				items = append(items, inspected{res.Volume, res.Raw})
 				return nil
 			})
 			return inspectResult(e, items, format, failed)

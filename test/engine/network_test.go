@@ -88,9 +88,12 @@ func TestNetBridgeAddresses(t *testing.T) {
 			t.Errorf("%s: prefix length %q", cli, n)
 		}
 	}
-	// Below API 1.52 (docker's CLI here negotiates 1.50) the top-level fields are there too.
-	if ip := d.mustDocker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", a); ip != d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", a) {
-		t.Errorf("NetworkSettings.IPAddress %q", ip)
+	// Below API 1.52 (both CLIs here negotiate 1.50) the top-level fields are there too; berth's
+	// CLI reads them from the response as docker's does, though its API types no longer have them.
+	for _, cli := range clients() {
+		if ip := d.must(cli, "inspect", "-f", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}", a); ip != d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}} {{.NetworkSettings.Networks.bridge.Gateway}}", a) {
+			t.Errorf("%s: NetworkSettings.IPAddress and Gateway %q", cli, ip)
+		}
 	}
 	ipA := d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", a)
 	ipB := d.mustDocker("inspect", "-f", "{{.NetworkSettings.Networks.bridge.IPAddress}}", b)
