@@ -123,6 +123,19 @@ func NewID() string {
 	return hex.EncodeToString(b)
 }
 
+// IsID says whether s has the form of a container id (64 lowercase hex digits).
+func IsID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // Reserve claims a name for id ("" picks a generated one) and returns the name.
 func (s *Store) Reserve(name, id string) (string, error) {
 	s.mu.Lock()

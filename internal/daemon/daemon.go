@@ -123,6 +123,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.restoreContainers()
+	d.removeOrphanSnapshots(context.Background())
 	d.removeFileLeftovers(ctx)
 	if err := d.reconcileNetwork(); err != nil {
 		d.log.Warn("network reconcile", "err", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/monitor"
+	"github.com/berthproject/berth/internal/snapshot"
 	ctypes "github.com/moby/moby/api/types/container"
 )
 
@@ -97,6 +98,28 @@ func (d *Daemon) ContainerWait(ctx context.Context, ref, condition string) (*cty
 		}
 	}
 	return &ctypes.WaitResponse{StatusCode: int64(cur.ExitCode)}, nil
+}
+
+// removeOrphanSnapshots deletes the writable snapshots of containers that have no record: a
+// daemon killed in the middle of a create, between preparing the snapshot and writing the
+// record, leaves one that nothing would ever remove. Container snapshots are keyed by the
+// container's id; the image service's own writable snapshots have prefixed keys.
+func (d *Daemon) removeOrphanSnapshots(ctx context.Context) {
+	var orphans []string
+	d.snaps.Walk(ctx, func(i snapshot.Info) error {
+		if i.Kind == snapshot.KindActive && container.IsID(i.Key) {
+			if _, err := d.containers.Get(i.Key); err != nil {
+				orphans = append(orphans, i.Key)
+			}
+		}
+		return nil
+	})
+	for _, key := range orphans {
+		d.log.Warn("removing the snapshot of a container whose create did not finish", "container", key)
+		if err := d.snaps.Remove(ctx, key); err != nil {
+			d.log.Warn("remove orphan snapshot", "container", key, "err", err)
+		}
+	}
 }
 
 // restoreContainers reconnects to the shims of containers that were running when the daemon
