@@ -52,6 +52,7 @@ type Daemon struct {
 	restarts   restartState   // restart policies' backoff and pending restarts
 	net        *netController // the default bridge network (nil with -b none)
 	volumes    *volume.Store
+	buildCache BuildCache // nil without a builder
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
