@@ -103,5 +103,7 @@ func (d *Daemon) ImagePrune(ctx context.Context, f filters.Args) (*imagetypes.Pr
 		report.ImagesDeleted = append(report.ImagesDeleted, resp...)
 		report.SpaceReclaimed += uint64(img.Size)
 	}
+	// What interrupted pulls and loads left goes too: nothing can name it.
+	report.SpaceReclaimed += uint64(d.images.PruneUnreferenced(ctx))
 	return report, nil
 }

@@ -358,6 +358,7 @@ func platformString(p v1.Platform) string {
 func (j *pullJob) fetch(ctx context.Context, out Output) (string, error) {
 	images := j.r.Images
 	cs := images.Content()
+	defer images.Lease()() // what is downloaded is not an image's until it is registered
 	existed := images.HasImage(j.m.Config.Digest)
 	var need []ocispec.Descriptor
 	for i, l := range j.m.Layers {

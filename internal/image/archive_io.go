@@ -196,6 +196,7 @@ func (c *ctxReader) Read(p []byte) (int, error) {
 // Load reads a docker-archive (docker save's output) and makes its images; report is told of
 // each loaded image ("Loaded image: busybox:latest" or "Loaded image ID: sha256:…").
 func (s *Service) Load(ctx context.Context, r io.Reader, report func(string)) error {
+	defer s.Lease()()
 	dir, err := os.MkdirTemp(filepath.Join(s.root, "tmp"), "load-")
 	if err != nil {
 		return err

@@ -74,6 +74,7 @@ type RegisterOptions struct {
 // layer is unpacked (gzip, zstd or plain tar, its diff ID verified) into a committed snapshot
 // named by its chain ID, then the image is recorded and tagged. It returns the image ID.
 func (s *Service) Register(ctx context.Context, manifest digest.Digest, opts RegisterOptions) (digest.Digest, error) {
+	defer s.Lease()()
 	m, err := s.ReadManifest(manifest)
 	if err != nil {
 		return "", err
