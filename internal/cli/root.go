@@ -76,7 +76,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.AddCommand(networkCmd(e))
 	root.AddCommand(fileCmds(e)...) // volume, cp, diff, export, commit (issue 4)
 	root.AddCommand(distCmds(e)...)
-	root.AddCommand(systemCmd(e))
+	root.AddCommand(systemCmd(e), searchCmd(e))
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0
