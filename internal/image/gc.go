@@ -62,6 +62,11 @@ func (s *Service) PruneUnreferenced(ctx context.Context) int64 {
 	if s.leases > 0 {
 		return 0
 	}
+	return s.sweep(ctx, func(digest.Digest) bool { return true })
+}
+
+// sweep removes the blobs and committed layer snapshots that no image uses and candidate selects.
+func (s *Service) sweep(ctx context.Context, candidate func(digest.Digest) bool) int64 {
 	used := map[digest.Digest]bool{}
 	s.store.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketImages).ForEach(func(k, v []byte) error {
@@ -78,7 +83,7 @@ func (s *Service) PruneUnreferenced(ctx context.Context) int64 {
 	var freed int64
 	var blobs []content.Info
 	s.content.Walk(func(i content.Info) error {
-		if !used[i.Digest] {
+		if !used[i.Digest] && candidate(i.Digest) {
 			blobs = append(blobs, i)
 		}
 		return nil
@@ -92,7 +97,8 @@ func (s *Service) PruneUnreferenced(ctx context.Context) int64 {
 	for {
 		var layers []string
 		s.snaps.Walk(ctx, func(i snapshot.Info) error {
-			if i.Kind == snapshot.KindCommitted && digest.Digest(i.Key).Validate() == nil && !used[digest.Digest(i.Key)] {
+			d := digest.Digest(i.Key)
+			if i.Kind == snapshot.KindCommitted && d.Validate() == nil && !used[d] && candidate(d) {
 				layers = append(layers, i.Key)
 			}
 			return nil
