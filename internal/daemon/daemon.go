@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +23,7 @@ import (
 	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
+	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/events"
 	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/image"
@@ -37,22 +39,23 @@ import (
 
 // Daemon is the running engine.
 type Daemon struct {
-	cfg        *Config
-	log        *slog.Logger
-	id         string
-	runtimes   map[string]Runtime
-	images     *image.Service
-	snaps      snapshot.Snapshotter
-	containers *container.Store
-	waiters    waiters // exits and removals
-	starts     waiters
-	attaching  pendingAttaches
-	execs      execStore
-	bus        events.Bus     // container and image events (GET /events)
-	restarts   restartState   // restart policies' backoff and pending restarts
-	net        *netController // the default bridge network (nil with -b none)
-	volumes    *volume.Store
-	buildCache BuildCache // nil without a builder
+	cfg               *Config
+	log               *slog.Logger
+	id                string
+	runtimes          map[string]Runtime
+	images            *image.Service
+	snaps             snapshot.Snapshotter
+	containers        *container.Store
+	waiters           waiters // exits and removals
+	starts            waiters
+	attaching         pendingAttaches
+	execs             execStore
+	bus               events.Bus     // container and image events (GET /events)
+	restarts          restartState   // restart policies' backoff and pending restarts
+	net               *netController // the default bridge network (nil with -b none)
+	volumes           *volume.Store
+	buildCache        BuildCache        // nil without a builder
+	registryTransport http.RoundTripper // proxies and per-registry TLS
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -99,7 +102,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		snaps.Close()
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers, volumes: volumes}
+	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers, volumes: volumes,
+		registryTransport: distribution.NewTransport(distribution.TransportOptions{CertsDir: cfg.RegistryCertsDir,
+			HTTPProxy: cfg.Proxies.HTTPProxy, HTTPSProxy: cfg.Proxies.HTTPSProxy, NoProxy: cfg.Proxies.NoProxy})}
 	if err := d.openNetwork(); err != nil {
 		images.Close()
 		snaps.Close()

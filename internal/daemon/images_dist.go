@@ -20,7 +20,7 @@ import (
 
 func (d *Daemon) registry() *distribution.Registry {
 	return &distribution.Registry{Images: d.images, InsecureRegistries: d.cfg.InsecureRegistries, Mirrors: d.cfg.RegistryMirrors,
-		UserAgent: "berth/" + version.Version}
+		UserAgent: "berth/" + version.Version, Transport: d.registryTransport}
 }
 
 // PullImage answers POST /images/create?fromImage=.
