@@ -27,9 +27,6 @@ func (r searchRow) Description() string {
 }
 func (r searchRow) StarCount() string  { return r.pick("STARS", strconv.Itoa(r.r.StarCount)) }
 func (r searchRow) IsOfficial() string { return r.pick("OFFICIAL", r.flag(r.r.IsOfficial)) }
-func (r searchRow) IsAutomated() string {
-	return r.pick("AUTOMATED", r.flag(r.r.IsAutomated))
-}
 
 func (r searchRow) flag(b bool) string {
 	switch {

@@ -154,7 +154,8 @@ func (d *Daemon) SearchImages(ctx context.Context, term string, limit int, f fil
 	}
 	out := []registry.SearchResult{}
 	for _, r := range results {
-		if (official != nil && r.IsOfficial != *official) || (automated != nil && r.IsAutomated != *automated) || r.StarCount < minStars {
+		// No repository is "automated" any more (the field is deprecated, always false).
+		if (official != nil && r.IsOfficial != *official) || (automated != nil && *automated) || r.StarCount < minStars {
 			continue
 		}
 		out = append(out, r)
