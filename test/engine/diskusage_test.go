@@ -165,6 +165,7 @@ func TestSystemDfPruneAndGC(t *testing.T) {
 	}
 	d.t = t
 	d.stop()
+	d.exited <- nil // stopped: let its cleanup see it gone
 	checkEmptyDataRoot(t, root)
 }
 

@@ -181,5 +181,6 @@ stalled:
 	d2.must(berthBin(), "rmi", ref)
 	d2.must(berthBin(), "image", "prune", "-f")
 	d2.stop()
+	d2.exited <- nil // stopped: let its cleanup see it gone
 	checkEmptyDataRoot(t, d.dataRoot)
 }
