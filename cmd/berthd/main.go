@@ -42,8 +42,11 @@ func command() *cobra.Command {
 			flagged := map[string]string{}
 			cmd.Flags().Visit(func(f *pflag.Flag) {
 				name := f.Name
-				if name == "host" {
+				switch name {
+				case "host":
 					name = "hosts"
+				case "http-proxy", "https-proxy", "no-proxy":
+					name = "proxies"
 				}
 				flagged[name] = f.Value.String()
 			})
@@ -79,6 +82,10 @@ func command() *cobra.Command {
 	f.StringVar(&cfg.TLSKey, "tlskey", "", "TLS key file")
 	f.StringSliceVar(&cfg.InsecureRegistries, "insecure-registry", nil, "registry reached over plain HTTP or unverified TLS (host:port or CIDR)")
 	f.StringSliceVar(&cfg.RegistryMirrors, "registry-mirror", nil, "preferred Docker Hub mirror")
+	f.StringVar(&cfg.Proxies.HTTPProxy, "http-proxy", "", "HTTP proxy for registry traffic")
+	f.StringVar(&cfg.Proxies.HTTPSProxy, "https-proxy", "", "HTTPS proxy for registry traffic")
+	f.StringVar(&cfg.Proxies.NoProxy, "no-proxy", "", "hosts reached without a proxy (comma-separated)")
+	f.StringVar(&cfg.RegistryCertsDir, "registry-certs-dir", cfg.RegistryCertsDir, "a directory per registry (host:port) with its CA (*.crt) and client certificates (*.cert, *.key)")
 	f.StringVar(&configFile, "config-file", "/etc/berth/daemon.json", "daemon configuration file")
 	return cmd
 }

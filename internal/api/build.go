@@ -16,10 +16,9 @@ import (
 	buildtypes "github.com/moby/moby/api/types/build"
 )
 
-// BuildBackend answers POST /build and /build/prune.
+// BuildBackend answers POST /build (/build/prune is the disk usage backend's, system_df.go).
 type BuildBackend interface {
 	Build(ctx context.Context, contextTar io.Reader, o build.Options, out io.Writer) (string, error)
-	BuildPrune(ctx context.Context, all bool) (int64, error)
 }
 
 func (s *Server) buildRoutes(b any) {
@@ -43,14 +42,6 @@ func (s *Server) buildRoutes(b any) {
 		}
 		out.aux(buildtypes.Result{ID: id})
 		return nil
-	})
-	s.handle("POST /build/prune", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
-		all := boolParam(r, "all")
-		n, err := bb.BuildPrune(ctx, all)
-		if err != nil {
-			return err
-		}
-		return writeJSON(w, http.StatusOK, buildtypes.CachePruneReport{CachesDeleted: []string{}, SpaceReclaimed: uint64(n)})
 	})
 }
 

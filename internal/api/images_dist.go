@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -27,6 +29,7 @@ type DistributionBackend interface {
 	LoadImages(ctx context.Context, r io.Reader, report func(string)) error
 	ImageHistory(ctx context.Context, name string) ([]imagetypes.HistoryResponseItem, error)
 	ImagePrune(ctx context.Context, f filters.Args) (*imagetypes.PruneReport, error)
+	SearchImages(ctx context.Context, term string, limit int, f filters.Args, auth authn.Authenticator) ([]registry.SearchResult, error)
 }
 
 func imageHistory(ctx context.Context, w http.ResponseWriter, b ImageBackend, name string) error {
@@ -56,6 +59,24 @@ func (s *Server) distRoutes(b any) {
 			return err
 		}
 		return writeJSON(w, http.StatusOK, resp)
+	})
+	s.handle("GET /images/search", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		f, err := filters.Parse(q.Get("filters"))
+		if err != nil {
+			return err
+		}
+		limit := 0
+		if v := q.Get("limit"); v != "" {
+			if limit, err = strconv.Atoi(v); err != nil {
+				return errdefs.InvalidArgument(fmt.Errorf("invalid limit %q: %w", v, err))
+			}
+		}
+		results, err := db.SearchImages(ctx, q.Get("term"), limit, f, registryAuth(r))
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, http.StatusOK, results)
 	})
 	s.handle("POST /images/prune", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		f, err := filters.Parse(r.URL.Query().Get("filters"))

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	buildtypes "github.com/moby/moby/api/types/build"
+
 	"github.com/berthproject/berth/internal/metadata"
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
@@ -80,30 +82,49 @@ func (c *Cache) put(key string, id digest.Digest) error {
 // Usage counts the cache's records (steps and cache mounts) and the bytes that only the cache
 // holds: the layers of untagged step images and the cache mounts' files.
 func (c *Cache) Usage(ctx context.Context) (records int, size int64, err error) {
+	recs, err := c.Records(ctx)
+	for _, r := range recs {
+		if !r.Shared {
+			size += r.Size
+		}
+	}
+	return len(recs), size, err
+}
+
+// Records lists the cache as `system df -v` shows a build cache: one record per cached step
+// whose image still exists (shared when a tagged image holds its layer, so it frees nothing) and
+// one per RUN --mount=type=cache directory.
+func (c *Cache) Records(ctx context.Context) ([]buildtypes.CacheRecord, error) {
 	recs, err := c.backend.BuildRecords(ctx)
 	if err != nil {
-		return 0, 0, err
+		return nil, err
 	}
+	var out []buildtypes.CacheRecord
 	err = c.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketSteps).ForEach(func(k, v []byte) error {
 			var e cacheEntry
-			if json.Unmarshal(v, &e) == nil {
-				if r, ok := recs[e.Image]; ok {
-					records++
-					if !r.Tagged {
-						size += r.LayerSize
-					}
-				}
+			if json.Unmarshal(v, &e) != nil {
+				return nil
+			}
+			if r, ok := recs[e.Image]; ok {
+				out = append(out, buildtypes.CacheRecord{ID: string(k[:25]), Type: "regular", Size: r.LayerSize,
+					Shared: r.Tagged, CreatedAt: e.Created, LastUsedAt: &e.Created,
+					Description: "step image " + e.Image.Encoded()[:12]})
 			}
 			return nil
 		})
 	})
 	mounts, _ := os.ReadDir(c.mounts)
 	for _, m := range mounts {
-		records++
-		size += dirSize(filepath.Join(c.mounts, m.Name()))
+		info, ierr := m.Info()
+		if ierr != nil {
+			continue
+		}
+		out = append(out, buildtypes.CacheRecord{ID: m.Name(), Type: "exec.cachemount",
+			Size: dirSize(filepath.Join(c.mounts, m.Name())), CreatedAt: info.ModTime(),
+			Description: "cache mount " + m.Name()})
 	}
-	return records, size, err
+	return out, err
 }
 
 // Prune empties the cache: the cache mounts and the records of steps, with the untagged step

@@ -260,20 +260,18 @@ func imageCmd(e *env) *cobra.Command {
 	return cmd
 }
 
-func (r imageRow) SharedSize() string { return r.pick("SHARED SIZE", sizeOrNA(r.s.SharedSize)) }
+func (r imageRow) SharedSize() string {
+	if r.s.SharedSize < 0 {
+		return r.pick("SHARED SIZE", "N/A")
+	}
+	return r.pick("SHARED SIZE", units.HumanSize(float64(r.s.SharedSize)))
+}
 func (r imageRow) UniqueSize() string {
 	if r.s.SharedSize < 0 {
 		return r.pick("UNIQUE SIZE", "N/A")
 	}
-	return r.pick("UNIQUE SIZE", units.HumanSizeWithPrecision(float64(r.s.Size-r.s.SharedSize), 3))
+	return r.pick("UNIQUE SIZE", units.HumanSize(float64(r.s.Size-r.s.SharedSize)))
 }
 func (r imageRow) VirtualSize() string {
 	return r.pick("VIRTUAL SIZE", units.HumanSize(float64(r.s.Size)))
-}
-
-func sizeOrNA(n int64) string {
-	if n < 0 {
-		return "N/A"
-	}
-	return units.HumanSizeWithPrecision(float64(n), 3)
 }

@@ -77,6 +77,7 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.AddCommand(fileCmds(e)...) // volume, cp, diff, export, commit (issue 4)
 	root.AddCommand(distCmds(e)...)
 	root.AddCommand(buildCmd(e), builderCmd(e)) // build.go
+	root.AddCommand(systemCmd(e), searchCmd(e))
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0

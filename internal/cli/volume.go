@@ -3,8 +3,10 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
+	"github.com/docker/go-units"
 	voltypes "github.com/moby/moby/api/types/volume"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
@@ -79,7 +81,18 @@ func (r volumeRow) Labels() string {
 	}
 	return r.pick("LABELS", strings.Join(kv, ","))
 }
-func (r volumeRow) Size() string { return r.pick("SIZE", "N/A") }
+func (r volumeRow) Size() string {
+	if r.v.UsageData == nil || r.v.UsageData.Size < 0 {
+		return r.pick("SIZE", "N/A")
+	}
+	return r.pick("SIZE", units.HumanSize(float64(r.v.UsageData.Size)))
+}
+func (r volumeRow) Links() string {
+	if r.v.UsageData == nil || r.v.UsageData.RefCount < 0 {
+		return r.pick("LINKS", "N/A")
+	}
+	return r.pick("LINKS", strconv.FormatInt(r.v.UsageData.RefCount, 10))
+}
 
 func volumeLsCmd(e *env) *cobra.Command {
 	var quiet bool

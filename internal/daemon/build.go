@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	buildtypes "github.com/moby/moby/api/types/build"
+
 	"github.com/berthproject/berth/internal/build"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/daemon/logopts"
@@ -45,22 +47,38 @@ func (d *Daemon) Build(ctx context.Context, r io.Reader, o build.Options, out io
 	return id.String(), err
 }
 
-// BuildCache is the build cache, for `system df` and `system prune`.
-func (d *Daemon) BuildCache() (*build.Cache, error) {
-	b, err := d.builder()
+// builderCache is the builder's cache as `system df` and `system prune` see it (BuildCache);
+// the builder is opened on first use.
+type builderCache struct{ d *Daemon }
+
+func (c builderCache) cache() (*build.Cache, error) {
+	b, err := c.d.builder()
 	if err != nil {
 		return nil, err
 	}
 	return b.Cache(), nil
 }
 
-// BuildPrune answers POST /build/prune.
-func (d *Daemon) BuildPrune(ctx context.Context, all bool) (int64, error) {
-	c, err := d.BuildCache()
+func (c builderCache) Usage(ctx context.Context) ([]buildtypes.CacheRecord, error) {
+	bc, err := c.cache()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return c.Prune(ctx, all)
+	return bc.Records(ctx)
+}
+
+// Prune empties the cache (keeping what leads to tagged images unless opts.All); the cache
+// keeps no per-record usage times, so the filters select nothing narrower.
+func (c builderCache) Prune(ctx context.Context, opts BuildCachePruneOptions) (*buildtypes.CachePruneReport, error) {
+	bc, err := c.cache()
+	if err != nil {
+		return nil, err
+	}
+	n, err := bc.Prune(ctx, opts.All)
+	if err != nil {
+		return nil, err
+	}
+	return &buildtypes.CachePruneReport{CachesDeleted: []string{}, SpaceReclaimed: uint64(n)}, nil
 }
 
 // buildBackend is the engine as the builder sees it.

@@ -41,6 +41,18 @@ type Config struct {
 	FirewallBackend    string   `json:"firewall-backend,omitempty"`
 	InsecureRegistries []string `json:"insecure-registries,omitempty"` // besides 127.0.0.0/8
 	RegistryMirrors    []string `json:"registry-mirrors,omitempty"`
+	Proxies            Proxies  `json:"proxies,omitempty"`
+	// RegistryCertsDir is Docker's /etc/docker/certs.d for berth: <dir>/<host:port>/ca.crt...
+	// A berthd flag only (dockerd has no such setting).
+	RegistryCertsDir string `json:"-"`
+}
+
+// Proxies are daemon.json's "proxies" (and --http-proxy, --https-proxy, --no-proxy): what the
+// daemon's registry traffic goes through, instead of HTTP_PROXY, HTTPS_PROXY and NO_PROXY.
+type Proxies struct {
+	HTTPProxy  string `json:"http-proxy,omitempty"`
+	HTTPSProxy string `json:"https-proxy,omitempty"`
+	NoProxy    string `json:"no-proxy,omitempty"`
 }
 
 // Defaults are dockerd's, with berth's paths.
@@ -55,6 +67,8 @@ func Defaults() *Config {
 		DefaultRuntime: "berth-runtime",
 		LogLevel:       "info",
 		LiveRestore:    true,
+
+		RegistryCertsDir: "/etc/berth/certs.d",
 	}
 }
 
@@ -108,7 +122,7 @@ func (c *Config) MergeFile(path string, required bool, flagged map[string]string
 func jsonKeys() []string {
 	return []string{"hosts", "data-root", "exec-root", "pidfile", "group", "bridge", "bip", "firewall-backend", "default-runtime",
 		"runtimes", "log-level", "debug", "live-restore", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
-		"insecure-registries", "registry-mirrors"}
+		"insecure-registries", "registry-mirrors", "proxies"}
 }
 
 // Validate checks values that flags and files cannot check on their own.

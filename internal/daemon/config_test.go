@@ -34,6 +34,14 @@ func TestMergeFile(t *testing.T) {
 	if err := Defaults().MergeFile(p, true, nil); err == nil || !strings.Contains(err.Error(), "don't match any configuration option: bogus") {
 		t.Fatalf("unknown key: %v", err)
 	}
+	write(`{"proxies": {"http-proxy": "http://proxy:3128", "no-proxy": "internal.example"}}`)
+	c = Defaults()
+	if err := c.MergeFile(p, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	if c.Proxies.HTTPProxy != "http://proxy:3128" || c.Proxies.NoProxy != "internal.example" || c.Proxies.HTTPSProxy != "" {
+		t.Fatalf("proxies: %+v", c.Proxies)
+	}
 	write(`{"data-root": "/x"}`)
 	if err := Defaults().MergeFile(p, true, map[string]string{"data-root": "/y"}); err == nil || !strings.Contains(err.Error(), "data-root: (from flag: /y, from file: /x)") {
 		t.Fatalf("conflict: %v", err)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/berthproject/berth/internal/build"
 	"github.com/berthproject/berth/internal/container"
 	"github.com/berthproject/berth/internal/content"
+	"github.com/berthproject/berth/internal/distribution"
 	"github.com/berthproject/berth/internal/events"
 	"github.com/berthproject/berth/internal/filters"
 	"github.com/berthproject/berth/internal/image"
@@ -40,27 +42,29 @@ import (
 
 // Daemon is the running engine.
 type Daemon struct {
-	cfg        *Config
-	log        *slog.Logger
-	id         string
-	runtimes   map[string]Runtime
-	images     *image.Service
-	snaps      snapshot.Snapshotter
-	containers *container.Store
-	execTrash  *trash.Can // removed containers' runtime directories, deleted in the background
-	opLocks    opLocks    // one start, stop or kill marking at a time per container
-	waiters    waiters    // exits and removals
-	starts     waiters
-	attaching  pendingAttaches
-	execs      execStore
-	health     healthMonitors // health checks: each container's health and monitor
-	bus        events.Bus     // container and image events (GET /events)
-	restarts   restartState   // restart policies' backoff and pending restarts
-	net        *netController // the default bridge network (nil with -b none)
-	volumes    *volume.Store
-	buildOnce  sync.Once // the builder (build.go), opened on first use
-	build      *build.Builder
-	buildErr   error
+	cfg               *Config
+	log               *slog.Logger
+	id                string
+	runtimes          map[string]Runtime
+	images            *image.Service
+	snaps             snapshot.Snapshotter
+	containers        *container.Store
+	execTrash         *trash.Can // removed containers' runtime directories, deleted in the background
+	opLocks           opLocks    // one start, stop or kill marking at a time per container
+	waiters           waiters    // exits and removals
+	starts            waiters
+	attaching         pendingAttaches
+	execs             execStore
+	health            healthMonitors // health checks: each container's health and monitor
+	bus               events.Bus     // container and image events (GET /events)
+	restarts          restartState   // restart policies' backoff and pending restarts
+	net               *netController // the default bridge network (nil with -b none)
+	volumes           *volume.Store
+	buildOnce         sync.Once // the builder (build.go), opened on first use
+	build             *build.Builder
+	buildErr          error
+	buildCache        BuildCache        // nil without a builder
+	registryTransport http.RoundTripper // proxies and per-registry TLS
 }
 
 // New prepares the data and exec roots and resolves the runtimes.
@@ -115,7 +119,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, log: log, id: id, runtimes: rts, images: images, snaps: snaps, containers: containers,
-		volumes: volumes, execTrash: execTrash}
+		volumes: volumes, execTrash: execTrash,
+		registryTransport: distribution.NewTransport(distribution.TransportOptions{CertsDir: cfg.RegistryCertsDir,
+			HTTPProxy: cfg.Proxies.HTTPProxy, HTTPSProxy: cfg.Proxies.HTTPSProxy, NoProxy: cfg.Proxies.NoProxy})}
 	if err := d.openNetwork(); err != nil {
 		images.Close()
 		snaps.Close()
@@ -128,6 +134,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	if err := d.reconcileNetwork(); err != nil {
 		d.log.Warn("network reconcile", "err", err)
 	}
+	d.buildCache = builderCache{d} // build.go
 	go d.startOnBoot()
 	return d, nil
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"io"
@@ -19,7 +20,7 @@ import (
 
 func (d *Daemon) registry() *distribution.Registry {
 	return &distribution.Registry{Images: d.images, InsecureRegistries: d.cfg.InsecureRegistries, Mirrors: d.cfg.RegistryMirrors,
-		UserAgent: "berth/" + version.Version}
+		UserAgent: "berth/" + version.Version, Transport: d.registryTransport}
 }
 
 // PullImage answers POST /images/create?fromImage=.
@@ -103,5 +104,61 @@ func (d *Daemon) ImagePrune(ctx context.Context, f filters.Args) (*imagetypes.Pr
 		report.ImagesDeleted = append(report.ImagesDeleted, resp...)
 		report.SpaceReclaimed += uint64(img.Size)
 	}
+	// What interrupted pulls and loads left goes too: nothing can name it.
+	report.SpaceReclaimed += uint64(d.images.PruneUnreferenced(ctx))
 	return report, nil
+}
+
+// SearchImages answers GET /images/search: term is "HOST[:PORT]/WORDS" for a registry's catalog,
+// or words for Docker Hub; filters is-official, is-automated and stars select further.
+func (d *Daemon) SearchImages(ctx context.Context, term string, limit int, f filters.Args, auth authn.Authenticator) ([]registry.SearchResult, error) {
+	if err := f.Validate("is-official", "is-automated", "stars"); err != nil {
+		return nil, err
+	}
+	if limit == 0 {
+		limit = 25
+	}
+	if limit < 1 || limit > 100 {
+		return nil, errdefs.InvalidArgument(fmt.Errorf("limit %d is outside the range of [1, 100]", limit))
+	}
+	boolFilter := func(key string) (*bool, error) {
+		vs := f[key]
+		if len(vs) == 0 {
+			return nil, nil
+		}
+		b, err := strconv.ParseBool(vs[0])
+		if err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter '%s=%s'", key, vs[0]))
+		}
+		return &b, nil
+	}
+	official, err := boolFilter("is-official")
+	if err != nil {
+		return nil, err
+	}
+	automated, err := boolFilter("is-automated")
+	if err != nil {
+		return nil, err
+	}
+	minStars := 0
+	for _, v := range f["stars"] {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("invalid filter 'stars=%s'", v))
+		}
+		minStars = max(minStars, n)
+	}
+	results, err := d.registry().Search(ctx, term, limit, auth)
+	if err != nil {
+		return nil, err
+	}
+	out := []registry.SearchResult{}
+	for _, r := range results {
+		// No repository is "automated" any more (the field is deprecated, always false).
+		if (official != nil && r.IsOfficial != *official) || (automated != nil && *automated) || r.StarCount < minStars {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -82,7 +82,7 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 			ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
 			Command: listCommand(c), Created: c.Created.Unix(),
 			Labels: c.Config.Labels, State: ctypes.ContainerState(c.Status), Status: statusText(c, d.healthOf(c.ID)),
-			Ports: []ctypes.PortSummary{}, Mounts: []ctypes.MountPoint{},
+			Ports: []ctypes.PortSummary{}, Mounts: containerInspectMounts(c),
 		}
 		if s.Labels == nil {
 			s.Labels = map[string]string{}

@@ -264,6 +264,10 @@ func (r *Registry) resolve(ctx context.Context, named reference.Named, plat v1.P
 	}
 	if desc == nil {
 		if desc, err = remote.Get(gr, ropts...); err != nil {
+			// go-containerregistry checks a manifest asked for by digest (an untyped error).
+			if d, ok := named.(reference.Digested); ok && strings.Contains(err.Error(), "does not match requested digest") {
+				return nil, errdefs.InvalidArgument(fmt.Errorf("manifest verification failed for digest %s", d.Digest()))
+			}
 			return nil, registryError(reference.FamiliarString(named), err)
 		}
 	}
@@ -358,6 +362,7 @@ func platformString(p v1.Platform) string {
 func (j *pullJob) fetch(ctx context.Context, out Output) (string, error) {
 	images := j.r.Images
 	cs := images.Content()
+	defer images.Lease()() // what is downloaded is not an image's until it is registered
 	existed := images.HasImage(j.m.Config.Digest)
 	var need []ocispec.Descriptor
 	for i, l := range j.m.Layers {
@@ -440,6 +445,11 @@ func (j *pullJob) download(ctx context.Context, l ocispec.Descriptor, out Output
 	defer rc.Close()
 	pr := &countReader{r: rc, fn: func(n int64) { out.progress(id, "Downloading", n, l.Size) }}
 	if _, err := j.r.Images.Content().Write(ctx, pr, l.Digest, l.Size); err != nil {
+		// The registry sent other bytes than the digest names (go-containerregistry checks while
+		// reading, the content store at the end): dockerd's words.
+		if strings.Contains(err.Error(), "error verifying") || errdefs.Is(err, errdefs.KindInvalidArgument) {
+			return errdefs.InvalidArgument(fmt.Errorf("filesystem layer verification failed for digest %s", l.Digest))
+		}
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	out.status(id, "Verifying Checksum")

@@ -35,6 +35,7 @@ func chainID(parent, diffID digest.Digest) digest.Digest {
 // Commit adds the layer tar (uncompressed) on top of the parent image and records the new image,
 // its history one entry longer. Nothing is visible until the record is written, last.
 func (s *Service) Commit(ctx context.Context, layerTar io.Reader, opts CommitOptions) (digest.Digest, error) {
+	defer s.Lease()()
 	ref, err := parseOptionalRef(opts.Ref)
 	if err != nil {
 		return "", err

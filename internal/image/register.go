@@ -74,20 +74,39 @@ type RegisterOptions struct {
 // layer is unpacked (gzip, zstd or plain tar, its diff ID verified) into a committed snapshot
 // named by its chain ID, then the image is recorded and tagged. It returns the image ID.
 func (s *Service) Register(ctx context.Context, manifest digest.Digest, opts RegisterOptions) (digest.Digest, error) {
-	m, err := s.ReadManifest(manifest)
+	defer s.Lease()()
+	p, err := s.unpackImage(ctx, manifest, opts)
 	if err != nil {
 		return "", err
+	}
+	return p.rec.ID, s.recordImages([]pendingImage{p})
+}
+
+// pendingImage is an image whose layers are unpacked, not yet recorded.
+type pendingImage struct {
+	rec  Record
+	opts RegisterOptions
+}
+
+// unpackImage unpacks the layers of a manifest whose config and layers are in the content store.
+func (s *Service) unpackImage(ctx context.Context, manifest digest.Digest, opts RegisterOptions) (pendingImage, error) {
+	m, err := s.ReadManifest(manifest)
+	if err != nil {
+		return pendingImage{}, err
 	}
 	cfgBytes, err := s.readBlob(m.Config.Digest)
 	if err != nil {
-		return "", err
+		return pendingImage{}, err
 	}
 	var img ocispec.Image
 	if err := json.Unmarshal(cfgBytes, &img); err != nil {
-		return "", errdefs.InvalidArgument(fmt.Errorf("image config %s: %w", m.Config.Digest, err))
+		return pendingImage{}, errdefs.InvalidArgument(fmt.Errorf("image config %s: %w", m.Config.Digest, err))
 	}
 	if len(img.RootFS.DiffIDs) != len(m.Layers) {
-		return "", errdefs.InvalidArgument(fmt.Errorf("manifest %s has %d layers but its config %d diff IDs", manifest, len(m.Layers), len(img.RootFS.DiffIDs)))
+		return pendingImage{}, errdefs.InvalidArgument(fmt.Errorf("manifest %s has %d layers but its config %d diff IDs", manifest, len(m.Layers), len(img.RootFS.DiffIDs)))
+	}
+	if len(img.RootFS.DiffIDs) == 0 {
+		return pendingImage{}, errdefs.InvalidArgument(fmt.Errorf("image %s has no layers", m.Config.Digest))
 	}
 	var size int64
 	parent := ""
@@ -95,7 +114,7 @@ func (s *Service) Register(ctx context.Context, manifest digest.Digest, opts Reg
 		chain := identity.ChainID(img.RootFS.DiffIDs[:i+1])
 		n, existed, err := s.unpackLayer(ctx, l, img.RootFS.DiffIDs[i], parent, chain, opts.Progress)
 		if err != nil {
-			return "", err
+			return pendingImage{}, err
 		}
 		if opts.Progress != nil {
 			opts.Progress(UnpackEvent{Layer: l.Digest, Done: true, Existed: existed})
@@ -103,33 +122,38 @@ func (s *Service) Register(ctx context.Context, manifest digest.Digest, opts Reg
 		size += n
 		parent = chain.String()
 	}
-	chainID := identity.ChainID(img.RootFS.DiffIDs)
-	if len(img.RootFS.DiffIDs) == 0 {
-		return "", errdefs.InvalidArgument(fmt.Errorf("image %s has no layers", m.Config.Digest))
-	}
 	created := time.Now().UTC()
 	if img.Created != nil {
 		created = *img.Created
 	}
-	id := m.Config.Digest
+	rec := Record{ID: m.Config.Digest, Manifest: manifest, ChainID: identity.ChainID(img.RootFS.DiffIDs), Created: created, Size: size}
+	return pendingImage{rec: rec, opts: opts}, nil
+}
+
+// recordImages records and tags unpacked images, all in one transaction.
+func (s *Service) recordImages(images []pendingImage) error {
 	now := time.Now().UTC()
-	err = s.store.db.Update(func(tx *bolt.Tx) error {
-		rec, ok := getRecord(tx, id)
-		if !ok {
-			rec = Record{ID: id, Manifest: manifest, ChainID: chainID, Created: created, Size: size}
-		}
-		if opts.RepoDigest != "" && !contains(rec.RepoDigests, opts.RepoDigest) {
-			rec.RepoDigests = append(rec.RepoDigests, opts.RepoDigest)
-		}
-		for _, t := range opts.Tags {
-			rec.LastTagTime = now
-			if err := tx.Bucket(bucketTags).Put([]byte(t.String()), []byte(id)); err != nil {
+	return s.store.db.Update(func(tx *bolt.Tx) error {
+		for _, p := range images {
+			rec, ok := getRecord(tx, p.rec.ID)
+			if !ok {
+				rec = p.rec
+			}
+			if p.opts.RepoDigest != "" && !contains(rec.RepoDigests, p.opts.RepoDigest) {
+				rec.RepoDigests = append(rec.RepoDigests, p.opts.RepoDigest)
+			}
+			for _, t := range p.opts.Tags {
+				rec.LastTagTime = now
+				if err := tx.Bucket(bucketTags).Put([]byte(t.String()), []byte(rec.ID)); err != nil {
+					return err
+				}
+			}
+			if err := putRecord(tx, rec); err != nil {
 				return err
 			}
 		}
-		return putRecord(tx, rec)
+		return nil
 	})
-	return id, err
 }
 
 func contains(list []string, s string) bool {

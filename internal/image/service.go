@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/berthproject/berth/internal/archive"
@@ -35,6 +36,9 @@ type Service struct {
 	snaps     snapshot.Snapshotter
 	whiteouts archive.WhiteoutMode
 	store     *store
+
+	leaseMu sync.Mutex
+	leases  int // pulls and loads in progress (see Lease)
 }
 
 // New opens the image service rooted at root, sharing the content store and snapshotter.
@@ -47,10 +51,7 @@ func New(root string, cs *content.Store, snaps snapshot.Snapshotter, whiteouts a
 		return nil, err
 	}
 	s := &Service{root: root, content: cs, snaps: snaps, whiteouts: whiteouts, store: st}
-	if err := s.removeLeftovers(context.Background()); err != nil {
-		st.db.Close()
-		return nil, fmt.Errorf("remove what an interrupted image operation left: %w", err)
-	}
+	s.recoverInterrupted(context.Background())
 	return s, nil
 }
 
@@ -67,6 +68,7 @@ type ImportOptions struct {
 
 // Import makes a one-layer image from a filesystem tar (plain, gzip or bzip2).
 func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (digest.Digest, error) {
+	defer s.Lease()()
 	var ref reference.Named
 	if opts.Ref != "" {
 		var err error

@@ -12,7 +12,13 @@ import (
 // withBusybox starts a daemon with busybox:latest imported.
 func withBusybox(t *testing.T) *daemon {
 	t.Helper()
-	d := startDaemon(t)
+	return withBusyboxArgs(t)
+}
+
+// withBusyboxArgs is withBusybox with extra daemon arguments.
+func withBusyboxArgs(t *testing.T, args ...string) *daemon {
+	t.Helper()
+	d := startDaemon(t, args...)
 	tarPath, _ := busyboxTar(t)
 	if r := d.runIn(tarPath, dockerCLI, "import", "-c", `CMD ["sh"]`, "-", "busybox"); r.code != 0 {
 		t.Fatalf("import: %s", r.stderr)

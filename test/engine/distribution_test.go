@@ -30,11 +30,17 @@ type registry struct {
 
 func startRegistry(t *testing.T, extraConfig string) *registry {
 	t.Helper()
+	return startRegistryOn(t, "127.0.0.1", extraConfig)
+}
+
+// startRegistryOn is startRegistry listening on ip (an address of a bridge the test made).
+func startRegistryOn(t *testing.T, ip, extraConfig string) *registry {
+	t.Helper()
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
 		t.Skip("docker-registry is not installed (hack/install-deps.sh installs it)")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,12 +75,18 @@ func (d *daemon) host() string { return "unix://" + d.sock }
 // startDaemon runs berthd with its own paths plus args, and waits until it answers /_ping.
 func startDaemon(t *testing.T, args ...string) *daemon {
 	t.Helper()
+	return startDaemonWith(t, nil, "{}", args...)
+}
+
+// startDaemonWith is startDaemon with extra environment and a daemon.json of its own.
+func startDaemonWith(t *testing.T, env []string, daemonJSON string, args ...string) *daemon {
+	t.Helper()
 	dir := t.TempDir()
 	d := &daemon{t: t, dir: dir, sock: filepath.Join(dir, "berth.sock"), pidfile: filepath.Join(dir, "berthd.pid"),
 		dataRoot: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
 	// An empty daemon.json of its own, so the host's /etc/berth/daemon.json plays no part.
 	cfgFile := filepath.Join(dir, "daemon.json")
-	if err := os.WriteFile(cfgFile, []byte("{}"), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, []byte(daemonJSON), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	base := []string{"-H", d.host(), "--data-root", d.dataRoot, "--exec-root", filepath.Join(dir, "exec"),
@@ -93,6 +99,9 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 		t.Cleanup(func() { removeBridge(br) })
 	}
 	d.cmd = exec.Command(filepath.Join(binDir, "berthd"), d.args...)
+	if env != nil {
+		d.cmd.Env = append(os.Environ(), env...)
+	}
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	d.start()
 	return d

@@ -1,0 +1,85 @@
+package engine_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// TestPullFromBadRegistry pulls from a registry written by the test that answers badly: a
+// manifest that is not JSON, one whose digest is not the one asked for, a layer whose bytes do
+// not match its digest, a missing repository, refused credentials. Each gives Docker's error,
+// nothing is kept and the daemon stays up.
+func TestPullFromBadRegistry(t *testing.T) {
+	img := busyboxImage(t, "amd64")
+	manifest, _ := img.RawManifest()
+	config, _ := img.RawConfigFile()
+	cfgName, _ := img.ConfigName()
+	layers, _ := img.Layers()
+	layerDigest, _ := layers[0].Digest()
+	mt, _ := img.MediaType()
+	askedDigest := digest.FromString("some other manifest")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case p == "/v2/":
+			w.WriteHeader(http.StatusOK)
+		case strings.HasPrefix(p, "/v2/private/"):
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+		case p == "/v2/bad/malformed/manifests/1":
+			w.Header().Set("Content-Type", string(mt))
+			io.WriteString(w, "{this is not json")
+		case p == "/v2/bad/digest/manifests/"+askedDigest.String():
+			w.Header().Set("Content-Type", string(mt))
+			w.Write(manifest)
+		case p == "/v2/bad/layer/manifests/1":
+			w.Header().Set("Content-Type", string(mt))
+			w.Header().Set("Docker-Content-Digest", digest.FromBytes(manifest).String())
+			w.Write(manifest)
+		case p == "/v2/bad/layer/blobs/"+cfgName.String():
+			w.Write(config)
+		case p == "/v2/bad/layer/blobs/"+layerDigest.String():
+			io.WriteString(w, strings.Repeat("not the layer ", 1000))
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
+		}
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	d := startDaemon(t)
+	for _, cli := range clients() {
+		t.Run(filepath.Base(cli), func(t *testing.T) {
+			d.t = t
+			for _, c := range []struct{ ref, want string }{
+				{host + "/bad/malformed:1", "invalid character"},
+				{host + "/bad/digest@" + askedDigest.String(), "manifest verification failed for digest " + askedDigest.String()},
+				{host + "/bad/layer:1", "filesystem layer verification failed for digest " + layerDigest.String()},
+				{host + "/bad/missing:1", fmt.Sprintf("manifest for %s/bad/missing:1 not found", host)},
+				{host + "/private/img:1", "authentication required"},
+			} {
+				if strings.Contains(c.ref, "/private/") && cli == dockerCLI {
+					continue // docker's CLI answers a 401 with an interactive login
+				}
+				r := d.run(cli, "pull", c.ref)
+				if r.code != 1 || !strings.Contains(r.stdout+r.stderr, c.want) {
+					t.Errorf("pull %s: exit %d, want %q:\n%s%s", c.ref, r.code, c.want, r.stdout, r.stderr)
+				}
+			}
+			if got := d.must(cli, "images", "-aq"); got != "" {
+				t.Errorf("images after bad pulls: %q", got)
+			}
+		})
+	}
+	if n := blobCount(d); n != 0 {
+		t.Errorf("%d blobs kept from bad pulls", n)
+	}
+}
