@@ -50,7 +50,7 @@ func New(log *slog.Logger, b Backend) *Server {
 	s.networkRoutes(b)
 	s.fileRoutes(b) // volumes, archive, changes, export, commit (volumes.go, archive.go)
 	s.distRoutes(b)
-	s.buildRoutes(b) // build.go
+	s.buildRoutes(b)     // build.go
 	s.diskUsageRoutes(b) // system df, build cache prune
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errdefs.NotFound(errors.New("page not found")))
