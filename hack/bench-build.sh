@@ -18,23 +18,9 @@ write_doc=${WRITE_DOC:-1}
 
 # shellcheck source=hack/lib-engines.sh
 . hack/lib-engines.sh
-for b in berthd berth berth-shim berth-runtime; do
-	[ -x "bin/$b" ] || { echo "bench-build: run make build first" >&2; exit 1; }
-done
-command -v hyperfine >/dev/null || { echo "bench-build: hyperfine missing (make deps)" >&2; exit 1; }
-[ -x "$ENGINE_DOCKER_CLI" ] || { echo "bench-build: the official docker CLI is expected at $ENGINE_DOCKER_CLI" >&2; exit 1; }
 engines_install_docker docker.io
 
-work=$(mktemp -d /tmp/bench-build-XXXXXX)
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	echo "bench-build: cleaning up $work" >&2
-	engines_cleanup "$work" || rc=1
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+engines_begin bench-build
 
 engines_start_dockerd "$work/docker"
 engines_start_berthd "$work/berth" "$root/bin"
@@ -122,16 +108,4 @@ PY
 cat "$work/table.md"
 
 [ "$write_doc" = 1 ] || exit 0
-doc=docs/benchmarks.md
-python3 - "$doc" "$work/table.md" <<'PY'
-import sys, re, os
-doc, table = sys.argv[1], open(sys.argv[2]).read()
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-block = "<!-- bench-build:begin -->\n## Build: berth against dockerd's builders (make bench-build)\n\n" + table + "<!-- bench-build:end -->\n"
-if "<!-- bench-build:begin -->" in text:
-    text = re.sub(r"<!-- bench-build:begin -->.*?<!-- bench-build:end -->\n", lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(doc, "w").write(text)
-PY
-echo "bench-build: wrote $doc"
+engines_write_doc bench-build "Build: berth against dockerd's builders (make bench-build)" "$work/table.md"

@@ -16,26 +16,14 @@ write_doc=${WRITE_DOC:-1}
 
 # shellcheck source=hack/lib-engines.sh
 . hack/lib-engines.sh
-for b in berthd berth berth-shim berth-runtime; do
-	[ -x "bin/$b" ] || { echo "bench-dist: run make build first" >&2; exit 1; }
-done
-command -v hyperfine >/dev/null || { echo "bench-dist: hyperfine missing (make deps)" >&2; exit 1; }
 command -v docker-registry >/dev/null || { echo "bench-dist: docker-registry missing (make deps)" >&2; exit 1; }
-[ -x "$ENGINE_DOCKER_CLI" ] || { echo "bench-dist: the official docker CLI is expected at $ENGINE_DOCKER_CLI" >&2; exit 1; }
 engines_install_docker docker.io
 
-work=$(mktemp -d /tmp/bench-dist-XXXXXX)
+engines_begin bench-dist
 reg_pid=
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	echo "bench-dist: cleaning up $work" >&2
+bench_cleanup() {
 	[ -z "$reg_pid" ] || engines_kill_wait 5 "$reg_pid"
-	engines_cleanup "$work" || rc=1
-	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # The registry: a free port on 127.0.0.1, storage under $work.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -132,16 +120,4 @@ PY
 cat "$work/table.md"
 
 [ "$write_doc" = 1 ] || exit 0
-doc=docs/benchmarks.md
-python3 - "$doc" "$work/table.md" <<'PY'
-import sys, re, os
-doc, table = sys.argv[1], open(sys.argv[2]).read()
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-block = "<!-- bench-dist:begin -->\n## Registries: pull and push, berth against dockerd (make bench-dist)\n\n" + table + "<!-- bench-dist:end -->\n"
-if "<!-- bench-dist:begin -->" in text:
-    text = re.sub(r"<!-- bench-dist:begin -->.*?<!-- bench-dist:end -->\n", lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(doc, "w").write(text)
-PY
-echo "bench-dist: wrote $doc"
+engines_write_doc bench-dist "Registries: pull and push, berth against dockerd (make bench-dist)" "$work/table.md"

@@ -23,12 +23,7 @@ write_doc=${WRITE_DOC:-1}
 
 # shellcheck source=hack/lib-engines.sh
 . hack/lib-engines.sh
-for b in berthd berth berth-shim berth-runtime; do
-	[ -x "bin/$b" ] || { echo "bench-engine: run make build first" >&2; exit 1; }
-done
-command -v hyperfine >/dev/null || { echo "bench-engine: hyperfine missing (make deps)" >&2; exit 1; }
 command -v crun >/dev/null || { echo "bench-engine: crun missing (make deps)" >&2; exit 1; }
-[ -x "$ENGINE_DOCKER_CLI" ] || { echo "bench-engine: the official docker CLI is expected at $ENGINE_DOCKER_CLI" >&2; exit 1; }
 engines_install_docker docker.io podman
 
 # podman writes a blob cache and a networks directory under these system paths whatever its
@@ -36,17 +31,10 @@ engines_install_docker docker.io podman
 podman_sys_dirs=()
 for d in /var/lib/containers /run/containers; do [ -e "$d" ] || podman_sys_dirs+=("$d"); done
 
-work=$(mktemp -d /tmp/bench-engine-XXXXXX)
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	echo "bench-engine: cleaning up $work" >&2
-	engines_cleanup "$work" || rc=1
+engines_begin bench-engine
+bench_cleanup() {
 	for d in "${podman_sys_dirs[@]}"; do rm -rf --one-file-system "$d"; done
-	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 engines_start_dockerd "$work/docker"
 engines_start_berthd "$work/berth" "$root/bin"
@@ -239,16 +227,4 @@ PY
 cat "$work/table.md"
 
 [ "$write_doc" = 1 ] || exit 0
-doc=docs/benchmarks.md
-python3 - "$doc" "$work/table.md" <<'PY'
-import sys, re, os
-doc, table = sys.argv[1], open(sys.argv[2]).read()
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-block = "<!-- bench-engine:begin -->\n## Engine: berth against dockerd, podman and crun (make bench-engine)\n\n" + table + "<!-- bench-engine:end -->\n"
-if "<!-- bench-engine:begin -->" in text:
-    text = re.sub(r"<!-- bench-engine:begin -->.*?<!-- bench-engine:end -->\n", lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(doc, "w").write(text)
-PY
-echo "bench-engine: wrote $doc"
+engines_write_doc bench-engine "Engine: berth against dockerd, podman and crun (make bench-engine)" "$work/table.md"

@@ -21,23 +21,9 @@ write_doc=${WRITE_DOC:-1}
 
 # shellcheck source=hack/lib-engines.sh
 . hack/lib-engines.sh
-for b in berthd berth berth-shim berth-runtime; do
-	[ -x "bin/$b" ] || { echo "bench-files: run make build first" >&2; exit 1; }
-done
-command -v hyperfine >/dev/null || { echo "bench-files: hyperfine missing (make deps)" >&2; exit 1; }
-[ -x "$ENGINE_DOCKER_CLI" ] || { echo "bench-files: the official docker CLI is expected at $ENGINE_DOCKER_CLI" >&2; exit 1; }
 engines_install_docker docker.io
 
-work=$(mktemp -d /tmp/bench-files-XXXXXX)
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	echo "bench-files: cleaning up $work" >&2
-	engines_cleanup "$work" || rc=1
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+engines_begin bench-files
 
 engines_start_dockerd "$work/docker"
 engines_start_berthd "$work/berth" "$root/bin"
@@ -128,16 +114,4 @@ PY
 cat "$work/table.md"
 
 [ "$write_doc" = 1 ] || exit 0
-doc=docs/benchmarks.md
-python3 - "$doc" "$work/table.md" <<'PY'
-import sys, re, os
-doc, table = sys.argv[1], open(sys.argv[2]).read()
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-block = "<!-- bench-files:begin -->\n## Files: cp, commit and export against dockerd (make bench-files)\n\n" + table + "<!-- bench-files:end -->\n"
-if "<!-- bench-files:begin -->" in text:
-    text = re.sub(r"<!-- bench-files:begin -->.*?<!-- bench-files:end -->\n", lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(doc, "w").write(text)
-PY
-echo "bench-files: wrote $doc"
+engines_write_doc bench-files "Files: cp, commit and export against dockerd (make bench-files)" "$work/table.md"

@@ -23,26 +23,16 @@ write_doc=${WRITE_DOC:-1}
 
 # shellcheck source=hack/lib-engines.sh
 . hack/lib-engines.sh
-for b in berthd berth berth-shim berth-runtime; do
-	[ -x "bin/$b" ] || { echo "bench-net: run make build first" >&2; exit 1; }
-done
 for c in iperf3 python3; do
 	command -v "$c" >/dev/null || { echo "bench-net: $c missing (make deps)" >&2; exit 1; }
 done
 engines_install_docker docker.io
 
-work=$(mktemp -d /tmp/bench-net-XXXXXX)
+engines_begin bench-net
 loop_pid=
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
+bench_cleanup() {
 	[ -z "$loop_pid" ] || kill "$loop_pid" 2>/dev/null || true
-	echo "bench-net: cleaning up $work" >&2
-	engines_cleanup "$work" || rc=1
-	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # dockerd publishes 127.0.0.1 ports through docker-proxy (no iptables for it here).
 engines_start_dockerd "$work/docker" --userland-proxy=true
@@ -185,16 +175,4 @@ PY
 cat "$work/table.md"
 
 [ "$write_doc" = 1 ] || exit 0
-doc=docs/benchmarks.md
-python3 - "$doc" "$work/table.md" <<'PY'
-import sys, re, os
-doc, table = sys.argv[1], open(sys.argv[2]).read()
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-block = "<!-- bench-net:begin -->\n## Networking: berth against dockerd (make bench-net)\n\n" + table + "<!-- bench-net:end -->\n"
-if "<!-- bench-net:begin -->" in text:
-    text = re.sub(r"<!-- bench-net:begin -->.*?<!-- bench-net:end -->\n", lambda m: block, text, flags=re.S)
-else:
-    text = text.rstrip("\n") + "\n\n" + block
-open(doc, "w").write(text)
-PY
-echo "bench-net: wrote $doc"
+engines_write_doc bench-net "Networking: berth against dockerd (make bench-net)" "$work/table.md"

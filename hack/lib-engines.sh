@@ -183,3 +183,48 @@ engines_cleanup() {
 	fi
 	rm -rf --one-file-system "$work"
 }
+
+# engines_begin NAME: the checks every engine benchmark makes first (berth built, hyperfine, the
+# docker CLI), then $work, a scratch directory that engines_cleanup empties when the script exits,
+# with every engine started under it. A script may define bench_cleanup for its own leftovers: it
+# runs first.
+engines_begin() {
+	engines_name=$1
+	local b
+	for b in berthd berth berth-shim berth-runtime; do
+		[ -x "bin/$b" ] || { echo "$engines_name: run make build first" >&2; exit 1; }
+	done
+	command -v hyperfine >/dev/null || { echo "$engines_name: hyperfine missing (make deps)" >&2; exit 1; }
+	[ -x "$ENGINE_DOCKER_CLI" ] || { echo "$engines_name: the official docker CLI is expected at $ENGINE_DOCKER_CLI" >&2; exit 1; }
+	work=$(mktemp -d "/tmp/$engines_name-XXXXXX")
+	trap engines_end EXIT
+	trap 'exit 130' INT TERM
+}
+
+engines_end() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if declare -F bench_cleanup >/dev/null; then bench_cleanup || rc=1; fi
+	echo "$engines_name: cleaning up $work" >&2
+	engines_cleanup "$work" || rc=1
+	exit $rc
+}
+
+# engines_write_doc NAME TITLE TABLE_FILE: puts the table in docs/benchmarks.md under TITLE,
+# between NAME's markers (appended the first time).
+engines_write_doc() {
+	local doc=docs/benchmarks.md
+	python3 - "$doc" "$1" "$2" "$3" <<'PY'
+import os, re, sys
+doc, name, title, table = sys.argv[1], sys.argv[2], sys.argv[3], open(sys.argv[4]).read()
+text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
+begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+block = f"{begin}\n## {title}\n\n{table}{end}\n"
+if begin in text:
+    text = re.sub(re.escape(begin) + r".*?" + re.escape(end) + r"\n", lambda m: block, text, flags=re.S)
+else:
+    text = text.rstrip("\n") + "\n\n" + block
+open(doc, "w").write(text)
+PY
+	echo "$1: wrote $doc"
+}

@@ -107,9 +107,9 @@ func (c *Cache) Records(ctx context.Context) ([]buildtypes.CacheRecord, error) {
 				return nil
 			}
 			if r, ok := recs[e.Image]; ok {
-				out = append(out, buildtypes.CacheRecord{ID: string(k[:25]), Type: "regular", Size: r.LayerSize,
+				out = append(out, buildtypes.CacheRecord{ID: short(string(k), 25), Type: "regular", Size: r.LayerSize,
 					Shared: r.Tagged, CreatedAt: e.Created, LastUsedAt: &e.Created,
-					Description: "step image " + e.Image.Encoded()[:12]})
+					Description: "step image " + short(e.Image.Encoded(), 12)})
 			}
 			return nil
 		})
@@ -221,3 +221,6 @@ func dirSize(dir string) int64 {
 	})
 	return n
 }
+
+// short is s cut to n bytes, as ids are shown.
+func short(s string, n int) string { return s[:min(len(s), n)] }
