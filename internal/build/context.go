@@ -2,10 +2,6 @@ package build
 
 import (
 	"archive/tar"
-	"bufio"
-	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -45,7 +41,7 @@ func receiveContext(ctx context.Context, tmp string, r io.Reader) (*buildContext
 			return nil, err
 		}
 	}
-	src, err := decompress(r)
+	src, err := archive.Decompress(r)
 	if err != nil {
 		c.remove()
 		return nil, err
@@ -119,21 +115,4 @@ func filterContext(r io.Reader, w io.Writer, secrets string) error {
 		}
 	}
 	return tw.Close()
-}
-
-// decompress recognizes gzip and bzip2 streams by their magic numbers; anything else is a tar.
-func decompress(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(3)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("gzip: %w", err))
-		}
-		return zr, nil
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		return bzip2.NewReader(br), nil
-	}
-	return br, nil
 }

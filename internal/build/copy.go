@@ -240,7 +240,7 @@ func isArchive(p string) bool {
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
 		return false
 	}
-	r, err := decompress(f)
+	r, err := archive.Decompress(f)
 	if err != nil {
 		return false
 	}
@@ -447,7 +447,7 @@ func extractArchive(ctx context.Context, root *os.File, rootfs, archivePath, des
 		return err
 	}
 	defer f.Close()
-	r, err := decompress(f)
+	r, err := archive.Decompress(f)
 	if err != nil {
 		return err
 	}

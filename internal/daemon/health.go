@@ -295,9 +295,16 @@ func (d *Daemon) monitorHealth(c *container.Container, s *healthState, stop chan
 	startInterval := durationOr(hc.StartInterval, defaultStartInterval)
 	timeout := durationOr(hc.Timeout, defaultProbeTimeout)
 	cmd := probeCommand(c)
+	periodEnd := c.StartedAt.Add(hc.StartPeriod)
+	var lastStart time.Time // of the last probe
 	next := func() time.Duration {
-		left := hc.StartPeriod - time.Since(c.StartedAt)
+		left := time.Until(periodEnd)
 		if left <= 0 {
+			if !lastStart.IsZero() && lastStart.Before(periodEnd) {
+				// The last probe began within the start period and ended after it: the probe
+				// that closes the period (whose failure counts) is still due.
+				return 0
+			}
 			return interval
 		}
 		s.mu.Lock()
@@ -316,6 +323,7 @@ func (d *Daemon) monitorHealth(c *container.Container, s *healthState, stop chan
 			return
 		case <-timer.C:
 		}
+		lastStart = time.Now()
 		ctx, cancel := context.WithCancel(context.Background())
 		result := make(chan *ctypes.HealthcheckResult, 1)
 		go func() { result <- d.runProbe(ctx, c, cmd, timeout) }()

@@ -3,13 +3,10 @@ package image
 import (
 	"bufio"
 	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -80,7 +77,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, opts ImportOptions) (
 	if err != nil {
 		return "", err
 	}
-	tarStream, err := decompress(r)
+	tarStream, err := archive.Decompress(r)
 	if err != nil {
 		return "", err
 	}
@@ -165,27 +162,6 @@ func randomHex() string {
 	b := make([]byte, 8)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// decompress recognizes gzip and bzip2 by their magic numbers; anything else is taken as tar.
-func decompress(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	magic, _ := br.Peek(6)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return nil, errdefs.InvalidArgument(fmt.Errorf("gzip: %w", err))
-		}
-		return zr, nil
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		return bzip2.NewReader(br), nil
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return nil, errdefs.InvalidArgument(errors.New("xz-compressed archives are not supported: decompress it first"))
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return nil, errdefs.InvalidArgument(errors.New("zstd-compressed archives are not supported: decompress it first"))
-	}
-	return br, nil
 }
 
 // writeImage stores an image's config (an ocispec.Image, or Docker's extension of it) and manifest (over layers already in the content store)
