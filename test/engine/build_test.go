@@ -473,12 +473,27 @@ RUN --network=none grep -c : /proc/net/dev > /nics-none
 
 	t.Run("BuilderPrune", func(t *testing.T) {
 		d := d.in(t)
+		// What the builds above cached is counted by system df, with both CLIs.
+		for _, cli := range clients() {
+			var count, size string
+			for _, line := range strings.Split(d.must(cli, "system", "df", "--format", "{{.Type}}|{{.TotalCount}}|{{.Size}}"), "\n") {
+				if rest, ok := strings.CutPrefix(line, "Build Cache|"); ok {
+					count, size, _ = strings.Cut(rest, "|")
+				}
+			}
+			if count == "" || count == "0" || size == "0B" {
+				t.Errorf("%s system df: build cache %q records, %q", cli, count, size)
+			}
+		}
 		r := d.run(berthBin(), "builder", "prune", "-af")
 		if r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space:") || strings.Contains(r.stdout, "space: 0B") {
 			t.Fatalf("prune: %d %s %s", r.code, r.stdout, r.stderr)
 		}
 		if r := d.run(dockerCLI, "builder", "prune", "-f"); r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space:") {
 			t.Errorf("docker builder prune: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		if got := d.must(dockerCLI, "system", "df", "--format", "{{if eq .Type \"Build Cache\"}}{{.TotalCount}}{{end}}"); strings.TrimSpace(got) != "0" {
+			t.Errorf("system df after builder prune: %q build cache records", got)
 		}
 		// Nothing is cached any more.
 		dir := buildDir(t, map[string]string{"Dockerfile": "FROM busybox\nRUN echo one > /one\nENV A=b\n"})
@@ -488,6 +503,13 @@ RUN --network=none grep -c : /proc/net/dev > /nics-none
 		// Tagged images survive.
 		if got := d.must(dockerCLI, "run", "--rm", "cached"); got != "changed" {
 			t.Errorf("run after prune: %q", got)
+		}
+		// system prune -a takes the build cache too.
+		if out := d.must(dockerCLI, "system", "prune", "-af"); !strings.Contains(out, "Total reclaimed space") {
+			t.Errorf("system prune: %s", out)
+		}
+		if got := d.must(berthBin(), "system", "df", "--format", "{{if eq .Type \"Build Cache\"}}{{.TotalCount}}{{end}}"); strings.TrimSpace(got) != "0" {
+			t.Errorf("system df after system prune: %q build cache records", got)
 		}
 	})
 }
