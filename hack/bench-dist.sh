@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# `make bench-dist`: pull and push of an image with a few layers (~50 MB: busybox and three
-# 16 MiB layers of random bytes) from and to a local registry (Debian's docker-registry on
-# 127.0.0.1), berth against a private dockerd (Debian's docker.io) in one run, written into
-# docs/benchmarks.md between the dist markers:
+# `make bench-dist`: pull, push, save and load of a ~100 MB, 3-layer image (busybox and two
+# LAYER_MIB (default 49) MiB layers of random bytes) from and to a local registry (Debian's
+# docker-registry on 127.0.0.1), berth against a private dockerd (Debian's docker.io) and, for the
+# pull, `skopeo copy` of the same image to a directory, in one run, written into docs/benchmarks.md
+# between the dist markers:
 #   1. cold pull: before each run the image and every unused layer are removed from the engine
 #   2. push: before each run the registry's storage is emptied, so every layer is uploaded
+#   3. save of the image to a tar, and load of that tar into an engine that does not have it
 # Both daemons and the registry are private to this run (own sockets, roots, ports) and everything
 # is removed at the end (by pid and by path, never by name).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 runs=${RUNS:-5}
-layer_mib=${LAYER_MIB:-16}
+layer_mib=${LAYER_MIB:-49}
 write_doc=${WRITE_DOC:-1}
 
 # shellcheck source=hack/lib-engines.sh
 . hack/lib-engines.sh
 command -v docker-registry >/dev/null || { echo "bench-dist: docker-registry missing (make deps)" >&2; exit 1; }
+command -v skopeo >/dev/null || { apt-get install -y -qq skopeo >/dev/null || { echo "bench-dist: cannot install skopeo" >&2; exit 1; }; }
 engines_install_docker docker.io
 
 engines_begin bench-dist
@@ -59,7 +62,7 @@ tar -C "$work/rootfs" -cf "$work/busybox.tar" .
 bt import -c 'CMD ["sh"]' - busybox:latest <"$work/busybox.tar" >/dev/null
 ref=$reg/bench/dist:1
 img=busybox:latest
-for i in 1 2 3; do
+for i in 1 2; do
 	bt run --name "layer$i" "$img" sh -c "head -c $((layer_mib << 20)) /dev/urandom >/random$i" >/dev/null
 	bt commit "layer$i" "$ref" >/dev/null
 	bt rm "layer$i" >/dev/null
@@ -80,7 +83,9 @@ hyperfine -N -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/pull.json" \
 	--prepare "sh -c 'BERTH_HOST=$bsock $root/bin/berth rmi -f $ref; BERTH_HOST=$bsock $root/bin/berth image prune -af' " \
 	-n 'docker CLI -> berthd' "env DOCKER_HOST=$bsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI pull -q $ref" \
 	--prepare "sh -c 'DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI rmi -f $ref; DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI image prune -af' " \
-	-n docker "env DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI pull -q $ref" >"$work/pull.txt"
+	-n docker "env DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI pull -q $ref" \
+	--prepare "rm -rf $work/skopeo" \
+	-n 'skopeo copy' "skopeo copy -q --src-tls-verify=false docker://$ref dir:$work/skopeo" >"$work/pull.txt"
 bt pull -q "$ref" >/dev/null
 
 echo "bench-dist: 2. push to an emptied registry ($runs runs each)" >&2
@@ -88,6 +93,17 @@ empty_registry="rm -rf $work/registry/storage/docker"
 hyperfine -N -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/push.json" \
 	--prepare "$empty_registry" -n berth "env BERTH_HOST=$bsock $root/bin/berth push $ref" \
 	--prepare "$empty_registry" -n docker "env DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI push $ref" >"$work/push.txt"
+
+echo "bench-dist: 3. save and load ($runs runs each)" >&2
+dk pull -q "$ref" >/dev/null
+hyperfine -N -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/save.json" \
+	--prepare "rm -f $work/berth.tar" -n berth "env BERTH_HOST=$bsock $root/bin/berth save -o $work/berth.tar $ref" \
+	--prepare "rm -f $work/docker.tar" -n docker "env DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI save -o $work/docker.tar $ref" >"$work/save.txt"
+hyperfine -N -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/load.json" \
+	--prepare "sh -c 'BERTH_HOST=$bsock $root/bin/berth rmi -f $ref; BERTH_HOST=$bsock $root/bin/berth image prune -af' " \
+	-n berth "env BERTH_HOST=$bsock $root/bin/berth load -q -i $work/berth.tar" \
+	--prepare "sh -c 'DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI rmi -f $ref; DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI image prune -af' " \
+	-n docker "env DOCKER_HOST=$dsock DOCKER_CONFIG=$DOCKER_CONFIG $ENGINE_DOCKER_CLI load -q -i $work/docker.tar" >"$work/load.txt"
 
 dv=$(dk version --format '{{.Server.Version}}') cv=$("$ENGINE_DOCKER_CLI" version --format '{{.Client.Version}}' 2>/dev/null || true)
 rv=$(docker-registry --version 2>/dev/null | awk '{print $NF}' || true)
@@ -98,10 +114,10 @@ def load(name):
     return {r["command"]: r for r in json.load(open(f"{work}/{name}.json"))["results"]}
 def med(r): return statistics.median(r["times"])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-print(f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), kernel {platform.release()}, a machine "
-      f"shared with other engineers' builds and tests while it ran (single figures are noisy; compare the ratios). "
+print(f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), kernel {platform.release()} "
+      f"(single figures vary between runs; compare the ratios of one run). "
       f"berth {os.popen('git rev-parse --short HEAD').read().strip()}; dockerd {dv} (Debian docker.io, overlay2); docker CLI {cv}; "
-      f"registry: Debian docker-registry {rv} on 127.0.0.1. The image: busybox and three layers of random bytes, "
+      f"registry: Debian docker-registry {rv} on 127.0.0.1. The image: busybox and two layers of random bytes, "
       f"{layers} layers, {size_mb} MB unpacked. All in one run of `make bench-dist`.\n")
 def table(title, r, note):
     print(f"### {title}\n\n{note}\n")
@@ -112,10 +128,17 @@ def table(title, r, note):
 p = load("pull")
 table("1. Cold pull", p, f"hyperfine, {runs} runs each; before each, the image is removed and `image prune -af` empties the engine, so every layer is downloaded and unpacked.")
 ratio = med(p["berth"]) / med(p["docker"])
-print(f"berth / docker: {ratio:.2f}x (target <= 0.5x: {'met' if ratio <= 0.5 else 'not met'}); docker CLI against berthd / docker: {med(p['docker CLI -> berthd']) / med(p['docker']):.2f}x.\n")
+print(f"berth / docker: {ratio:.2f}x (target <= 0.5x: {'met' if ratio <= 0.5 else 'not met'}); docker CLI against berthd / docker: {med(p['docker CLI -> berthd']) / med(p['docker']):.2f}x; berth / skopeo copy (download only, no unpacking): {med(p['berth']) / med(p['skopeo copy']):.2f}x.\n")
 q = load("push")
 table("2. Push", q, f"hyperfine, {runs} runs each; before each, the registry's storage is emptied, so every layer is uploaded.")
-print(f"berth / docker: {med(q['berth']) / med(q['docker']):.2f}x.")
+print(f"berth / docker: {med(q['berth']) / med(q['docker']):.2f}x.\n")
+sv, ld = load("save"), load("load")
+table("3. Save", sv, f"hyperfine, {runs} runs each: the image to a tar file.")
+r3 = med(sv["berth"]) / med(sv["docker"])
+print(f"berth / docker: {r3:.2f}x (target <= 1x: {'met' if r3 <= 1 else 'not met'}).\n")
+table("4. Load", ld, f"hyperfine, {runs} runs each: that tar into an engine from which the image and its layers were removed.")
+r4 = med(ld["berth"]) / med(ld["docker"])
+print(f"berth / docker: {r4:.2f}x (target <= 1x: {'met' if r4 <= 1 else 'not met'}).")
 PY
 cat "$work/table.md"
 
