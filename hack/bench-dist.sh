@@ -48,13 +48,7 @@ docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
 reg_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://$reg/v2/" >/dev/null && break; sleep 0.1; done
 
-engines_start_dockerd "$work/docker"
-engines_start_berthd "$work/berth" "$root/bin"
-export DOCKER_CONFIG=$work/client-config
-mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-dsock=unix://$work/docker/engine.sock bsock=unix://$work/berth/engine.sock
-dk() { DOCKER_HOST=$dsock "$ENGINE_DOCKER_CLI" "$@"; }
-bt() { BERTH_HOST=$bsock DOCKER_HOST=$bsock "$root/bin/berth" "$@"; }
+engines_start_both
 
 # The image, made in berth: busybox, then a layer of random bytes per commit.
 contrib/mkrootfs-busybox.sh "$work/rootfs" >/dev/null

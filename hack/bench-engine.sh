@@ -36,13 +36,7 @@ bench_cleanup() {
 	for d in "${podman_sys_dirs[@]}"; do rm -rf --one-file-system "$d"; done
 }
 
-engines_start_dockerd "$work/docker"
-engines_start_berthd "$work/berth" "$root/bin"
-export DOCKER_CONFIG=$work/client-config
-mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-dsock=unix://$work/docker/engine.sock bsock=unix://$work/berth/engine.sock
-dk() { DOCKER_HOST=$dsock "$ENGINE_DOCKER_CLI" "$@"; }
-bt() { BERTH_HOST=$bsock DOCKER_HOST=$bsock "$root/bin/berth" "$@"; }
+engines_start_both
 
 contrib/mkrootfs-busybox.sh "$work/rootfs" >/dev/null
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .

@@ -35,13 +35,7 @@ bench_cleanup() {
 }
 
 # dockerd publishes 127.0.0.1 ports through docker-proxy (no iptables for it here).
-engines_start_dockerd "$work/docker" --userland-proxy=true
-engines_start_berthd "$work/berth" "$root/bin"
-export DOCKER_CONFIG=$work/client-config
-mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-dsock=unix://$work/docker/engine.sock bsock=unix://$work/berth/engine.sock
-dk() { DOCKER_HOST=$dsock "$ENGINE_DOCKER_CLI" "$@"; }
-bt() { BERTH_HOST=$bsock DOCKER_HOST=$bsock "$root/bin/berth" "$@"; }
+engines_start_both --userland-proxy=true
 
 contrib/mkrootfs-busybox.sh "$work/rootfs" >/dev/null
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .

@@ -228,3 +228,18 @@ open(doc, "w").write(text)
 PY
 	echo "$1: wrote $doc"
 }
+
+# engines_start_both [DOCKERD_ARG...]: a private dockerd and berthd under $work, their sockets in
+# $dsock and $bsock, an empty client configuration for both; dk drives dockerd with the docker
+# CLI, bt drives berthd with berth's.
+# Called from the repository's root, as every bench script runs.
+engines_start_both() {
+	engines_repo=$PWD
+	engines_start_dockerd "$work/docker" "$@"
+	engines_start_berthd "$work/berth" "$engines_repo/bin"
+	export DOCKER_CONFIG=$work/client-config
+	mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
+	dsock=unix://$work/docker/engine.sock bsock=unix://$work/berth/engine.sock
+}
+dk() { DOCKER_HOST=$dsock "$ENGINE_DOCKER_CLI" "$@"; }
+bt() { BERTH_HOST=$bsock DOCKER_HOST=$bsock "$engines_repo/bin/berth" "$@"; }

@@ -116,6 +116,7 @@ func (d *daemon) start() {
 	d.exited = make(chan error, 1)
 	go func() { d.exited <- d.cmd.Wait() }()
 	d.t.Cleanup(d.stop)
+	d.t.Cleanup(d.removeContainers) // runs first
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if resp, err := d.get("/_ping"); err == nil {
@@ -132,6 +133,26 @@ func (d *daemon) start() {
 			d.t.Fatalf("berthd did not come up: %s", d.log)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// removeContainers force-removes every container the daemon still has, so that a test that
+// failed half-way leaves no container running, mounted or networked behind it.
+func (d *daemon) removeContainers() {
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		return // gone (or replaced): its containers are its successor's
+	default:
+	}
+	env := append(os.Environ(), "DOCKER_HOST="+d.host(), "DOCKER_CONFIG="+d.dir)
+	ps := exec.Command(dockerCLI, "ps", "-aq")
+	ps.Env = env
+	out, err := ps.Output()
+	if ids := strings.Fields(string(out)); err == nil && len(ids) > 0 {
+		rm := exec.Command(dockerCLI, append([]string{"rm", "-f", "-v"}, ids...)...)
+		rm.Env = env
+		rm.Run()
 	}
 }
 
