@@ -579,6 +579,8 @@ func parseSignal(s string) (int, error) {
 	return int(sig), nil
 }
 
+const mtabTarget = "/proc/mounts"
+
 // addMtab gives the container Docker's /etc/mtab, a link to /proc/mounts (dockerd makes it in
 // every container's init layer), unless the image has one; diff and commit leave it out.
 func addMtab(rootfs string) {
@@ -592,5 +594,5 @@ func addMtab(rootfs string) {
 		return
 	}
 	defer etc.Close()
-	unix.Symlinkat("/proc/mounts", int(etc.Fd()), "mtab") // EEXIST: the image's is kept
+	unix.Symlinkat(mtabTarget, int(etc.Fd()), "mtab") // EEXIST: the image's is kept
 }

@@ -370,12 +370,13 @@ func (d *Daemon) recordProbe(c *container.Container, s *healthState, stop chan s
 	}
 	status := h.Status
 	d.saveHealth(c.ID, h)
-	s.mu.Unlock()
+	// Published before the new status can be read: whoever sees it (inspect) finds its event.
 	if status != old {
 		if cur, err := d.containers.Get(c.ID); err == nil {
 			d.event(cur, string(evtypes.ActionHealthStatus)+": "+string(status), nil)
 		}
 	}
+	s.mu.Unlock()
 }
 
 // runProbe runs one probe as an exec in the container (its user and working directory, no

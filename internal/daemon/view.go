@@ -126,6 +126,12 @@ func matchContainer(c *container.Container, f filters.Args, ancestors []string, 
 // containerSize is what ps -s shows: the container's own writes, and those with its image.
 func (d *Daemon) containerSize(ctx context.Context, c *container.Container) (rw, rootfs int64) {
 	rw, _ = d.snaps.Size(ctx, c.ID)
+	// The /etc/mtab link a start adds (addMtab) is in Docker's init layer, not counted there.
+	if upper, _, err := d.layerDirs(ctx, c.ID); err == nil {
+		if target, err := os.Readlink(filepath.Join(upper, "etc", "mtab")); err == nil && target == mtabTarget {
+			rw -= int64(len(target))
+		}
+	}
 	if img, err := d.images.Resolve(ctx, c.ImageID); err == nil {
 		rootfs = rw + img.Size
 	}
