@@ -95,28 +95,9 @@ static const char *errstr(int e)
 static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
 {
-	char msg[1024];
-	int saved = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	if ((size_t)n >= sizeof(msg))
-		n = sizeof(msg) - 1;
-	if (saved != 0 && (size_t)n + 64 < sizeof(msg))
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", errstr(saved));
-	if (cinit_sync >= 0) {
-		uint32_t len = (uint32_t)n;
-		berth_write_all(cinit_sync, "E", 1);
-		berth_write_all(cinit_sync, &len, sizeof(len));
-		berth_write_all(cinit_sync, msg, len);
-	} else {
-		// After `create` returned, the only witness is the container's stderr (as with the Go init).
-		dprintf(2, "berth-runtime init: %s\n", msg);
-	}
-	_exit(1);
+	berth_vfail(cinit_sync, errstr, fmt, ap);
 }
 
 static uint32_t get_u32(struct cursor *c)

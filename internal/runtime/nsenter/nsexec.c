@@ -64,30 +64,37 @@ int berth_read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
-static void bail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void bail(const char *fmt, ...)
+void berth_vfail(int sync, const char *(*errtext)(int), const char *fmt, va_list ap)
 {
-	char msg[512];
+	char msg[1024];
 	int saved = errno;
-	va_list ap;
-	va_start(ap, fmt);
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof(msg))
 		n = sizeof(msg) - 1;
-	if (saved != 0 && (size_t)n + 40 < sizeof(msg))
-		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(saved));
-	if (sync_fd >= 0) {
+	if (saved != 0 && (size_t)n + 64 < sizeof(msg))
+		n += snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", errtext(saved));
+	if (sync >= 0) {
 		uint32_t len = (uint32_t)n;
-		berth_write_all(sync_fd, "E", 1);
-		berth_write_all(sync_fd, &len, sizeof(len));
-		berth_write_all(sync_fd, msg, len);
+		berth_write_all(sync, "E", 1);
+		berth_write_all(sync, &len, sizeof(len));
+		berth_write_all(sync, msg, len);
 	} else {
-		fprintf(stderr, "berth-runtime init: %s\n", msg);
+		// No runtime to tell (after `create` returned): the container's stderr is the witness.
+		dprintf(2, "berth-runtime init: %s\n", msg);
 	}
 	_exit(1);
+}
+
+static const char *libc_errtext(int e) { return strerror(e); }
+
+static void bail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+static void bail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	berth_vfail(sync_fd, libc_errtext, fmt, ap);
 }
 
 static const char *nsname(uint32_t t)
