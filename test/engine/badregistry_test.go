@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
 
 // TestPullFromBadRegistry pulls from a registry written by the test that answers badly: a
 // manifest that is not JSON, one whose digest is not the one asked for, a layer whose bytes do
-// not match its digest, a missing repository, refused credentials. Each gives Docker's error,
-// nothing is kept and the daemon stays up.
+// not match its digest, a missing repository, refused credentials, and one that never answers.
+// Each gives Docker's error (the hanging one ends with its client), nothing is kept and the
+// daemon stays up.
 func TestPullFromBadRegistry(t *testing.T) {
 	img := busyboxImage(t, "amd64")
 	manifest, _ := img.RawManifest()
@@ -25,11 +27,18 @@ func TestPullFromBadRegistry(t *testing.T) {
 	layerDigest, _ := layers[0].Digest()
 	mt, _ := img.MediaType()
 	askedDigest := digest.FromString("some other manifest")
+	// The hanging repository never answers; hung says a request arrived, released that its
+	// caller gave up on it.
+	hung, released := make(chan struct{}, 8), make(chan struct{}, 8)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		switch {
 		case p == "/v2/":
 			w.WriteHeader(http.StatusOK)
+		case strings.HasPrefix(p, "/v2/hang/"):
+			hung <- struct{}{}
+			<-r.Context().Done()
+			released <- struct{}{}
 		case strings.HasPrefix(p, "/v2/private/"):
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
@@ -78,6 +87,26 @@ func TestPullFromBadRegistry(t *testing.T) {
 				t.Errorf("images after bad pulls: %q", got)
 			}
 		})
+	}
+	// A registry that hangs: the pull waits (as dockerd's does) until its client gives up; then
+	// the daemon drops the request, keeps nothing and goes on serving.
+	d.t = t
+	cmd, out := d.background(nil, berthBin(), "pull", host+"/hang/img:1")
+	select {
+	case <-hung:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the pull never reached the hanging registry: %s", out)
+	}
+	cmd.Process.Kill() // by pid: the client gives up
+	cmd.Wait()
+	select {
+	case <-released:
+	case <-time.After(20 * time.Second):
+		srv.CloseClientConnections()
+		t.Errorf("berthd kept waiting on the hanging registry after its client went away")
+	}
+	if got := d.must(dockerCLI, "images", "-aq"); got != "" {
+		t.Errorf("images after an abandoned pull: %q", got)
 	}
 	if n := blobCount(d); n != 0 {
 		t.Errorf("%d blobs kept from bad pulls", n)
