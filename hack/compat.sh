@@ -179,6 +179,31 @@ while IFS='|' read -r n name kind desc; do
 		fi
 	} | tee -a "$work/differences.txt"
 done <"$work/sc/index"
+
+# Interchange (issue 5): images move between the two engines through a registry (Debian's
+# docker-registry on 127.0.0.1) and through save/load, both ways, and run on the other side.
+interchange=()
+if { [ -z "$only" ] || [[ interchange =~ $only ]]; } && command -v docker-registry >/dev/null; then
+	reg=127.0.0.1:$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	mkdir -p "$work/registry"
+	printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' "$work/registry/storage" "$reg" >"$work/registry/config.yml"
+	docker-registry serve "$work/registry/config.yml" >"$work/registry/log" 2>&1 &
+	reg_pid=$!
+	for _ in $(seq 1 100); do curl -sf "http://$reg/v2/" >/dev/null && break; sleep 0.1; done
+	dk() { DOCKER_HOST=unix://$work/docker/engine.sock timeout -k 5 120 "$ENGINE_DOCKER_CLI" "$@"; }
+	bk() { DOCKER_HOST=unix://$work/berth/engine.sock timeout -k 5 120 "$ENGINE_DOCKER_CLI" "$@"; }
+	runs_ok() { [ "$("$1" run --rm "$2" echo ok)" = ok ]; }
+	docker_to_berth() { dk tag busybox:latest "$reg/cross/docker:1" && dk push -q "$reg/cross/docker:1" && bk pull -q "$reg/cross/docker:1" && runs_ok bk "$reg/cross/docker:1"; }
+	berth_to_docker() { bk tag busybox:latest "$reg/cross/berth:1" && bk push -q "$reg/cross/berth:1" && dk pull -q "$reg/cross/berth:1" && runs_ok dk "$reg/cross/berth:1"; }
+	berth_save_docker_load() { bk save -o "$work/from-berth.tar" "$reg/cross/berth:1" && dk rmi -f "$reg/cross/berth:1" && dk load -q -i "$work/from-berth.tar" && runs_ok dk "$reg/cross/berth:1"; }
+	docker_save_berth_load() { dk save -o "$work/from-docker.tar" "$reg/cross/docker:1" && bk rmi -f "$reg/cross/docker:1" && bk load -q -i "$work/from-docker.tar" && runs_ok bk "$reg/cross/docker:1"; }
+	for step in docker_to_berth berth_to_docker berth_save_docker_load docker_save_berth_load; do
+		if "$step" >>"$work/interchange.log" 2>&1; then r=ok; else r=FAILED; fi
+		interchange+=("$step: $r")
+		echo "compat: interchange $step $r" >&2
+	done
+	engines_kill_wait 5 "$reg_pid"
+fi
 elapsed=$(($(date +%s) - start))
 
 dv=$(DOCKER_HOST=unix://$work/docker/engine.sock "$ENGINE_DOCKER_CLI" version --format '{{.Server.Version}} (API {{.Server.APIVersion}})')
@@ -193,6 +218,7 @@ echo "not yet implemented in berth: ${#same_missing[@]} same, ${#diff_missing[@]
 echo "  differ: $(list "${diff_missing[@]}")"
 echo "  same:   $(list "${same_missing[@]}")"
 echo "skipped (not scriptable): $(list "${skipped[@]}")"
+((${#interchange[@]} == 0)) || echo "interchange: $(printf '%s; ' "${interchange[@]}")"
 
 if [ -n "$report" ]; then
 	{
@@ -237,6 +263,10 @@ if [ -n "$doc" ]; then
 		echo
 		echo "Skipped (not scriptable): $(list "${skipped[@]}" | sed 's/ $//')."
 		echo
+		if ((${#interchange[@]})); then
+			echo "Images between the engines (through a local registry, and save/load), each then run: $(printf '%s; ' "${interchange[@]}" | sed 's/; $//')."
+			echo
+		fi
 		echo "| scenario | kind | result |"
 		echo "|---|---|---|"
 		while IFS='|' read -r n name kind desc; do
@@ -258,7 +288,8 @@ PY
 	echo "compat: updated docs/compatibility.md" >&2
 fi
 
-if [ -n "$strict" ] && ((${#diff_core[@]} + ${#diff_missing[@]})); then
+failed_interchange=$(printf '%s\n' "${interchange[@]}" | grep -c FAILED || true)
+if [ -n "$strict" ] && ((${#diff_core[@]} + ${#diff_missing[@]} + failed_interchange)); then
 	exit 1
 fi
 exit 0
