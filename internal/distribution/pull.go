@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"sort"
 	"strings"
@@ -214,16 +215,21 @@ const (
 
 // pullJob is one resolved image: its manifest (chosen in an index for the platform) and config.
 type pullJob struct {
-	r        *Registry
-	ref      reference.Named
-	repo     name.Repository
-	opts     []remote.Option
-	top      digest.Digest // what the reference names: the index or the manifest
-	manifest []byte
-	mdigest  digest.Digest
-	config   []byte
-	m        image.Manifest
-	img      ocispec.Image
+	r    *Registry
+	ref  reference.Named
+	repo name.Repository
+	opts []remote.Option
+	auth authn.Authenticator // nil: anonymous
+	top  digest.Digest       // what the reference names: the index or the manifest
+	// blobs reads the repository's blobs, authorized as the registry asks (made once, by blobClient).
+	blobsOnce sync.Once
+	blobs     *http.Client
+	blobsErr  error
+	manifest  []byte
+	mdigest   digest.Digest
+	config    []byte
+	m         image.Manifest
+	img       ocispec.Image
 }
 
 // mirrorRef is a Docker Hub reference on a mirror ("https://mirror.example" or "host:port").
@@ -248,6 +254,7 @@ func (r *Registry) resolve(ctx context.Context, named reference.Named, plat v1.P
 		return nil, err
 	}
 	ropts := r.remoteOptions(ctx, opts.Auth)
+	auth := opts.Auth
 	// Docker Hub images come from the first mirror that has them, then from Docker Hub.
 	var desc *remote.Descriptor
 	if reference.Domain(named) == "docker.io" {
@@ -257,7 +264,7 @@ func (r *Registry) resolve(ctx context.Context, named reference.Named, plat v1.P
 				continue
 			}
 			if d, err := remote.Get(mr, r.remoteOptions(ctx, nil)...); err == nil {
-				desc, gr, ropts = d, mr, r.remoteOptions(ctx, nil)
+				desc, gr, ropts, auth = d, mr, r.remoteOptions(ctx, nil), nil
 				break
 			}
 		}
@@ -271,7 +278,7 @@ func (r *Registry) resolve(ctx context.Context, named reference.Named, plat v1.P
 			return nil, registryError(reference.FamiliarString(named), err)
 		}
 	}
-	job := &pullJob{r: r, ref: named, repo: gr.Context(), opts: ropts, top: digest.Digest(desc.Digest.String())}
+	job := &pullJob{r: r, ref: named, repo: gr.Context(), opts: ropts, auth: auth, top: digest.Digest(desc.Digest.String())}
 	if desc.MediaType.IsIndex() {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
 		if err != nil {
@@ -432,17 +439,50 @@ func (j *pullJob) fetch(ctx context.Context, out Output) (string, error) {
 	return statusNewer, nil
 }
 
+// blobClient is an HTTP client for the repository's blobs, with the authorization
+// go-containerregistry negotiates (anonymous, basic or a bearer token for pull).
+func (j *pullJob) blobClient(ctx context.Context) (*http.Client, error) {
+	j.blobsOnce.Do(func() {
+		auth := j.auth
+		if auth == nil {
+			auth = authn.Anonymous
+		}
+		t := j.r.Transport
+		if t == nil {
+			t = http.DefaultTransport
+		}
+		if j.r.UserAgent != "" {
+			t = transport.NewUserAgent(t, j.r.UserAgent)
+		}
+		rt, err := transport.NewWithContext(ctx, j.repo.Registry, auth, t, []string{j.repo.Scope(transport.PullScope)})
+		j.blobs, j.blobsErr = &http.Client{Transport: rt}, err
+	})
+	return j.blobs, j.blobsErr
+}
+
+// download stores a layer blob in the content store, which checks its digest and size as it
+// writes: fetched directly rather than through go-containerregistry's layer, whose reader would
+// hash the same bytes a second time.
 func (j *pullJob) download(ctx context.Context, l ocispec.Descriptor, out Output) error {
 	id := shortDigest(l.Digest.String())
-	layer, err := remote.Layer(j.repo.Digest(l.Digest.String()), j.opts...)
+	client, err := j.blobClient(ctx)
 	if err != nil {
 		return registryError(reference.FamiliarString(j.ref), err)
 	}
-	rc, err := layer.Compressed()
+	u := url.URL{Scheme: j.repo.Registry.Scheme(), Host: j.repo.RegistryStr(), Path: "/v2/" + j.repo.RepositoryStr() + "/blobs/" + l.Digest.String()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return registryError(reference.FamiliarString(j.ref), err)
 	}
-	defer rc.Close()
+	defer resp.Body.Close()
+	if err := transport.CheckError(resp, http.StatusOK); err != nil {
+		return registryError(reference.FamiliarString(j.ref), err)
+	}
+	rc := resp.Body
 	pr := &countReader{r: rc, fn: func(n int64) { out.progress(id, "Downloading", n, l.Size) }}
 	if _, err := j.r.Images.Content().Write(ctx, pr, l.Digest, l.Size); err != nil {
 		// The registry sent other bytes than the digest names (go-containerregistry checks while

@@ -249,6 +249,15 @@ func (s *Service) applyBlob(ctx context.Context, target string, l ocispec.Descri
 		defer zr.Close()
 		tarStream = zr
 	}
+	if tarStream == io.Reader(br) && l.Digest == diffID {
+		// An uncompressed layer's diff ID is its blob's digest, which the content store checked
+		// as the blob was written: hashing it again would only cost time.
+		n, err := archive.Apply(ctx, target, tarStream, archive.ApplyOptions{Whiteouts: s.whiteouts})
+		if err != nil {
+			return 0, errdefs.InvalidArgument(fmt.Errorf("apply layer %s: %w", l.Digest, err))
+		}
+		return n, nil
+	}
 	h := diffID.Algorithm().Digester()
 	n, err := archive.Apply(ctx, target, io.TeeReader(tarStream, h.Hash()), archive.ApplyOptions{Whiteouts: s.whiteouts})
 	if err != nil {
