@@ -371,16 +371,22 @@ func (j *pullJob) fetch(ctx context.Context, out Output) (string, error) {
 	cs := images.Content()
 	defer images.Lease()() // what is downloaded is not an image's until it is registered
 	existed := images.HasImage(j.m.Config.Digest)
-	var need []ocispec.Descriptor
+	// in[i] is closed once layer i's blob is in the content store.
+	in := make([]chan struct{}, len(j.m.Layers))
+	var need []int
 	for i, l := range j.m.Layers {
+		in[i] = make(chan struct{})
 		_, blobErr := cs.Stat(l.Digest)
 		if images.HasLayer(ctx, identity.ChainID(j.img.RootFS.DiffIDs[:i+1])) && blobErr == nil {
 			out.status(shortDigest(l.Digest.String()), "Already exists")
+			close(in[i])
 			continue
 		}
 		out.status(shortDigest(l.Digest.String()), "Pulling fs layer")
 		if blobErr != nil {
-			need = append(need, l)
+			need = append(need, i)
+		} else {
+			close(in[i])
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -390,23 +396,54 @@ func (j *pullJob) fetch(ctx context.Context, out Output) (string, error) {
 	sem := make(chan struct{}, 3)
 	errs := make([]error, len(need))
 	var wg sync.WaitGroup
-	for i, l := range need {
+	for n, i := range need {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := j.download(ctx, l, locked); err != nil {
-				errs[i] = err
+			if err := j.download(ctx, j.m.Layers[i], locked); err != nil {
+				errs[n] = err
 				cancel()
+				return
 			}
+			close(in[i])
 		}()
 	}
+	// Each layer is unpacked as soon as it and those below it are in, while the others download.
+	var unpackErr error
+	unpacked := make(chan struct{})
+	go func() {
+		defer close(unpacked)
+		for i, l := range j.m.Layers {
+			select {
+			case <-in[i]:
+			case <-ctx.Done():
+				return
+			}
+			id := shortDigest(l.Digest.String())
+			was, err := images.UnpackLayer(ctx, l, j.img.RootFS.DiffIDs, i, func(e image.UnpackEvent) {
+				Output(locked).progress(id, "Extracting", e.Current, e.Total)
+			})
+			if err != nil {
+				unpackErr = err
+				cancel()
+				return
+			}
+			if !was {
+				Output(locked).status(id, "Pull complete")
+			}
+		}
+	}()
 	wg.Wait()
+	<-unpacked
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, context.Canceled) {
 			return "", err
 		}
+	}
+	if unpackErr != nil && !errors.Is(unpackErr, context.Canceled) {
+		return "", unpackErr
 	}
 	if err := ctx.Err(); err != nil {
 		return "", err

@@ -182,6 +182,19 @@ func (s *Service) HasLayer(ctx context.Context, chain digest.Digest) bool {
 }
 
 // unpackLayer applies a (possibly compressed) layer blob onto parent as chain.
+// UnpackLayer unpacks layer i of an image (its blob already in the content store) onto the
+// layers below it, unless that layer chain exists (existed). A pull calls it for each layer as
+// soon as that layer and those below it are in, so unpacking overlaps the downloads; Register
+// then finds every layer in place.
+func (s *Service) UnpackLayer(ctx context.Context, l ocispec.Descriptor, diffIDs []digest.Digest, i int, progress func(UnpackEvent)) (existed bool, err error) {
+	parent := ""
+	if i > 0 {
+		parent = identity.ChainID(diffIDs[:i]).String()
+	}
+	_, existed, err = s.unpackLayer(ctx, l, diffIDs[i], parent, identity.ChainID(diffIDs[:i+1]), progress)
+	return existed, err
+}
+
 func (s *Service) unpackLayer(ctx context.Context, l ocispec.Descriptor, diffID digest.Digest, parent string, chain digest.Digest, progress func(UnpackEvent)) (int64, bool, error) {
 	if _, err := s.snaps.Stat(ctx, chain.String()); err == nil {
 		size, _ := s.snaps.Size(ctx, chain.String())
