@@ -14,7 +14,7 @@ import (
 )
 
 // TestPullFromBadRegistry pulls from a registry written by the test that answers badly: a
-// manifest that is not JSON, one whose digest is not the one asked for, a layer whose bytes do
+// manifest that is not JSON, one of 16 MiB, one whose digest is not the one asked for, a layer whose bytes do
 // not match its digest, a missing repository, refused credentials, and one that never answers.
 // Each gives Docker's error (the hanging one ends with its client), nothing is kept and the
 // daemon stays up.
@@ -42,6 +42,10 @@ func TestPullFromBadRegistry(t *testing.T) {
 		case strings.HasPrefix(p, "/v2/private/"):
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
 			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
+		case p == "/v2/bad/huge/manifests/1":
+			// 16 MiB of manifest: more than any registry client reads (distribution caps it at 4 MiB).
+			w.Header().Set("Content-Type", string(mt))
+			io.WriteString(w, `{"schemaVersion":2,"pad":"`+strings.Repeat("A", 16<<20)+`"}`)
 		case p == "/v2/bad/malformed/manifests/1":
 			w.Header().Set("Content-Type", string(mt))
 			io.WriteString(w, "{this is not json")
@@ -70,6 +74,7 @@ func TestPullFromBadRegistry(t *testing.T) {
 			d.t = t
 			for _, c := range []struct{ ref, want string }{
 				{host + "/bad/malformed:1", "invalid character"},
+				{host + "/bad/huge:1", "is too large"},
 				{host + "/bad/digest@" + askedDigest.String(), "manifest verification failed for digest " + askedDigest.String()},
 				{host + "/bad/layer:1", "filesystem layer verification failed for digest " + layerDigest.String()},
 				{host + "/bad/missing:1", fmt.Sprintf("manifest for %s/bad/missing:1 not found", host)},
