@@ -529,6 +529,15 @@ func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes
 		monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "kill", Signal: int(syscall.SIGKILL), All: true}, 10*time.Second)
 		d.waitExit(ctx, c.ID, 30*time.Second)
 	}
+	// The shim has the runtime delete the container (its cgroup, its state) after reporting the
+	// exit: the removal waits for that, doing its own work meanwhile, so nothing of the
+	// container is left when it returns.
+	shimGone, waited := monitor.WatchGone(d.shimDir(c.ID)), false
+	defer func() {
+		if !waited {
+			shimGone(0) // a failed removal: only let go of the shim
+		}
+	}()
 	d.releaseResources(c.ID)
 	if err := d.snaps.Remove(ctx, c.ID); err != nil && !errdefs.Is(err, errdefs.KindNotFound) {
 		return err
@@ -542,6 +551,8 @@ func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes
 		return err
 	}
 	d.releaseVolumes(c, volumes)
+	shimGone(10 * time.Second)
+	waited = true
 	d.removed(c)
 	d.notifyExit(c.ID) // waiters for "removed"
 	return nil

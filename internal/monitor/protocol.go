@@ -182,37 +182,45 @@ func ReadExit(dir string) (*Exit, error) {
 // reports a container's exit before it has the runtime delete the container (so the daemon is
 // told at once); the next start of the same container, which reuses its id in the runtime, must
 // wait for that delete. A pid that is no longer a shim of this state directory counts as gone.
-func AwaitGone(stateDir string, timeout time.Duration) error {
+func AwaitGone(stateDir string, timeout time.Duration) error { return WatchGone(stateDir)(timeout) }
+
+// WatchGone is AwaitGone in two steps: it finds the shim now (so stateDir may go away after) and
+// returns the wait.
+func WatchGone(stateDir string) (wait func(timeout time.Duration) error) {
+	gone := func(time.Duration) error { return nil }
 	b, err := os.ReadFile(filepath.Join(stateDir, PidFile))
 	if err != nil {
-		return nil
+		return gone
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 0 {
-		return nil
+		return gone
 	}
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return nil // ESRCH: gone
+		return gone // ESRCH: gone
 	}
-	defer unix.Close(fd)
 	// Checked after the pidfd pins the pid: a reused pid is some other process.
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	if err != nil || !bytes.Contains(cmdline, []byte("\x00"+stateDir+"\x00")) {
-		return nil
+		unix.Close(fd)
+		return gone
 	}
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-	for deadline := time.Now().Add(timeout); ; {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return fmt.Errorf("the previous monitor of this container (pid %d) has not exited", pid)
-		}
-		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n > 0 {
-			return nil
+	return func(timeout time.Duration) error {
+		defer unix.Close(fd)
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		for deadline := time.Now().Add(timeout); ; {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return fmt.Errorf("the previous monitor of this container (pid %d) has not exited", pid)
+			}
+			n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n > 0 {
+				return nil
+			}
 		}
 	}
 }
