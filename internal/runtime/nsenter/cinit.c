@@ -100,27 +100,28 @@ static void fail(const char *fmt, ...)
 	berth_vfail(cinit_sync, errstr, fmt, ap);
 }
 
-static uint32_t get_u32(struct cursor *c)
+// take copies the next n bytes of the plan into v; a plan that ends first is refused.
+static void take(struct cursor *c, void *v, size_t n)
 {
-	uint32_t v;
-	if ((size_t)(c->end - c->p) < sizeof(v)) {
+	if ((size_t)(c->end - c->p) < n) {
 		errno = 0;
 		fail("malformed init plan: truncated");
 	}
-	memcpy(&v, c->p, sizeof(v));
-	c->p += sizeof(v);
+	memcpy(v, c->p, n);
+	c->p += n;
+}
+
+static uint32_t get_u32(struct cursor *c)
+{
+	uint32_t v;
+	take(c, &v, sizeof(v));
 	return v;
 }
 
 static uint64_t get_u64(struct cursor *c)
 {
 	uint64_t v;
-	if ((size_t)(c->end - c->p) < sizeof(v)) {
-		errno = 0;
-		fail("malformed init plan: truncated");
-	}
-	memcpy(&v, c->p, sizeof(v));
-	c->p += sizeof(v);
+	take(c, &v, sizeof(v));
 	return v;
 }
 
