@@ -496,19 +496,8 @@ func writeTree(tw *tar.Writer, src, target string, uid, gid int, mode *os.FileMo
 		if mode != nil && link == "" {
 			hdr.Mode = int64(*mode)
 		}
-		if err := tw.WriteHeader(hdr); err != nil {
+		if err := archive.WriteEntry(tw, hdr, p); err != nil {
 			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			if err != nil {
-				return err
-			}
 		}
 		return nil
 	})

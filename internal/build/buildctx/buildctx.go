@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berthproject/berth/internal/archive"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
@@ -90,19 +91,7 @@ func WriteWithExtra(w io.Writer, dir string, patterns []string, dockerfile strin
 			hdr.Name += "/"
 		}
 		hdr.Uname, hdr.Gname = "", ""
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, f)
-			f.Close()
-			return err
-		}
-		return nil
+		return archive.WriteEntry(tw, hdr, p)
 	})
 	if err != nil {
 		return err
