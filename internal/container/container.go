@@ -186,6 +186,15 @@ func (s *Store) Save(c *Container) error {
 	return nil
 }
 
+// SaveInMemory updates a record without writing it: for a state about to be superseded (a --rm
+// container's exit, just before its removal), whose loss in a crash the next start makes up for.
+func (s *Store) SaveInMemory(c *Container) {
+	s.mu.Lock()
+	cp := *c
+	s.byID[c.ID], s.names[c.Name] = &cp, c.ID
+	s.mu.Unlock()
+}
+
 // Get finds a container by id, unique id prefix, or name, and returns a copy.
 func (s *Store) Get(ref string) (*Container, error) {
 	s.mu.Lock()

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -178,49 +177,60 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	return nil
 }
 
-// startContainer mounts the container's filesystem, writes its bundle and starts its shim; it
-// returns the container's pid once it runs. The caller cleans up after a failure.
+// startContainer sets up the container's network, mounts its filesystem, writes its bundle and
+// starts its shim; it returns the container's pid once it runs. The caller cleans up after a
+// failure.
 func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (int, error) {
 	began := time.Now()
+	netNS, err := d.networkNamespace(c)
+	if err != nil {
+		return 0, err
+	}
+	// The network (a namespace, veths, netlink: milliseconds) is the longest step before the
+	// runtime can run: it starts first, and the rest happens meanwhile. The shim starts up
+	// too, and runs the runtime once the daemon says proceed.
+	networked := make(chan error, 1)
+	go func() { networked <- d.setUpNetwork(c, netNS) }()
+	fail := func(err error) (int, error) {
+		<-networked // the caller's cleanup must not race the set-up
+		return 0, err
+	}
 	// Volume subpaths are bound for the runtime to mount; once the start is decided the
 	// container has its own mounts of them.
 	d.releaseSubpaths(c.ID)
 	defer d.releaseSubpaths(c.ID)
 	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
 	if err := os.MkdirAll(rootfs, 0o700); err != nil {
-		return 0, err
+		return fail(err)
 	}
 	mounts, err := d.snaps.Mounts(ctx, c.ID)
 	if err != nil {
-		return 0, err
+		return fail(err)
 	}
 	snapshot.Unmount(rootfs) // a previous run's, if the daemon died before cleaning up
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
-		return 0, err
+		return fail(err)
 	}
 	addMtab(rootfs)
 	mounted := time.Now()
 	desc, err := d.containerSpec(c, rootfs)
 	if err != nil {
+		return fail(err)
+	}
+	shim, err := d.launchShim(c, desc)
+	if err != nil {
+		return fail(err)
+	}
+	launched := time.Now()
+	if err := <-networked; err != nil {
+		shim.cancel()
 		return 0, err
 	}
-	// The network (a namespace, veths, netlink: milliseconds) is set up while the bundle is
-	// written and the shim starts up; the shim runs the runtime once the daemon says proceed.
-	networked := make(chan error, 1)
-	go func() { networked <- d.setUpNetwork(c, desc) }()
-	shim, err := d.launchShim(c, desc)
-	netErr := <-networked
-	if err == nil && netErr != nil {
-		shim.cancel()
-	}
-	if err != nil || netErr != nil {
-		return 0, cmp.Or(err, netErr)
-	}
-	specified := time.Now()
+	networkReady := time.Now()
 	shim.proceed()
 	pid, err := d.waitStarted(ctx, c.ID, shim.ready, shim.done)
-	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "spec+network", specified.Sub(mounted),
-		"runtime", time.Since(specified))
+	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "spec+shim", launched.Sub(mounted),
+		"network", networkReady.Sub(began), "runtime", time.Since(networkReady))
 	return pid, err
 }
 
@@ -419,7 +429,10 @@ func (d *Daemon) monitorExit(id string) {
 	if err != nil {
 		return
 	}
-	d.releaseResources(id)
+	autoRemove := c.HostConfig != nil && c.HostConfig.AutoRemove
+	if !autoRemove { // the removal releases them itself
+		d.releaseResources(id)
+	}
 	released := time.Now()
 	c.Status, c.Pid, c.FinishedAt = container.StatusExited, 0, time.Now().UTC()
 	if e != nil {
@@ -428,11 +441,18 @@ func (d *Daemon) monitorExit(id string) {
 		// The shim went without a record (killed, or the machine restarted): the exit is unknown.
 		c.ExitCode, c.Error = 255, "the container's monitor exited without recording how the container ended"
 	}
-	d.containers.Save(c)
+	if autoRemove {
+		// Removed right away: the exit is not written. A daemon killed before the removal
+		// finds the record still running and the shim gone at its next start, reads the shim's
+		// exit record and removes the container then.
+		d.containers.SaveInMemory(c)
+	} else {
+		d.containers.Save(c)
+	}
 	d.afterExit(c)
 	d.notifyExit(id)
 	recorded := time.Now()
-	if c.HostConfig != nil && c.HostConfig.AutoRemove {
+	if autoRemove {
 		if err := d.removeContainer(context.Background(), id, true, true); err != nil {
 			d.log.Warn("auto-remove failed", "container", id, "err", err)
 		}

@@ -177,22 +177,11 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		oc.PidsLimit = *h.PidsLimit
 	}
 	oc.HostPID, oc.HostIPC, oc.HostUTS = h.PidMode.IsHost(), h.IpcMode.IsHost(), h.UTSMode.IsHost()
-	// Any other mode than host or container:<id> gets a new network namespace, then its networks.
-	joined, err := d.joinNetwork(c)
-	if err != nil {
+	if oc.NetNS, err = d.networkNamespace(c); err != nil {
 		return nil, err
 	}
-	if joined != "" {
-		oc.NetNS = joined
-	} else if h.NetworkMode != "host" {
-		// A namespace of its own, made by setUpNetwork before the container runs in it.
-		oc.NetNS = d.netnsPath(c.ID)
-	} else {
-		oc.NetNS = "host"
-		if oc.Hostname == "" {
-			// As Docker: a container on the host's network has the host's name.
-			oc.Hostname, _ = os.Hostname()
-		}
+	if oc.NetNS == "host" && oc.Hostname == "" {
+		oc.Hostname = containerHostname(c)
 	}
 	if oc.Mounts, err = userMounts(h, c.MountPoints != nil); err != nil {
 		return nil, err
@@ -220,11 +209,41 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 	return oc, nil
 }
 
+// networkNamespace is the network namespace the container runs in: "host", another container's
+// (container:<id>), or, in any other mode, one of its own that setUpNetwork makes at netnsPath
+// before the container runs in it.
+func (d *Daemon) networkNamespace(c *container.Container) (string, error) {
+	joined, err := d.joinNetwork(c)
+	switch {
+	case err != nil:
+		return "", err
+	case joined != "":
+		return joined, nil
+	case c.HostConfig.NetworkMode == "host":
+		return "host", nil
+	}
+	return d.netnsPath(c.ID), nil
+}
+
+// containerHostname is the name the container's /etc/hostname and /etc/hosts give it: its
+// --hostname, else, as Docker, the host's name on the host's network and its short id elsewhere.
+func containerHostname(c *container.Container) string {
+	if c.Config.Hostname != "" {
+		return c.Config.Hostname
+	}
+	if c.HostConfig.NetworkMode == "host" {
+		name, _ := os.Hostname()
+		return name
+	}
+	return c.ID[:12]
+}
+
 // setUpNetwork makes what the container's network needs before it runs: its own namespace
 // (unless it shares the host's or another container's) with its interfaces, then its /etc files,
-// which name its address. The start does this while the shim starts up.
-func (d *Daemon) setUpNetwork(c *container.Container, oc *oci.Container) error {
-	if path := d.netnsPath(c.ID); oc.NetNS == path {
+// which name its address. It needs neither the root filesystem nor the spec, so the start does
+// it while it mounts the one, writes the other and starts the shim.
+func (d *Daemon) setUpNetwork(c *container.Container, netNS string) error {
+	if path := d.netnsPath(c.ID); netNS == path {
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return err
 		}
@@ -236,11 +255,7 @@ func (d *Daemon) setUpNetwork(c *container.Container, oc *oci.Container) error {
 			return err
 		}
 	}
-	hostname := oc.Hostname
-	if hostname == "" {
-		hostname = c.ID[:12]
-	}
-	return d.writeEtcFiles(c, hostname, c.HostConfig.NetworkMode == "host")
+	return d.writeEtcFiles(c, containerHostname(c), c.HostConfig.NetworkMode == "host")
 }
 
 // userMounts turns Binds, Mounts and Tmpfs into OCI mounts. A missing -v source is made (a

@@ -339,6 +339,14 @@ func (s *shim) reap() {
 	s.endExecs()
 	ws := initStatus
 	e := &Exit{Code: signals.ExitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
+	// The runtime deletes the container (its cgroup, its state, any process left when init
+	// shares the host's pid namespace) while the output drains and the exit is reported: the
+	// daemon's removal of the container waits for this shim to be gone, so for the delete.
+	deleted := make(chan struct{})
+	go func() {
+		s.run(s.runtime("delete", "--force", s.opts.ID))
+		close(deleted)
+	}()
 	if s.stdin != nil {
 		s.stdin.Close()
 	}
@@ -355,10 +363,11 @@ func (s *shim) reap() {
 	if s.master != nil {
 		s.master.Close()
 	}
-	// Reported before the runtime deletes the container: the daemon (and a `run --rm` waiting on
-	// it) need not wait for that. A new start of this container waits for this shim to be gone.
+	// Reported whether or not the delete is done: the daemon (and a `run --rm` waiting on it)
+	// has its own work to do meanwhile. A new start of this container waits for this shim to
+	// be gone.
 	s.finish(e)
-	s.run(s.runtime("delete", "--force", s.opts.ID))
+	<-deleted
 }
 
 // oomKilled reads the container's memory cgroup for OOM kills (before delete removes it).

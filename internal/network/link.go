@@ -112,11 +112,13 @@ func AttachVeth(nsPath string, ifc Interface) (err error) {
 		return fmt.Errorf("network namespace: %w", err)
 	}
 	defer ns.Close()
-	tmp := "t" + ifc.HostVeth[1:]
+	// Made in one request: the host end up on the bridge, the peer in the namespace with its
+	// final name (names there are the container's own) and MAC address.
 	veth := &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: ifc.HostVeth, MasterIndex: br.Attrs().Index, TxQLen: -1},
-		PeerName:      tmp,
-		PeerNamespace: netlink.NsFd(int(ns)),
+		LinkAttrs:        netlink.LinkAttrs{Name: ifc.HostVeth, MasterIndex: br.Attrs().Index, TxQLen: -1, Flags: net.FlagUp},
+		PeerName:         ifc.Name,
+		PeerHardwareAddr: ifc.MAC,
+		PeerNamespace:    netlink.NsFd(int(ns)),
 	}
 	err = netlink.LinkAdd(veth)
 	if errors.Is(err, unix.EEXIST) {
@@ -139,25 +141,14 @@ func AttachVeth(nsPath string, ifc Interface) (err error) {
 	if err := netlink.LinkSetHairpin(host, true); err != nil {
 		return fmt.Errorf("hairpin on %s: %w", ifc.HostVeth, err)
 	}
-	if err := netlink.LinkSetUp(host); err != nil {
-		return err
-	}
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	peer, err := h.LinkByName(tmp)
+	peer, err := h.LinkByName(ifc.Name)
 	if err != nil {
 		return err
-	}
-	if err := h.LinkSetName(peer, ifc.Name); err != nil {
-		return fmt.Errorf("rename to %s: %w", ifc.Name, err)
-	}
-	if len(ifc.MAC) > 0 {
-		if err := h.LinkSetHardwareAddr(peer, ifc.MAC); err != nil {
-			return fmt.Errorf("MAC address %s: %w", ifc.MAC, err)
-		}
 	}
 	for _, p := range []netip.Prefix{ifc.Addr, ifc.Addr6} {
 		if !p.IsValid() {
