@@ -20,6 +20,7 @@ type createFlags struct {
 	bundle, pidFile, consoleSocket string
 	noPivot, noNewKeyring          bool
 	preserveFds                    int
+	proceedFd                      int
 }
 
 func (c *createFlags) register(cmd *cobra.Command) {
@@ -30,13 +31,21 @@ func (c *createFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&c.noPivot, "no-pivot", false, "do not use pivot_root (for a root on a ramdisk)")
 	f.BoolVar(&c.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility")
 	f.IntVar(&c.preserveFds, "preserve-fds", 0, "accepted for runc compatibility; must be 0")
+	f.IntVar(&c.proceedFd, "proceed-fd", 0, "berth: wait for one byte on this fd before starting the container's init (EOF cancels)")
 }
 
 func (c *createFlags) opts(id string) (libct.CreateOpts, error) {
 	if c.preserveFds != 0 {
 		return libct.CreateOpts{}, fmt.Errorf("--preserve-fds is not supported")
 	}
-	return libct.CreateOpts{ID: id, Bundle: c.bundle, PidFile: c.pidFile, ConsoleSocket: c.consoleSocket, NoPivot: c.noPivot, Stdio: stdio()}, nil
+	o := libct.CreateOpts{ID: id, Bundle: c.bundle, PidFile: c.pidFile, ConsoleSocket: c.consoleSocket, NoPivot: c.noPivot, Stdio: stdio()}
+	if c.proceedFd > 2 {
+		unix.CloseOnExec(c.proceedFd) // for the runtime alone: never the container's or a hook's
+		o.Proceed = os.NewFile(uintptr(c.proceedFd), "proceed")
+	} else if c.proceedFd != 0 {
+		return libct.CreateOpts{}, fmt.Errorf("--proceed-fd must be above 2, not %d", c.proceedFd)
+	}
+	return o, nil
 }
 
 func createCmd(g *globals) *cobra.Command {

@@ -34,6 +34,7 @@ func main() {
 	flag.StringVar(&o.Cgroup, "cgroup", "", "the container's cgroup path (default: read from the bundle)")
 	readyFd := flag.Int("ready-fd", 0, "file descriptor to signal (and close) once the start is decided")
 	proceedFd := flag.Int("proceed-fd", 0, "file descriptor to read a go-ahead byte from before running the runtime")
+	flag.BoolVar(&o.RuntimeProceeds, "runtime-proceeds", false, "hand the go-ahead to the runtime (berth-runtime's --proceed-fd)")
 	flag.Parse()
 	o.Height, o.Width = uint16(height), uint16(width)
 	if *readyFd > 2 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -15,6 +16,10 @@ type Runtime struct {
 	Path        string   `json:"path"`
 	RuntimeArgs []string `json:"runtimeArgs,omitempty"`
 }
+
+// isBerths says whether this is berth's own runtime, which takes berth's extensions
+// (run --proceed-fd).
+func (r Runtime) isBerths() bool { return filepath.Base(r.Path) == "berth-runtime" }
 
 // Config is berthd's configuration: dockerd's flags and daemon.json keys, same names.
 type Config struct {

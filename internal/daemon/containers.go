@@ -186,9 +186,9 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	if err != nil {
 		return 0, err
 	}
-	// The network (a namespace, veths, netlink: milliseconds) is the longest step before the
-	// runtime can run: it starts first, and the rest happens meanwhile. The shim starts up
-	// too, and runs the runtime once the daemon says proceed.
+	// Three things happen side by side: the network (a namespace, veths, netlink: the longest),
+	// the root filesystem and the bundle, and the start-up of the shim then of the runtime,
+	// which waits for the two go-aheads before it starts the container's init.
 	networked := make(chan error, 1)
 	go func() { networked <- d.setUpNetwork(c, netNS) }()
 	fail := func(err error) (int, error) {
@@ -199,80 +199,97 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	// container has its own mounts of them.
 	d.releaseSubpaths(c.ID)
 	defer d.releaseSubpaths(c.ID)
-	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
-	if err := os.MkdirAll(rootfs, 0o700); err != nil {
-		return fail(err)
-	}
-	mounts, err := d.snaps.Mounts(ctx, c.ID)
+	shim, err := d.launchShim(c)
 	if err != nil {
 		return fail(err)
 	}
+	failShim := func(err error) (int, error) {
+		shim.cancel()
+		return fail(err)
+	}
+	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
+	if err := os.MkdirAll(rootfs, 0o700); err != nil {
+		return failShim(err)
+	}
+	mounts, err := d.snaps.Mounts(ctx, c.ID)
+	if err != nil {
+		return failShim(err)
+	}
 	snapshot.Unmount(rootfs) // a previous run's, if the daemon died before cleaning up
 	if err := snapshot.MountAll(mounts, rootfs); err != nil {
-		return fail(err)
+		return failShim(err)
 	}
 	addMtab(rootfs)
 	mounted := time.Now()
 	desc, err := d.containerSpec(c, rootfs)
 	if err != nil {
-		return fail(err)
+		return failShim(err)
 	}
-	shim, err := d.launchShim(c, desc)
-	if err != nil {
-		return fail(err)
+	if err := d.writeBundle(c, desc); err != nil {
+		return failShim(err)
 	}
-	launched := time.Now()
+	shim.bundleWritten()
+	bundled := time.Now()
 	if err := <-networked; err != nil {
 		shim.cancel()
 		return 0, err
 	}
 	networkReady := time.Now()
-	shim.proceed()
+	shim.networkReady()
 	pid, err := d.waitStarted(ctx, c.ID, shim.ready, shim.done)
-	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "spec+shim", launched.Sub(mounted),
+	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "bundle", bundled.Sub(mounted),
 		"network", networkReady.Sub(began), "runtime", time.Since(networkReady))
 	return pid, err
 }
 
-// launchedShim is a shim started and waiting for the daemon's go-ahead.
+// launchedShim is a shim started and waiting for the daemon's go-aheads.
 type launchedShim struct {
-	proceedW *os.File
+	proceedW *os.File      // the go-aheads: a byte each, or EOF to cancel
 	ready    chan struct{} // closed when the start is decided (or the shim died)
 	done     chan struct{} // closed when the shim has exited (berthd reaps its direct children)
 }
 
-// proceed lets the shim run the runtime.
-func (s *launchedShim) proceed() {
+// bundleWritten lets the shim run the runtime.
+func (s *launchedShim) bundleWritten() { s.proceedW.Write([]byte{1}) }
+
+// networkReady lets the runtime start the container's init.
+func (s *launchedShim) networkReady() {
 	s.proceedW.Write([]byte{1})
 	s.proceedW.Close()
 }
 
-// cancel gives up the start before the runtime ran: the shim reads EOF and exits.
+// cancel gives up the start before the container's init was started: the shim (or the runtime)
+// reads EOF, and the shim exits.
 func (s *launchedShim) cancel() {
 	s.proceedW.Close()
 	<-s.done
 }
 
-// launchShim writes the container's bundle and starts its shim, which waits for proceed.
-func (d *Daemon) launchShim(c *container.Container, desc *oci.Container) (*launchedShim, error) {
+// bundleDir is where the container's OCI bundle (config.json) is written at each start.
+func (d *Daemon) bundleDir(id string) string { return filepath.Join(d.execDir(id), "bundle") }
+
+// writeBundle writes the container's config.json from its description.
+func (d *Daemon) writeBundle(c *container.Container, desc *oci.Container) error {
 	spec, err := oci.Generate(desc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	bundle := filepath.Join(d.execDir(c.ID), "bundle")
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	// Rewritten at every start and useless after a power loss: no fsync.
+	return atomicfile.WriteFileNoSync(filepath.Join(d.bundleDir(c.ID), "config.json"), b, 0o600)
+}
+
+// launchShim starts the container's shim, which waits for the go-aheads (see monitor.Options).
+func (d *Daemon) launchShim(c *container.Container) (*launchedShim, error) {
+	bundle := d.bundleDir(c.ID)
 	if err := monitor.AwaitGone(d.shimDir(c.ID), 10*time.Second); err != nil {
 		return nil, err
 	}
 	os.RemoveAll(d.shimDir(c.ID))
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return nil, err
-	}
-	// Rewritten at every start and useless after a power loss: no fsync.
-	if err := atomicfile.WriteFileNoSync(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		return nil, err
 	}
 	rt := d.runtimes[d.cfg.DefaultRuntime]
@@ -291,7 +308,7 @@ func (d *Daemon) launchShim(c *container.Container, desc *oci.Container) (*launc
 		"--runtime-root", filepath.Join(d.cfg.ExecRoot, "runtime"), "--state", d.shimDir(c.ID),
 		"--socket", d.shimSocket(c.ID), "--log", c.LogPath)
 	cmd.Args = append(cmd.Args, shimStdioArgs(c, d.attaching.count(c.ID))...)
-	cmd.Args = append(cmd.Args, "--cgroup", spec.Linux.CgroupsPath)
+	cmd.Args = append(cmd.Args, "--cgroup", cgroupPath(c.ID))
 	cmd.Stdout, cmd.Stderr = shimLog, shimLog
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
 	// One P: a shim mostly waits, and every P costs memory in every shim (about 170 KiB here).
@@ -308,6 +325,9 @@ func (d *Daemon) launchShim(c *container.Container, desc *oci.Container) (*launc
 	}
 	cmd.ExtraFiles = []*os.File{readyW, proceedR}
 	cmd.Args = append(cmd.Args, "--ready-fd", "3", "--proceed-fd", "4")
+	if rt.isBerths() {
+		cmd.Args = append(cmd.Args, "--runtime-proceeds")
+	}
 	err = cmd.Start()
 	readyW.Close()
 	proceedR.Close()

@@ -146,6 +146,10 @@ var hostCapabilities = sync.OnceValues(func() ([]string, error) {
 })
 
 // netnsPath is where a container's network namespace is pinned while it runs.
+// cgroupPath is the container's cgroup (the spec's cgroupsPath), under each v1 hierarchy or in
+// the v2 tree.
+func cgroupPath(id string) string { return "/berth/" + id }
+
 func (d *Daemon) netnsPath(id string) string { return filepath.Join(d.cfg.ExecRoot, "netns", id) }
 
 // containerSpec normalizes a container record (its Config and HostConfig over its image) into
@@ -171,7 +175,7 @@ func (d *Daemon) containerSpec(c *container.Container, rootfs string) (*oci.Cont
 		Args: append([]string{c.Path}, c.Args...), Env: env, WorkingDir: wd, User: user, Tty: c.Config.Tty,
 		Rootfs: rootfs, ReadOnly: h.ReadonlyRootfs, Privileged: h.Privileged, CapAdd: h.CapAdd, CapDrop: h.CapDrop,
 		Memory: h.Memory, MemorySwap: h.MemorySwap, NanoCPUs: h.NanoCPUs, CPUShares: uint64(h.CPUShares),
-		ShmSize: h.ShmSize, HostCaps: hostList, CgroupPath: "/berth/" + c.ID, Sysctls: h.Sysctls,
+		ShmSize: h.ShmSize, HostCaps: hostList, CgroupPath: cgroupPath(c.ID), Sysctls: h.Sysctls,
 	}
 	if h.PidsLimit != nil {
 		oc.PidsLimit = *h.PidsLimit

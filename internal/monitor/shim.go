@@ -53,10 +53,16 @@ type Options struct {
 	// Ready is written to (one byte) and closed once the container runs, or has failed to
 	// (exit.json then says why): the daemon waits on it instead of polling.
 	Ready *os.File
-	// Proceed, when given, is read before the runtime is run: one byte means go on, EOF means
-	// the daemon gave up the start. It lets the shim start up while the daemon still sets up
-	// the container's network.
+	// Proceed, when given, carries the daemon's two go-aheads, a byte each: the bundle is
+	// written (the runtime may run), then the network is set up (the container's init may
+	// start). EOF instead means the daemon gave up the start. The shim starts up while the
+	// daemon mounts the root filesystem and writes the bundle, the runtime while it sets up
+	// the network.
 	Proceed *os.File
+	// RuntimeProceeds: the runtime is berth-runtime, which takes Proceed for the second
+	// go-ahead itself (--proceed-fd) and reads it just before it starts the container's init.
+	// Other runtimes are run after both.
+	RuntimeProceeds bool
 }
 
 type shim struct {
@@ -182,6 +188,10 @@ func (s *shim) start(ctx context.Context) error {
 	// One runtime call creates and starts (run --detach): nothing needs to happen between the
 	// two, since output is held for the attachers (see hub).
 	args := []string{"run", "--detach", "--bundle", s.opts.Bundle, "--pid-file", pidFile}
+	runtimeProceeds := s.opts.Proceed != nil && s.opts.RuntimeProceeds
+	if runtimeProceeds {
+		args = append(args, "--proceed-fd", "3") // the first of ExtraFiles
+	}
 	var console *consoleListener
 	if s.opts.Tty {
 		if console, err = listenConsole(s.consolePath("")); err != nil {
@@ -202,8 +212,16 @@ func (s *shim) start(ctx context.Context) error {
 		}
 		outputs, s.stdin = stdio.outputs, stdio.in
 	}
-	if err := s.awaitProceed(); err != nil {
-		return err
+	if s.opts.Proceed != nil {
+		defer s.opts.Proceed.Close()
+		if err := awaitGoAhead(s.opts.Proceed); err != nil { // the bundle
+			return err
+		}
+		if runtimeProceeds {
+			run.ExtraFiles = []*os.File{s.opts.Proceed}
+		} else if err := awaitGoAhead(s.opts.Proceed); err != nil { // the network
+			return err
+		}
 	}
 	var got <-chan received
 	if console != nil {
@@ -254,13 +272,9 @@ func (s *shim) start(ctx context.Context) error {
 	return nil
 }
 
-// awaitProceed waits for the daemon's go-ahead, if it asked to give one.
-func (s *shim) awaitProceed() error {
-	if s.opts.Proceed == nil {
-		return nil
-	}
-	defer s.opts.Proceed.Close()
-	if n, _ := s.opts.Proceed.Read(make([]byte, 1)); n != 1 {
+// awaitGoAhead reads one of the daemon's go-aheads (see Options.Proceed).
+func awaitGoAhead(proceed *os.File) error {
+	if n, _ := proceed.Read(make([]byte, 1)); n != 1 {
 		return errors.New("the daemon cancelled the start")
 	}
 	return nil

@@ -72,6 +72,10 @@ type CreateOpts struct {
 	specJSON []byte
 	// sealed is the init's executable when the caller (Run) started preparing it.
 	sealed *pendingExe
+	// Proceed, when given, is read just before the init is started: one byte means go on, EOF
+	// cancels the create. A berth extension (--proceed-fd): berthd sets up the container's
+	// network while the runtime starts up and reads the spec, instead of before.
+	Proceed *os.File
 }
 
 // LoadSpec reads and parses <bundle>/config.json.
@@ -260,6 +264,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 			return cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, nil)
 		},
 		cgroupOut: &cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec), sealed: sealed,
+		proceed: o.Proceed,
 		onHooks: func(pid int) error {
 			hs := cfg.State
 			hs.Pid = pid

@@ -49,6 +49,20 @@ type spawnOpts struct {
 	onHooks func(pid int) error
 	// sealed is the init's executable, being prepared (see sealInit); spawn releases it.
 	sealed *pendingExe
+	// proceed, when given, is waited on before the init is started (see CreateOpts.Proceed).
+	proceed *os.File
+}
+
+// errCancelled is a create given up by its caller before the init was started.
+var errCancelled = errors.New("the start was cancelled before the container's init was started")
+
+// awaitProceed reads the go-ahead byte: EOF (the caller gave up) cancels.
+func awaitProceed(f *os.File) error {
+	defer f.Close()
+	if n, _ := f.Read(make([]byte, 1)); n != 1 {
+		return errCancelled
+	}
+	return nil
 }
 
 // pendingExe is the sealed view of the init's executable (exeseal), prepared in the background
@@ -191,6 +205,13 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 	attr := &syscall.ProcAttr{Env: []string{"_BERTH_INIT_FD=" + strconv.Itoa(initproc.SyncFd), "GOGC=off"}, Files: files}
 	if pidAtClone {
 		attr.Sys = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
+	}
+	if o.proceed != nil {
+		if err := awaitProceed(o.proceed); err != nil {
+			child.Close()
+			return nil, err
+		}
+		debug("go-ahead received")
 	}
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFd), []string{filepath.Base(initPath), "init"}, attr)
 	child.Close()
