@@ -607,3 +607,77 @@ func TestEventsStats(t *testing.T) {
 		t.Errorf("events --stats of a deleted container succeeded")
 	}
 }
+
+// TestRunWaitsForProceed checks berth's --proceed-fd: the runtime starts no init before the
+// go-ahead byte, runs the container after it, and on EOF gives up, leaving no state and no
+// cgroup behind.
+func TestRunWaitsForProceed(t *testing.T) {
+	e := newEnv(t)
+	runWithProceed := func(id string, goAhead bool) (result, error) {
+		bundle := e.bundle(sleeper(func(s *specs.Spec) { s.Linux.CgroupsPath = "/berth-test-proceed/" + id }))
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		// A file, not a pipe: the detached container inherits the runtime's stdio.
+		out, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer out.Close()
+		cmd := exec.Command(runtimeBin, "--root", e.root, "run", "--detach", "--proceed-fd", "3", "--bundle", bundle, id)
+		cmd.ExtraFiles = []*os.File{r}
+		cmd.Stderr = out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// Until the go-ahead, the runtime has made its state directory at most: no init runs.
+		time.Sleep(300 * time.Millisecond)
+		if st := e.rt("state", id); st.code == 0 && strings.Contains(st.stdout, `"pid"`) {
+			var s specs.State
+			if json.Unmarshal([]byte(st.stdout), &s) == nil && s.Pid > 0 {
+				t.Errorf("an init (pid %d) was started before the go-ahead", s.Pid)
+			}
+		}
+		if goAhead {
+			w.Write([]byte{1})
+		}
+		w.Close()
+		err = cmd.Wait()
+		stderr, _ := os.ReadFile(out.Name())
+		return result{stderr: string(stderr)}, err
+	}
+
+	id := e.id()
+	if res, err := runWithProceed(id, true); err != nil {
+		t.Fatalf("run after the go-ahead: %v\n%s", err, res.stderr)
+	}
+	if st := e.ociState(id); st.Status != specs.StateRunning {
+		t.Errorf("after the go-ahead: %q, want running", st.Status)
+	}
+	e.mustRT("delete", "--force", id)
+
+	id = e.id()
+	res, err := runWithProceed(id, false)
+	if err == nil {
+		t.Fatal("run without the go-ahead succeeded")
+	}
+	if !strings.Contains(res.stderr, "cancelled") {
+		t.Errorf("run without the go-ahead: %q, want it to say the start was cancelled", res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
+		t.Errorf("the cancelled container's state directory remains (%v)", err)
+	}
+	if out := e.rt("state", id); out.code == 0 {
+		t.Errorf("state of the cancelled container: %s", out.stdout)
+	}
+	for _, dir := range []string{"/sys/fs/cgroup/pids/berth-test-proceed/" + id, "/sys/fs/cgroup/berth-test-proceed/" + id} {
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("the cancelled container's cgroup %s remains", dir)
+		}
+	}
+	for _, parent := range []string{"pids", "memory", "cpu", "cpuset", "devices", "freezer", "blkio", "cpuacct", "net_cls", "perf_event", "hugetlb", "systemd", "rdma", "unified", ""} {
+		os.Remove(filepath.Join("/sys/fs/cgroup", parent, "berth-test-proceed"))
+	}
+}
