@@ -9,6 +9,8 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -61,6 +63,29 @@ type Snapshotter interface {
 	// Size is the apparent size of a snapshot's own files (Docker's SizeRw).
 	Size(ctx context.Context, key string) (int64, error)
 	Close() error
+}
+
+// Volatile gives overlay mounts overlayfs's volatile option, for a container whose writable
+// layer goes when it exits (--rm): the overlay then never syncs its upper layer, so its unmount
+// does not wait for the whole host filesystem under it to be synced (milliseconds on a busy
+// host). After a host crash such a layer may be inconsistent, and overlayfs refuses it while
+// the marker it keeps in its work directory remains: the marker is removed here, since the
+// layer has no value after a crash anyway. Other mounts are returned as they are.
+func Volatile(mounts []Mount) []Mount {
+	out := make([]Mount, len(mounts))
+	for i, m := range mounts {
+		out[i] = m
+		if m.Type != "overlay" {
+			continue
+		}
+		out[i].Options = append(append([]string{}, m.Options...), "volatile")
+		for _, o := range m.Options {
+			if work, ok := strings.CutPrefix(o, "workdir="); ok {
+				os.RemoveAll(filepath.Join(work, "work", "incompat", "volatile"))
+			}
+		}
+	}
+	return out
 }
 
 // MountAll mounts the mounts at target, in order.

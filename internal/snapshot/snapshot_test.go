@@ -212,3 +212,41 @@ func testOrphansRemoved(t *testing.T, open func(string) (Snapshotter, error)) {
 		t.Error("orphan directory kept")
 	}
 }
+
+// TestVolatileMountsAgain checks that a writable snapshot mounted volatile can be mounted
+// volatile again (overlayfs refuses while its marker remains, which Volatile removes), keeps
+// what was written, and that Volatile leaves other mounts alone.
+func TestVolatileMountsAgain(t *testing.T) {
+	ctx := context.Background()
+	s := newSnapshotter(t, NewOverlay, t.TempDir())
+	if _, err := s.Prepare(ctx, "base-active", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, "base", "base-active"); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := s.Prepare(ctx, "c", "base") // an overlay: a layer on a parent
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := Volatile(ms)
+	if len(v) != 1 || v[0].Options[len(v[0].Options)-1] != "volatile" || len(ms[0].Options) == len(v[0].Options) {
+		t.Fatalf("Volatile(%v) = %v: want the overlay with the volatile option added, the input unchanged", ms, v)
+	}
+	dir := t.TempDir()
+	if err := MountAll(v, dir); err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "kept", "1")
+	if err := Unmount(dir); err != nil {
+		t.Fatal(err)
+	}
+	dir = mounted(t, Volatile(ms))
+	if b, err := os.ReadFile(filepath.Join(dir, "kept")); err != nil || string(b) != "1" {
+		t.Errorf("after a second volatile mount: %q, %v", b, err)
+	}
+	bind := []Mount{{Type: "bind", Source: "/x", Options: []string{"rbind"}}}
+	if got := Volatile(bind); len(got[0].Options) != 1 {
+		t.Errorf("Volatile changed a bind mount: %v", got)
+	}
+}
