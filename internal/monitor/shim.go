@@ -59,9 +59,9 @@ type Options struct {
 	// daemon mounts the root filesystem and writes the bundle, the runtime while it sets up
 	// the network.
 	Proceed *os.File
-	// RuntimeProceeds: the runtime is berth-runtime, which takes Proceed for the second
-	// go-ahead itself (--proceed-fd) and reads it just before it starts the container's init.
-	// Other runtimes are run after both.
+	// RuntimeProceeds: the runtime is berth-runtime, which takes Proceed itself (--proceed-fd):
+	// it is run at once, reads the spec after the first go-ahead and starts the container's
+	// init after the second. Other runtimes are run after both.
 	RuntimeProceeds bool
 }
 
@@ -212,15 +212,15 @@ func (s *shim) start(ctx context.Context) error {
 		}
 		outputs, s.stdin = stdio.outputs, stdio.in
 	}
-	if s.opts.Proceed != nil {
+	if runtimeProceeds {
+		run.ExtraFiles = []*os.File{s.opts.Proceed} // both go-aheads are the runtime's
 		defer s.opts.Proceed.Close()
-		if err := awaitGoAhead(s.opts.Proceed); err != nil { // the bundle
-			return err
-		}
-		if runtimeProceeds {
-			run.ExtraFiles = []*os.File{s.opts.Proceed}
-		} else if err := awaitGoAhead(s.opts.Proceed); err != nil { // the network
-			return err
+	} else if s.opts.Proceed != nil {
+		defer s.opts.Proceed.Close()
+		for range 2 { // the bundle, the network
+			if err := awaitGoAhead(s.opts.Proceed); err != nil {
+				return err
+			}
 		}
 	}
 	var got <-chan received

@@ -609,8 +609,8 @@ func TestEventsStats(t *testing.T) {
 }
 
 // TestRunWaitsForProceed checks berth's --proceed-fd: the runtime starts no init before the
-// go-ahead byte, runs the container after it, and on EOF gives up, leaving no state and no
-// cgroup behind.
+// second go-ahead byte, runs the container after it, and on EOF after the first gives up,
+// leaving no state and no cgroup behind.
 func TestRunWaitsForProceed(t *testing.T) {
 	e := newEnv(t)
 	runWithProceed := func(id string, goAhead bool) (result, error) {
@@ -640,8 +640,16 @@ func TestRunWaitsForProceed(t *testing.T) {
 				t.Errorf("an init (pid %d) was started before the go-ahead", s.Pid)
 			}
 		}
+		w.Write([]byte{1}) // the bundle is written
+		time.Sleep(100 * time.Millisecond)
+		if st := e.rt("state", id); st.code == 0 && strings.Contains(st.stdout, `"pid"`) {
+			var s specs.State
+			if json.Unmarshal([]byte(st.stdout), &s) == nil && s.Pid > 0 {
+				t.Errorf("an init (pid %d) was started before the second go-ahead", s.Pid)
+			}
+		}
 		if goAhead {
-			w.Write([]byte{1})
+			w.Write([]byte{1}) // the network is set up
 		}
 		w.Close()
 		err = cmd.Wait()

@@ -72,10 +72,27 @@ type CreateOpts struct {
 	specJSON []byte
 	// sealed is the init's executable when the caller (Run) started preparing it.
 	sealed *pendingExe
-	// Proceed, when given, is read just before the init is started: one byte means go on, EOF
-	// cancels the create. A berth extension (--proceed-fd): berthd sets up the container's
-	// network while the runtime starts up and reads the spec, instead of before.
+	// bundleReady: Proceed's first go-ahead was read (by Run, before it read the spec).
+	bundleReady bool
+	// Proceed, when given, carries two go-aheads, a byte each: the bundle is written (the spec
+	// is read after it), then the init may start (read just before it is). EOF instead cancels
+	// the create. A berth extension (--proceed-fd): the runtime starts up while berthd writes
+	// the bundle, and reads the spec while berthd sets up the container's network.
 	Proceed *os.File
+}
+
+// awaitBundle reads Proceed's first go-ahead, once: the bundle is written.
+func (r *Runtime) awaitBundle(o *CreateOpts) error {
+	if o.Proceed == nil || o.bundleReady {
+		return nil
+	}
+	if err := awaitGoAhead(o.Proceed); err != nil {
+		o.Proceed.Close()
+		return err
+	}
+	o.bundleReady = true
+	r.debug("bundle go-ahead received")
+	return nil
 }
 
 // LoadSpec reads and parses <bundle>/config.json.
@@ -138,6 +155,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		sealed = sealInit()
 	}
 	defer sealed.release()
+	if err := r.awaitBundle(&o); err != nil {
+		return nil, err
+	}
 	spec, specJSON := o.spec, o.specJSON
 	if spec == nil {
 		if spec, specJSON, err = loadSpecJSON(bundle); err != nil {

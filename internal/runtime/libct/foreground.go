@@ -145,6 +145,9 @@ func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, erro
 		close(caught)
 	}
 	if !detach && o.ConsoleSocket == "" {
+		if err := r.awaitBundle(&o); err != nil {
+			return 0, err
+		}
 		spec, raw, err := loadSpecJSON(o.Bundle)
 		if err != nil {
 			return 0, err

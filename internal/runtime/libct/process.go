@@ -56,9 +56,8 @@ type spawnOpts struct {
 // errCancelled is a create given up by its caller before the init was started.
 var errCancelled = errors.New("the start was cancelled before the container's init was started")
 
-// awaitProceed reads the go-ahead byte: EOF (the caller gave up) cancels.
-func awaitProceed(f *os.File) error {
-	defer f.Close()
+// awaitGoAhead reads a go-ahead byte: EOF (the caller gave up) cancels.
+func awaitGoAhead(f *os.File) error {
 	if n, _ := f.Read(make([]byte, 1)); n != 1 {
 		return errCancelled
 	}
@@ -207,7 +206,9 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		attr.Sys = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
 	}
 	if o.proceed != nil {
-		if err := awaitProceed(o.proceed); err != nil {
+		err := awaitGoAhead(o.proceed) // the network
+		o.proceed.Close()
+		if err != nil {
 			child.Close()
 			return nil, err
 		}
