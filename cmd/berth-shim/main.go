@@ -7,11 +7,38 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berthproject/berth/internal/logs/jsonfile"
 	"github.com/berthproject/berth/internal/monitor"
 )
+
+// arguments are the command line's, or, for a shim berthd starts ahead of need
+// (--args-fd N), those it is given later on fd N, NUL-separated; EOF without any means berthd
+// needs it no more.
+func arguments() []string {
+	args := os.Args[1:]
+	if len(args) != 2 || args[0] != "--args-fd" {
+		return args
+	}
+	fd, err := strconv.Atoi(args[1])
+	if err != nil || fd < 3 {
+		fmt.Fprintln(os.Stderr, "berth-shim: --args-fd needs a file descriptor above 2")
+		os.Exit(2)
+	}
+	f := os.NewFile(uintptr(fd), "args")
+	b, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || len(b) == 0 {
+		os.Exit(0)
+	}
+	return strings.Split(string(b), "\x00")
+}
 
 func main() {
 	var o monitor.Options
@@ -34,8 +61,19 @@ func main() {
 	flag.StringVar(&o.Cgroup, "cgroup", "", "the container's cgroup path (default: read from the bundle)")
 	readyFd := flag.Int("ready-fd", 0, "file descriptor to signal (and close) once the start is decided")
 	proceedFd := flag.Int("proceed-fd", 0, "file descriptor to read a go-ahead byte from before running the runtime")
+	output := flag.String("output", "", "file the shim's own output is appended to")
 	flag.BoolVar(&o.RuntimeProceeds, "runtime-proceeds", false, "hand the go-ahead to the runtime (berth-runtime's --proceed-fd)")
-	flag.Parse()
+	flag.CommandLine.Parse(arguments())
+	if *output != "" {
+		f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "berth-shim: %v\n", err)
+			os.Exit(1)
+		}
+		unix.Dup2(int(f.Fd()), 1)
+		unix.Dup2(int(f.Fd()), 2)
+		f.Close()
+	}
 	o.Height, o.Width = uint16(height), uint16(width)
 	if *readyFd > 2 {
 		o.Ready = os.NewFile(uintptr(*readyFd), "ready")

@@ -248,12 +248,8 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	return pid, err
 }
 
-// launchedShim is a shim started and waiting for the daemon's go-aheads.
-type launchedShim struct {
-	proceedW *os.File      // the go-aheads: a byte each, or EOF to cancel
-	ready    chan struct{} // closed when the start is decided (or the shim died)
-	done     chan struct{} // closed when the shim has exited (berthd reaps its direct children)
-}
+// launchedShim is a container's shim, waiting for the daemon's go-aheads.
+type launchedShim struct{ *spawnedShim }
 
 // bundleWritten lets the shim run the runtime.
 func (s *launchedShim) bundleWritten() { s.proceedW.Write([]byte{1}) }
@@ -288,7 +284,8 @@ func (d *Daemon) writeBundle(c *container.Container, desc *oci.Container) error 
 	return atomicfile.WriteFileNoSync(filepath.Join(d.bundleDir(c.ID), "config.json"), b, 0o600)
 }
 
-// launchShim starts the container's shim, which waits for the go-aheads (see monitor.Options).
+// launchShim gives the container a shim (the one waiting in the pool, or a new one), which then
+// waits for the go-aheads (see monitor.Options).
 func (d *Daemon) launchShim(c *container.Container) (*launchedShim, error) {
 	bundle := d.bundleDir(c.ID)
 	if err := monitor.AwaitGone(d.shimDir(c.ID), 10*time.Second); err != nil {
@@ -305,51 +302,23 @@ func (d *Daemon) launchShim(c *container.Container) (*launchedShim, error) {
 	if err := os.MkdirAll(d.shimDir(c.ID), 0o700); err != nil {
 		return nil, err
 	}
-	shimLog, err := os.OpenFile(filepath.Join(d.shimDir(c.ID), "shim.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	defer shimLog.Close()
-	cmd := exec.Command(d.shimPath(), "--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
+	args := []string{"--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
 		"--runtime-root", filepath.Join(d.cfg.ExecRoot, "runtime"), "--state", d.shimDir(c.ID),
-		"--socket", d.shimSocket(c.ID), "--log", c.LogPath)
-	cmd.Args = append(cmd.Args, shimStdioArgs(c, d.attaching.count(c.ID))...)
-	cmd.Args = append(cmd.Args, "--cgroup", cgroupPath(c.ID))
-	cmd.Stdout, cmd.Stderr = shimLog, shimLog
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
-	// One P: a shim mostly waits, and every P costs memory in every shim (about 170 KiB here).
-	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	proceedR, proceedW, err := os.Pipe()
-	if err != nil {
-		readyR.Close()
-		readyW.Close()
-		return nil, err
-	}
-	cmd.ExtraFiles = []*os.File{readyW, proceedR}
-	cmd.Args = append(cmd.Args, "--ready-fd", "3", "--proceed-fd", "4")
+		"--socket", d.shimSocket(c.ID), "--log", c.LogPath, "--cgroup", cgroupPath(c.ID),
+		"--output", filepath.Join(d.shimDir(c.ID), "shim.log"), "--ready-fd", "3", "--proceed-fd", "4"}
+	args = append(args, shimStdioArgs(c, d.attaching.count(c.ID))...)
 	if rt.isBerths() {
-		cmd.Args = append(cmd.Args, "--runtime-proceeds")
+		args = append(args, "--runtime-proceeds")
 	}
-	err = cmd.Start()
-	readyW.Close()
-	proceedR.Close()
+	s, err := d.shims.take()
 	if err != nil {
-		readyR.Close()
-		proceedW.Close()
+		return nil, err
+	}
+	if err := s.assign(args); err != nil {
+		s.discard()
 		return nil, fmt.Errorf("start berth-shim: %w", err)
 	}
-	s := &launchedShim{proceedW: proceedW, ready: make(chan struct{}), done: make(chan struct{})}
-	go func() { // a byte when the start is decided, or EOF if the shim dies first
-		readyR.Read(make([]byte, 1))
-		readyR.Close()
-		close(s.ready)
-	}()
-	go func() { cmd.Wait(); close(s.done) }() // berthd reaps its direct children; the shim reaps the container
-	return s, nil
+	return &launchedShim{s}, nil
 }
 
 // shimStdioArgs asks the shim for the stdio the container's Config wants.

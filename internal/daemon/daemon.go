@@ -50,6 +50,7 @@ type Daemon struct {
 	snaps             snapshot.Snapshotter
 	containers        *container.Store
 	execTrash         *trash.Can // removed containers' runtime directories, deleted in the background
+	shims             *shimPool  // a shim started ahead of the next start
 	opLocks           opLocks    // one start, stop or kill marking at a time per container
 	waiters           waiters    // exits and removals
 	starts            waiters
@@ -135,12 +136,15 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		d.log.Warn("network reconcile", "err", err)
 	}
 	d.buildCache = builderCache{d} // build.go
+	d.shims = &shimPool{path: d.shimPath()}
+	go d.shims.refill()
 	go d.startOnBoot()
 	return d, nil
 }
 
 // Close releases the stores.
 func (d *Daemon) Close() error {
+	d.shims.close()
 	d.execTrash.Wait()
 	if d.build != nil {
 		d.build.Close()

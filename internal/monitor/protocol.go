@@ -192,7 +192,12 @@ func WatchGone(stateDir string) (wait func(timeout time.Duration) error) {
 	if err != nil {
 		return gone
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	// "pid starttime" (a shim started before starttimes were recorded wrote only its pid)
+	fields := strings.Fields(string(b))
+	if len(fields) == 0 {
+		return gone
+	}
+	pid, err := strconv.Atoi(fields[0])
 	if err != nil || pid <= 0 {
 		return gone
 	}
@@ -201,8 +206,12 @@ func WatchGone(stateDir string) (wait func(timeout time.Duration) error) {
 		return gone // ESRCH: gone
 	}
 	// Checked after the pidfd pins the pid: a reused pid is some other process.
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte("\x00"+stateDir+"\x00")) {
+	if len(fields) > 1 {
+		if start, err := ProcessStartTime(pid); err != nil || start != fields[1] {
+			unix.Close(fd)
+			return gone
+		}
+	} else if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil || !bytes.Contains(cmdline, []byte("\x00"+stateDir+"\x00")) {
 		unix.Close(fd)
 		return gone
 	}
@@ -223,4 +232,24 @@ func WatchGone(stateDir string) (wait func(timeout time.Duration) error) {
 			}
 		}
 	}
+}
+
+// ProcessStartTime is a process's start time in clock ticks since boot (/proc/PID/stat, field
+// 22): with its pid, it names a process for good, as pids are reused.
+func ProcessStartTime(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return "", err
+	}
+	// The command name, in parentheses, may hold spaces and parentheses: fields count after
+	// the last ')'. State is field 3, start time field 22.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return "", errors.New("malformed /proc stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return "", errors.New("malformed /proc stat")
+	}
+	return f[19], nil
 }

@@ -58,3 +58,28 @@ func TestAwaitGoneGivesUpAfterTheTimeout(t *testing.T) {
 		t.Fatal("AwaitGone returned no error while the shim still ran")
 	}
 }
+
+func TestAwaitGoneTellsAShimByItsStartTime(t *testing.T) {
+	dir := t.TempDir()
+	// A shim berthd started ahead of need names no state directory on its command line: its
+	// pid file gives its start time.
+	cmd := exec.Command("/bin/sh", "-c", "sleep 30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	start, err := ProcessStartTime(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := strconv.Itoa(cmd.Process.Pid)
+	os.WriteFile(filepath.Join(dir, PidFile), []byte(pid+" "+start), 0o600)
+	if err := AwaitGone(dir, 100*time.Millisecond); err == nil {
+		t.Fatal("AwaitGone returned while the shim named by pid and start time still ran")
+	}
+	// The same pid with another start time is a process that reused it: gone.
+	os.WriteFile(filepath.Join(dir, PidFile), []byte(pid+" 1"+start), 0o600)
+	if err := AwaitGone(dir, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -96,7 +96,13 @@ func Run(ctx context.Context, o Options) error {
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFileNoSync(filepath.Join(o.StateDir, PidFile), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+	// Its pid and start time: a shim berthd started ahead of need has no container on its
+	// command line to be told from a process that reused its pid.
+	self := strconv.Itoa(os.Getpid())
+	if start, err := ProcessStartTime(os.Getpid()); err == nil {
+		self += " " + start
+	}
+	if err := atomicfile.WriteFileNoSync(filepath.Join(o.StateDir, PidFile), []byte(self), 0o600); err != nil {
 		return err
 	}
 	if o.Socket == "" {

@@ -120,9 +120,10 @@ func TestShimOutlivesItsStarterAndKills(t *testing.T) {
 		}
 	}
 	// The shim is its own session: nothing of the starter's life matters to it.
-	shimPid, _ := os.ReadFile(filepath.Join(state, monitor.PidFile))
-	sid, _ := unix.Getsid(atoi(t, string(shimPid)))
-	if sid != atoi(t, string(shimPid)) {
+	pidFile, _ := os.ReadFile(filepath.Join(state, monitor.PidFile)) // "pid starttime"
+	shimPid := strings.Fields(string(pidFile) + " ")[0]
+	sid, _ := unix.Getsid(atoi(t, shimPid))
+	if sid != atoi(t, shimPid) {
 		t.Errorf("shim is not a session leader (sid %d)", sid)
 	}
 	if _, err := monitor.Call(state, monitor.Request{Op: "kill", Signal: int(syscall.SIGKILL)}, 5*time.Second); err != nil {

@@ -1,0 +1,142 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// A shim is started ahead of need and waits for its container: a start takes it and gives it
+// its arguments, instead of waiting for a process to be exec'd and its Go runtime to start
+// (milliseconds, on the path of every start). One waits at a time; a start that finds none
+// starts one as before. A waiting shim reads its arguments from a pipe: when berthd stops, or
+// dies, the pipe ends and the shim exits without having done anything.
+
+// spawnedShim is a berth-shim waiting for its arguments.
+type spawnedShim struct {
+	args     *os.File      // the arguments, NUL-separated, then EOF
+	proceedW *os.File      // the go-aheads (see monitor.Options.Proceed)
+	ready    chan struct{} // closed when the start is decided (or the shim died)
+	done     chan struct{} // closed when the shim has exited (berthd reaps its direct children)
+}
+
+// spawnShim starts a shim that waits for its arguments on fd 5; fd 3 is its ready pipe and fd 4
+// its go-aheads.
+func spawnShim(path string) (*spawnedShim, error) {
+	var files []*os.File // the shim's ends, closed here once it has them
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, readyW)
+	proceedR, proceedW, err := os.Pipe()
+	if err != nil {
+		readyR.Close()
+		return nil, err
+	}
+	files = append(files, proceedR)
+	argsR, argsW, err := os.Pipe()
+	if err != nil {
+		readyR.Close()
+		proceedW.Close()
+		return nil, err
+	}
+	files = append(files, argsR)
+	cmd := exec.Command(path, "--args-fd", "5")
+	cmd.ExtraFiles = []*os.File{readyW, proceedR, argsR}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
+	// One P: a shim mostly waits, and every P costs memory in every shim.
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	if err := cmd.Start(); err != nil {
+		readyR.Close()
+		proceedW.Close()
+		argsW.Close()
+		return nil, fmt.Errorf("start berth-shim: %w", err)
+	}
+	s := &spawnedShim{args: argsW, proceedW: proceedW, ready: make(chan struct{}), done: make(chan struct{})}
+	go func() { // a byte when the start is decided, or EOF if the shim dies first
+		readyR.Read(make([]byte, 1))
+		readyR.Close()
+		close(s.ready)
+	}()
+	go func() { cmd.Wait(); close(s.done) }() // berthd reaps its direct children; the shim reaps the container
+	return s, nil
+}
+
+// assign gives the shim its arguments: from then on it is that container's.
+func (s *spawnedShim) assign(args []string) error {
+	_, err := s.args.WriteString(strings.Join(args, "\x00"))
+	if cerr := s.args.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// discard ends a shim that was given no container.
+func (s *spawnedShim) discard() {
+	s.args.Close()
+	s.proceedW.Close()
+	<-s.done
+}
+
+// shimPool holds the shim started ahead of need.
+type shimPool struct {
+	path   string
+	mu     sync.Mutex
+	idle   *spawnedShim
+	closed bool
+}
+
+// take returns the waiting shim, or a new one if none waits, and starts the next in the
+// background.
+func (p *shimPool) take() (*spawnedShim, error) {
+	p.mu.Lock()
+	s := p.idle
+	p.idle = nil
+	closed := p.closed
+	p.mu.Unlock()
+	if !closed {
+		go p.refill()
+	}
+	if s != nil {
+		return s, nil
+	}
+	return spawnShim(p.path)
+}
+
+// refill starts a shim to wait, unless one already waits.
+func (p *shimPool) refill() {
+	s, err := spawnShim(p.path)
+	if err != nil {
+		return // the next start starts its own, and says why if it fails too
+	}
+	p.mu.Lock()
+	keep := !p.closed && p.idle == nil
+	if keep {
+		p.idle = s
+	}
+	p.mu.Unlock()
+	if !keep {
+		s.discard()
+	}
+}
+
+// close ends the waiting shim; shims started meanwhile end themselves in refill.
+func (p *shimPool) close() {
+	p.mu.Lock()
+	p.closed = true
+	s := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	if s != nil {
+		s.discard()
+	}
+}
