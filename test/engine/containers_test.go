@@ -114,12 +114,16 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	d := withBusybox(t)
 	id := d.mustDocker("run", "-d", "busybox", "sh", "-c", "echo before; sleep 2; echo after; exit 3")
 	pid := d.mustDocker("inspect", "-f", "{{.State.Pid}}", id)
+	// A --rm container that ends while the daemon is down is removed when it is back (its exit
+	// is only ever kept in memory before the removal).
+	rmID := d.mustDocker("run", "-d", "--rm", "busybox", "sleep", "1")
 	d.cmd.Process.Signal(syscall.SIGKILL)
 	<-d.exited
 	d.exited <- nil // let stop() see it as gone
 	if err := syscall.Kill(atoiOrZero(pid), 0); err != nil {
 		t.Fatalf("container died with the daemon: %v", err)
 	}
+	time.Sleep(1500 * time.Millisecond) // the --rm container ends meanwhile; the other still runs
 	// Same paths, new daemon: a crash leaves the socket and pid file, which it must take over.
 	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log}
 	d2.cmd = rerun(d)
@@ -129,6 +133,10 @@ func TestContainersOutliveTheDaemon(t *testing.T) {
 	}
 	if r := d2.run(dockerCLI, "logs", id); r.stdout != "before\nafter\n" {
 		t.Errorf("logs after restart: %q", r.stdout)
+	}
+	eventually(10*time.Second, func() bool { return d2.run(dockerCLI, "inspect", rmID).code != 0 })
+	if r := d2.run(dockerCLI, "inspect", rmID); r.code == 0 {
+		t.Errorf("the --rm container that ended while the daemon was down is still there: %s", r.stdout)
 	}
 	time.Sleep(10 * time.Millisecond)
 }
