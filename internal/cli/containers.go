@@ -64,10 +64,10 @@ func psCmd(e *env) *cobra.Command {
 				format = "{{.ID}}"
 			}
 			rows := make([]psRow, len(res.Items))
-			for i, s := range res.Items {
-				rows[i] = psRow{s: s, trunc: !noTrunc}
+			for i := range res.Items {
+				rows[i] = psRow{s: &res.Items[i], trunc: !noTrunc}
 			}
-			return printRows(e.out, format, def, psRow{listRow: listRow{header: true}}, rows)
+			return printRows(e.out, format, def, psHeader, rows)
 		},
 	}
 	f := cmd.Flags()
@@ -98,10 +98,12 @@ func parseFilterFlags(args []string) (client.Filters, error) {
 // psRow is one container as ps --format templates see it (docker's field names); the header
 // row answers with column titles.
 type psRow struct {
-	s     ctypes.Summary
+	s     *ctypes.Summary // not copied at each of a row's fields
 	trunc bool
 	listRow
 }
+
+var psHeader = psRow{s: &ctypes.Summary{}, listRow: listRow{header: true}}
 
 func (r psRow) ID() string {
 	id := r.s.ID
