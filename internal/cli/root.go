@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -69,11 +70,14 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
+	root.Flags().BoolP("version", "v", false, "Print version information and quit")
 	root.PersistentFlags().StringVarP(&e.host, "host", "H", "", "daemon socket to connect to (default $BERTH_HOST, then "+DefaultHost+")")
 	root.Version = version.Version
 	root.SetVersionTemplate("berth version {{.Version}}, build " + version.GitCommit + "\n")
-	if cmd := topCommand(args); cmd != nil {
-		root.AddCommand(cmd(e))
+	if build := topCommand(args); build != nil {
+		if cmd := build(e); cmd != nil {
+			root.AddCommand(cmd)
+		}
 	} else {
 		for _, t := range topCommands {
 			root.AddCommand(t.build(e))
@@ -118,8 +122,8 @@ var topCommands = []struct {
 }
 
 // topCommand is the builder of the command args call, found as cobra will find it (past the
-// root's flags), or nil when that takes the whole tree: no command, help, completion, an
-// unknown name (for cobra's suggestions).
+// root's flags), or nil when that takes the whole tree: no command (help), help, completion, an
+// unknown name (for cobra's suggestions). --version alone needs no command (noCommand).
 func topCommand(args []string) func(*env) *cobra.Command {
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
@@ -137,8 +141,13 @@ func topCommand(args []string) func(*env) *cobra.Command {
 			return nil
 		}
 	}
+	if slices.Contains(args, "--version") || slices.Contains(args, "-v") {
+		return noCommand
+	}
 	return nil
 }
+
+func noCommand(*env) *cobra.Command { return nil }
 
 // explain turns a failure to reach the daemon into what the user should do about it.
 func explain(err error, host string) string {

@@ -31,6 +31,8 @@ func TestTopCommandIsFoundPastRootFlags(t *testing.T) {
 		{[]string{"--host", "ps", "images"}, "images"},
 		{[]string{"--host=unix:///x.sock", "run", "--rm", "busybox"}, "run"},
 		{[]string{"--help"}, ""},
+		{[]string{"--version"}, "(none)"},
+		{[]string{"-H", "unix:///x.sock"}, ""},
 		{[]string{"help", "ps"}, ""},
 		{[]string{"pss"}, ""},
 		{[]string{"--", "ps"}, ""},
@@ -38,7 +40,11 @@ func TestTopCommandIsFoundPastRootFlags(t *testing.T) {
 	} {
 		got := ""
 		if build := topCommand(tc.args); build != nil {
-			got = build(&env{}).Name()
+			if cmd := build(&env{}); cmd != nil {
+				got = cmd.Name()
+			} else {
+				got = "(none)"
+			}
 		}
 		if got != tc.want {
 			t.Errorf("topCommand(%q) builds %q, want %q", tc.args, got, tc.want)
