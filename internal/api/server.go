@@ -4,10 +4,13 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -164,4 +167,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONSeq writes the items as writeJSON writes a slice of them (the same bytes), sending
+// each as soon as it is made: the client reads the start of a long list (ps -a with a thousand
+// containers) while the rest is made, and the list is never held whole.
+func writeJSONSeq[T any](w http.ResponseWriter, status int, items iter.Seq[T]) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	var item bytes.Buffer
+	enc := json.NewEncoder(&item)
+	sep := byte('[')
+	for v := range items {
+		item.Reset()
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		bw.WriteByte(sep)
+		sep = ','
+		bw.Write(bytes.TrimSuffix(item.Bytes(), []byte("\n"))) // Encode ends each value with a newline
+	}
+	if sep == '[' {
+		bw.WriteByte(sep)
+	}
+	bw.WriteString("]\n")
+	return bw.Flush()
 }
