@@ -83,15 +83,20 @@ func printRowsTo[R any](out io.Writer, format, def string, header R, rows []R) e
 	return nil
 }
 
-// rowFields is a row as --format json shows it: every niladic string method.
-func rowFields(r any) map[string]string {
-	out := map[string]string{}
+// rowFields is a row as --format json shows it: every niladic method giving a string or a
+// pointer (null when nil).
+func rowFields(r any) map[string]any {
+	out := map[string]any{}
 	v := reflect.ValueOf(r)
 	t := v.Type()
 	for i := 0; i < t.NumMethod(); i++ {
 		m := t.Method(i)
-		if m.Type.NumIn() == 1 && m.Type.NumOut() == 1 && m.Type.Out(0).Kind() == reflect.String {
-			out[m.Name] = v.Method(i).Call(nil)[0].String()
+		if m.Type.NumIn() != 1 || m.Type.NumOut() != 1 {
+			continue
+		}
+		switch m.Type.Out(0).Kind() {
+		case reflect.String, reflect.Pointer:
+			out[m.Name] = v.Method(i).Call(nil)[0].Interface()
 		}
 	}
 	return out
