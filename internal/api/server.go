@@ -177,7 +177,11 @@ func writeJSONSeq[T any](w http.ResponseWriter, status int, items iter.Seq[T]) e
 	const batchLen = 64
 	batches := make(chan []T, 1)
 	stop := make(chan struct{})
-	defer close(stop)
+	defer func() {
+		close(stop)
+		for range batches { // until the goroutine is done with the items
+		}
+	}()
 	go func() {
 		defer close(batches)
 		batch := make([]T, 0, batchLen)
