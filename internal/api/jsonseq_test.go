@@ -57,3 +57,25 @@ func TestWriteJSONSeqStopsWhenTheClientIsGone(t *testing.T) {
 		t.Errorf("all %d items were made for a client that was gone", made)
 	}
 }
+
+// A panic while the items are made is the handler's, as it was when they were made in it:
+// net/http recovers it instead of the daemon dying.
+func TestWriteJSONSeqPanicsInTheHandler(t *testing.T) {
+	items := func(yield func(int) bool) {
+		for i := range 100 {
+			if i == 70 {
+				panic("bad record")
+			}
+			if !yield(i) {
+				return
+			}
+		}
+	}
+	defer func() {
+		if p := recover(); p != "bad record" {
+			t.Errorf("recovered %v", p)
+		}
+	}()
+	writeJSONSeq(httptest.NewRecorder(), http.StatusOK, items)
+	t.Error("no panic")
+}

@@ -177,6 +177,7 @@ func writeJSONSeq[T any](w http.ResponseWriter, status int, items iter.Seq[T]) e
 	const batchLen = 64
 	batches := make(chan []T, 1)
 	stop := make(chan struct{})
+	var panicked any // what making the items panicked with: panics again in the handler
 	defer func() {
 		close(stop)
 		for range batches { // until the goroutine is done with the items
@@ -184,6 +185,7 @@ func writeJSONSeq[T any](w http.ResponseWriter, status int, items iter.Seq[T]) e
 	}()
 	go func() {
 		defer close(batches)
+		defer func() { panicked = recover() }()
 		batch := make([]T, 0, batchLen)
 		for v := range items {
 			if batch = append(batch, v); len(batch) == batchLen {
@@ -218,6 +220,9 @@ func writeJSONSeq[T any](w http.ResponseWriter, status int, items iter.Seq[T]) e
 				return err // the client is gone
 			}
 		}
+	}
+	if panicked != nil {
+		panic(panicked) // where net/http recovers it, as from any handler, and drops the connection
 	}
 	if sep == '[' {
 		bw.WriteByte(sep)
