@@ -16,7 +16,7 @@ type netConfigs struct {
 	db      *bolt.DB
 	mu      sync.RWMutex
 	raw     map[string][]byte // by container id
-	decoded map[string]map[string]*nettypes.EndpointSettings
+	decoded map[string]map[string]*nettypes.EndpointSettings // raw's, as shared returns them
 }
 
 func loadNetConfigs(db *bolt.DB) (*netConfigs, error) {
@@ -39,7 +39,7 @@ func (s *netConfigs) get(id string) []byte {
 
 // shared is a container's recorded configuration, decoded at its first read after each change
 // and shared by every reader since (ps and inspect show it; decoding it for each of a thousand
-// containers was most of a ps): callers must not modify it. ok is false when none is recorded or
+// containers was nearly half of the daemon's work for a ps): callers must not modify it. ok is false when none is recorded or
 // it cannot be decoded.
 func (s *netConfigs) shared(id string) (m map[string]*nettypes.EndpointSettings, ok bool) {
 	s.mu.RLock()
