@@ -15,7 +15,7 @@ import (
 type netConfigs struct {
 	db      *bolt.DB
 	mu      sync.RWMutex
-	raw     map[string][]byte // by container id
+	raw     map[string][]byte                                // by container id
 	decoded map[string]map[string]*nettypes.EndpointSettings // raw's, as shared returns them
 }
 
