@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"strconv"
@@ -29,7 +30,7 @@ type ContainerBackend interface {
 	ContainerStop(ctx context.Context, ref, signal string, timeout *int) error
 	ContainerRemove(ctx context.Context, ref string, force bool) error
 	ContainerRemoveWithVolumes(ctx context.Context, ref string, force bool) error
-	ContainerList(ctx context.Context, o container.ListOptions) ([]ctypes.Summary, error)
+	ContainerList(ctx context.Context, o container.ListOptions) (iter.Seq[ctypes.Summary], error)
 	ContainerInspect(ctx context.Context, ref string) (*ctypes.InspectResponse, error)
 	ContainerLogs(ctx context.Context, ref string, o logopts.Options, w io.Writer) (tty bool, err error)
 	ContainerAttach(ctx context.Context, ref string, o stream.AttachOptions, upgrade stream.Upgrade) error
@@ -92,7 +93,7 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		if err != nil {
 			return err
 		}
-		return writeJSON(w, http.StatusOK, list)
+		return writeJSONSeq(w, http.StatusOK, list)
 	})
 	s.handle("GET /containers/{id}/json", func(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
 		c, err := b.ContainerInspect(ctx, r.PathValue("id"))

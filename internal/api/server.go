@@ -4,10 +4,13 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -164,4 +167,66 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	return json.NewEncoder(w).Encode(v)
+}
+
+// writeJSONSeq writes the items as writeJSON writes a slice of them (the same bytes), sending
+// them as they are made: the client reads the start of a long list (ps -a with a thousand
+// containers) while the rest is made, and the list is never held whole. The items are made in a
+// goroutine of their own, a batch ahead of their encoding.
+func writeJSONSeq[T any](w http.ResponseWriter, status int, items iter.Seq[T]) error {
+	const batchLen = 64
+	batches := make(chan []T, 1)
+	stop := make(chan struct{})
+	var panicked any // what making the items panicked with: panics again in the handler
+	defer func() {
+		close(stop)
+		for range batches { // until the goroutine is done with the items
+		}
+	}()
+	go func() {
+		defer close(batches)
+		defer func() { panicked = recover() }()
+		batch := make([]T, 0, batchLen)
+		for v := range items {
+			if batch = append(batch, v); len(batch) == batchLen {
+				select {
+				case batches <- batch:
+				case <-stop:
+					return
+				}
+				batch = make([]T, 0, batchLen)
+			}
+		}
+		select {
+		case batches <- batch:
+		case <-stop:
+		}
+	}()
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	var item bytes.Buffer
+	enc := json.NewEncoder(&item)
+	sep := byte('[')
+	for batch := range batches {
+		for i := range batch {
+			item.Reset()
+			if err := enc.Encode(&batch[i]); err != nil {
+				return err
+			}
+			bw.WriteByte(sep)
+			sep = ','
+			if _, err := bw.Write(bytes.TrimSuffix(item.Bytes(), []byte("\n"))); err != nil { // Encode ends each value with a newline
+				return err // the client is gone
+			}
+		}
+	}
+	if panicked != nil {
+		panic(panicked) // where net/http recovers it, as from any handler, and drops the connection
+	}
+	if sep == '[' {
+		bw.WriteByte(sep)
+	}
+	bw.WriteString("]\n")
+	return bw.Flush()
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/moby/moby/api/pkg/stdcopy"
 	ctypes "github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -50,8 +52,9 @@ func psCmd(e *env) *cobra.Command {
 			if latest {
 				last = 1
 			}
-			// Sizes cost a walk of every container's files: only when shown.
-			size = size || strings.Contains(format, ".Size")
+			// Sizes cost a walk of every container's files: only when shown (a template that
+			// prints the whole row as JSON shows them too), never with -q.
+			size = size || !quiet && (strings.Contains(format, ".Size") || jsonOfRow(format))
 			res, err := c.ContainerList(cmd.Context(), client.ContainerListOptions{All: all, Limit: last, Size: size, Filters: f})
 			if err != nil {
 				return err
@@ -61,13 +64,16 @@ func psCmd(e *env) *cobra.Command {
 				def += "\t{{.Size}}"
 			}
 			if quiet {
+				if format != "" {
+					fmt.Fprintln(e.errOut, "WARNING: Ignoring custom format, because both --format and --quiet are set.")
+				}
 				format = "{{.ID}}"
 			}
 			rows := make([]psRow, len(res.Items))
-			for i, s := range res.Items {
-				rows[i] = psRow{s: s, trunc: !noTrunc}
+			for i := range res.Items {
+				rows[i] = psRow{s: &res.Items[i], trunc: !noTrunc}
 			}
-			return printRows(e.out, format, def, psRow{listRow: listRow{header: true}}, rows)
+			return printRows(e.out, format, def, psHeader, rows)
 		},
 	}
 	f := cmd.Flags()
@@ -80,6 +86,11 @@ func psCmd(e *env) *cobra.Command {
 	f.StringVar(&format, "format", "", "Format output using a custom template")
 	f.StringArrayVarP(&filterArgs, "filter", "f", nil, "Filter output based on conditions provided")
 	return cmd
+}
+
+// jsonOfRow: format prints whole rows as JSON ({{json .}}).
+func jsonOfRow(format string) bool {
+	return strings.Contains(strings.Join(strings.Fields(format), ""), "{{json.}}")
 }
 
 // parseFilterFlags reads --filter key=value flags.
@@ -98,10 +109,12 @@ func parseFilterFlags(args []string) (client.Filters, error) {
 // psRow is one container as ps --format templates see it (docker's field names); the header
 // row answers with column titles.
 type psRow struct {
-	s     ctypes.Summary
+	s     *ctypes.Summary // not copied at each of a row's fields
 	trunc bool
 	listRow
 }
+
+var psHeader = psRow{s: &ctypes.Summary{}, listRow: listRow{header: true}}
 
 func (r psRow) ID() string {
 	id := r.s.ID
@@ -153,7 +166,14 @@ func (r psRow) Label(name string) string { return r.pick(name, r.s.Labels[name])
 func (r psRow) Mounts() string {
 	var names []string
 	for _, m := range r.s.Mounts {
-		names = append(names, m.Name)
+		name := m.Name
+		if name == "" {
+			name = m.Source // a bind mount
+		}
+		if r.trunc {
+			name = ellipsis(name, 15)
+		}
+		names = append(names, name)
 	}
 	return r.pick("MOUNTS", strings.Join(names, ","))
 }
@@ -167,7 +187,35 @@ func (r psRow) Networks() string {
 	sort.Strings(names)
 	return r.pick("NETWORKS", strings.Join(names, ","))
 }
-func (r psRow) LocalVolumes() string { return r.pick("LOCAL VOLUMES", strconv.Itoa(len(r.s.Mounts))) }
+func (r psRow) LocalVolumes() string {
+	n := 0
+	for _, m := range r.s.Mounts {
+		if m.Driver == "local" {
+			n++
+		}
+	}
+	return r.pick("LOCAL VOLUMES", strconv.Itoa(n))
+}
+
+// Platform is the platform of the image the container runs, when the daemon knows it: --format
+// json shows it (null otherwise), as docker's does.
+func (r psRow) Platform() *ocispec.Platform {
+	if r.header || r.s.ImageManifestDescriptor == nil {
+		return nil
+	}
+	return r.s.ImageManifestDescriptor.Platform
+}
+
+// MarshalJSON is the row as {{json .}} and --format json show it.
+func (r psRow) MarshalJSON() ([]byte, error) { return json.Marshal(rowFields(r)) }
+
+// ellipsis cuts s to max characters, the last of them "…", as docker's list columns do.
+func ellipsis(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	return string([]rune(s)[:max-1]) + "…"
+}
 
 // eachContainer is forEachArg printing each argument that succeeded, as docker's rm and stop do.
 func eachContainer(e *env, args []string, fn func(c *client.Client, ref string) error) error {

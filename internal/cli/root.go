@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 
+	"github.com/berthproject/berth/internal/version"
 	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
@@ -68,16 +70,19 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	root.SetIn(in)
 	root.SetOut(out)
 	root.SetErr(errOut)
+	root.Flags().BoolP("version", "v", false, "Print version information and quit")
 	root.PersistentFlags().StringVarP(&e.host, "host", "H", "", "daemon socket to connect to (default $BERTH_HOST, then "+DefaultHost+")")
-	root.AddCommand(versionCmd(e), infoCmd(e), importCmd(e), imagesCmd(e), tagCmd(e), rmiCmd(e), imageCmd(e),
-		runCmd(e), createCmd(e), startCmd(e), killCmd(e), attachCmd(e), execCmd(e), psCmd(e), rmCmd(e), stopCmd(e), waitCmd(e), logsCmd(e), inspectCmd(e))
-	root.AddCommand(opsCmds(e)...)
-	root.AddCommand(containerCmd(e))
-	root.AddCommand(networkCmd(e))
-	root.AddCommand(fileCmds(e)...) // volume, cp, diff, export, commit (issue 4)
-	root.AddCommand(distCmds(e)...)
-	root.AddCommand(buildCmd(e), builderCmd(e)) // build.go
-	root.AddCommand(systemCmd(e), searchCmd(e))
+	root.Version = version.Version
+	root.SetVersionTemplate("berth version {{.Version}}, build " + version.GitCommit + "\n")
+	if build := topCommand(args); build != nil {
+		if cmd := build(e); cmd != nil {
+			root.AddCommand(cmd)
+		}
+	} else {
+		for _, t := range topCommands {
+			root.AddCommand(t.build(e))
+		}
+	}
 	err := root.ExecuteContext(context.Background())
 	if err == nil {
 		return 0
@@ -97,6 +102,52 @@ func Main(args []string, in io.Reader, out, errOut io.Writer) int {
 	}
 	return 1
 }
+
+// topCommands are berth's commands by name: a run builds only the one it calls (each command's
+// flags cost allocations, and so page faults, that a short-lived CLI pays at every start).
+var topCommands = []struct {
+	name  string
+	build func(*env) *cobra.Command
+}{
+	{"version", versionCmd}, {"info", infoCmd}, {"events", eventsCmd}, {"system", systemCmd},
+	{"run", runCmd}, {"create", createCmd}, {"start", startCmd}, {"attach", attachCmd}, {"exec", execCmd},
+	{"ps", psCmd}, {"logs", logsCmd}, {"inspect", inspectCmd}, {"stop", stopCmd}, {"kill", killCmd},
+	{"restart", restartCmd}, {"rm", rmCmd}, {"wait", waitCmd}, {"pause", pauseCmd}, {"unpause", unpauseCmd},
+	{"rename", renameCmd}, {"top", topCmd}, {"update", updateCmd}, {"port", portCmd}, {"stats", statsCmd},
+	{"cp", cpCmd}, {"diff", diffCmd}, {"export", exportCmd}, {"commit", commitCmd}, {"container", containerCmd},
+	{"images", imagesCmd}, {"import", importCmd}, {"tag", tagCmd}, {"rmi", rmiCmd}, {"pull", pullCmd},
+	{"push", pushCmd}, {"login", loginCmd}, {"logout", logoutCmd}, {"save", saveCmd}, {"load", loadCmd},
+	{"history", historyCmd}, {"search", searchCmd}, {"build", buildCmd}, {"builder", builderCmd},
+	{"image", imageCmd}, {"network", networkCmd}, {"volume", volumeCmd},
+}
+
+// topCommand is the builder of the command args call, found as cobra will find it (past the
+// root's flags), or nil when that takes the whole tree: no command (help), help, completion, an
+// unknown name (for cobra's suggestions). --version alone needs no command (noCommand).
+func topCommand(args []string) func(*env) *cobra.Command {
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; {
+		case a == "-H" || a == "--host":
+			i++ // its value
+		case a == "--":
+			return nil
+		case strings.HasPrefix(a, "-"):
+		default:
+			for _, t := range topCommands {
+				if t.name == a {
+					return t.build
+				}
+			}
+			return nil
+		}
+	}
+	if slices.Contains(args, "--version") || slices.Contains(args, "-v") {
+		return noCommand
+	}
+	return nil
+}
+
+func noCommand(*env) *cobra.Command { return nil }
 
 // explain turns a failure to reach the daemon into what the user should do about it.
 func explain(err error, host string) string {

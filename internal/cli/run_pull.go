@@ -10,10 +10,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func distCmds(e *env) []*cobra.Command {
-	return []*cobra.Command{pullCmd(e), pushCmd(e), loginCmd(e), logoutCmd(e), saveCmd(e), loadCmd(e), historyCmd(e)}
-}
-
 // addPullFlag is run's and create's --pull.
 func addPullFlag(cmd *cobra.Command) {
 	cmd.Flags().String("pull", "missing", `Pull image before running ("always", "missing", "never")`)

@@ -131,7 +131,8 @@ func printDfVerbose(e *env, du client.DiskUsageResult, format string) error {
 		}
 		d.Images = append(d.Images, imageRow{s: img, repo: repo, tag: tag, trunc: table})
 	}
-	for _, c := range du.Containers.Items {
+	for i := range du.Containers.Items {
+		c := &du.Containers.Items[i]
 		c.SizeRootFs = 0 // df shows a container's own writes only
 		d.Containers = append(d.Containers, psRow{s: c, trunc: table})
 	}
@@ -163,7 +164,7 @@ func printDfVerbose(e *env, du client.DiskUsageResult, format string) error {
 	}
 	fmt.Fprint(e.out, "\nContainers space usage:\n\n")
 	if err := printRows(e.out, "", "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}",
-		psRow{listRow: listRow{header: true}}, d.Containers); err != nil {
+		psHeader, d.Containers); err != nil {
 		return err
 	}
 	fmt.Fprint(e.out, "\nLocal Volumes space usage:\n\n")

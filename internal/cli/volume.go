@@ -208,8 +208,3 @@ func volumePruneCmd(e *env) *cobra.Command {
 	cmd.Flags().StringArrayVar(&filterArgs, "filter", nil, "Provide filter values (e.g. \"label=<label>\")")
 	return cmd
 }
-
-// fileCmds are the commands of issue 4.
-func fileCmds(e *env) []*cobra.Command {
-	return []*cobra.Command{volumeCmd(e), cpCmd(e), diffCmd(e), exportCmd(e), commitCmd(e)}
-}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/berthproject/berth/internal/container"
@@ -40,10 +41,11 @@ func (d *Daemon) DiskUsage(ctx context.Context, types []system.DiskUsageObject) 
 	all := len(want) == 0
 	du := &system.DiskUsage{}
 	if all || want[system.ContainerObject] {
-		list, err := d.ContainerList(ctx, container.ListOptions{All: true, Size: true})
+		seq, err := d.ContainerList(ctx, container.ListOptions{All: true, Size: true})
 		if err != nil {
 			return nil, err
 		}
+		list := slices.AppendSeq([]ctypes.Summary{}, seq) // [] when empty, not null
 		cu := &ctypes.DiskUsage{Items: list, TotalCount: int64(len(list))}
 		for _, c := range list {
 			cu.TotalSize += c.SizeRw

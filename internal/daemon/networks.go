@@ -809,7 +809,10 @@ func (d *Daemon) networkSettings(c *container.Container) *ctypes.NetworkSettings
 		return s
 	}
 	n := d.net
-	cfg := d.containerNetworks(c)
+	cfg, recorded := n.configs.shared(c.ID) // only read here
+	if !recorded {
+		cfg = d.containerNetworks(c)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	for name, req := range cfg {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,8 +28,9 @@ import (
 
 var listFilters = []string{"id", "name", "label", "status", "exited", "ancestor", "before", "since", "health"}
 
-// ContainerList answers GET /containers/json.
-func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]ctypes.Summary, error) {
+// ContainerList answers GET /containers/json, newest first. The options are checked at once;
+// each summary is made as the sequence reaches it, so a long list is sent while it is made.
+func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) (iter.Seq[ctypes.Summary], error) {
 	if err := o.Filters.Validate(listFilters...); err != nil {
 		return nil, err
 	}
@@ -67,43 +69,61 @@ func (d *Daemon) ContainerList(ctx context.Context, o container.ListOptions) ([]
 		}
 		ancestors = append(ancestors, img.ID.String())
 	}
-	out := []ctypes.Summary{}
-	for _, c := range all {
-		if !showAll && !c.Status.Alive() {
-			continue
+	names := nameMatchers(o.Filters["name"])
+	return func(yield func(ctypes.Summary) bool) {
+		listed := 0
+		for _, c := range all {
+			if !showAll && !c.Status.Alive() {
+				continue
+			}
+			if !matchContainer(c, o.Filters, names, ancestors, before, since) || !o.Filters.Match("health", d.healthStatus(c.ID)) {
+				continue
+			}
+			if o.Limit > 0 && listed >= o.Limit {
+				return
+			}
+			s := ctypes.Summary{
+				ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
+				Command: listCommand(c), Created: c.Created.Unix(),
+				Labels: c.Config.Labels, State: ctypes.ContainerState(c.Status), Status: statusText(c, d.healthOf(c.ID)),
+				Ports: []ctypes.PortSummary{}, Mounts: containerInspectMounts(c),
+			}
+			if s.Labels == nil {
+				s.Labels = map[string]string{}
+			}
+			s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
+			d.summaryNetwork(c, &s)
+			if o.Size {
+				s.SizeRw, s.SizeRootFs = d.containerSize(ctx, c)
+			}
+			listed++
+			if !yield(s) {
+				return
+			}
 		}
-		if !matchContainer(c, o.Filters, ancestors, before, since) || !o.Filters.Match("health", d.healthStatus(c.ID)) {
-			continue
+	}, nil
+}
+
+// nameMatchers are the name filter's patterns, compiled once for the whole list; one that does
+// not compile matches nothing.
+func nameMatchers(patterns []string) []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for _, p := range patterns {
+		re, err := regexp.Compile(strings.TrimPrefix(p, "/"))
+		if err != nil {
+			re = nil
 		}
-		if o.Limit > 0 && len(out) >= o.Limit {
-			break
-		}
-		s := ctypes.Summary{
-			ID: c.ID, Names: []string{"/" + c.Name}, Image: c.Image, ImageID: c.ImageID,
-			Command: listCommand(c), Created: c.Created.Unix(),
-			Labels: c.Config.Labels, State: ctypes.ContainerState(c.Status), Status: statusText(c, d.healthOf(c.ID)),
-			Ports: []ctypes.PortSummary{}, Mounts: containerInspectMounts(c),
-		}
-		if s.Labels == nil {
-			s.Labels = map[string]string{}
-		}
-		s.HostConfig.NetworkMode = string(c.HostConfig.NetworkMode)
-		d.summaryNetwork(c, &s)
-		if o.Size {
-			s.SizeRw, s.SizeRootFs = d.containerSize(ctx, c)
-		}
-		out = append(out, s)
+		out = append(out, re)
 	}
-	return out, nil
+	return out
 }
 
 // matchContainer applies ps's filters to one container.
-func matchContainer(c *container.Container, f filters.Args, ancestors []string, before, since *container.Container) bool {
+func matchContainer(c *container.Container, f filters.Args, names []*regexp.Regexp, ancestors []string, before, since *container.Container) bool {
+	if f.Has("name") && !slices.ContainsFunc(names, func(re *regexp.Regexp) bool { return re != nil && re.MatchString(c.Name) }) {
+		return false
+	}
 	if !f.MatchFunc("id", func(v string) bool { return strings.HasPrefix(c.ID, v) }) ||
-		!f.MatchFunc("name", func(v string) bool {
-			re, err := regexp.Compile(strings.TrimPrefix(v, "/"))
-			return err == nil && re.MatchString(c.Name)
-		}) ||
 		!f.MatchLabels(c.Config.Labels) ||
 		!f.Match("status", string(c.Status)) {
 		return false

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -49,7 +50,40 @@ func TestListingWithBothClients(t *testing.T) {
 		check("bye", "logs", "--since", "10m", "three")
 		check("", "logs", "--until", "2020-01-01T00:00:00Z", "three")
 	}
-	d.mustDocker("rm", "-f", "up")
+	// Whole outputs, byte for byte, over containers that use every column: a long command, a
+	// bind mount and named volumes (with a long name), labels, a published port, host network.
+	bind := t.TempDir()
+	d.mustDocker("create", "--name", "mounts", "-v", bind+":/b", "-v", "short:/s", "-v", "a-rather-long-volume-name:/l",
+		"busybox", "sh", "-c", "echo a long command line, with spaces and ünïcode")
+	d.mustDocker("run", "-d", "--name", "web", "-p", "127.0.0.1::80", "-l", "tier=front", "-l", "app=web", "busybox", "sleep", "600")
+	d.mustDocker("run", "-d", "--name", "hostnet", "--network", "host", "busybox", "sleep", "600")
+	for _, args := range [][]string{
+		{"ps"}, {"ps", "-a"}, {"ps", "-a", "--no-trunc"}, {"ps", "-aq"}, {"ps", "-a", "-s"}, {"ps", "-n", "3", "-s", "--no-trunc"},
+		{"ps", "-a", "--filter", "label=app", "--filter", "status=running"},
+		{"ps", "-a", "--format", "table {{.ID}}\t{{.Names}}\t{{.Labels}}\t{{.Mounts}}\t{{.Networks}}\t{{.Ports}}\t{{.State}}\t{{.LocalVolumes}}\t{{.CreatedAt}}"},
+		{"ps", "-a", "--no-trunc", "--format", "{{.Mounts}} {{.LocalVolumes}} {{.Command}} {{.Label \"app\"}}"},
+		{"ps", "-a", "--format", "json"}, {"ps", "-a", "--format", "{{json .}}"}, {"ps", "-a", "-q", "--format", "{{.Names}}"},
+	} {
+		sameOutputs(t, d, args...)
+	}
+	d.mustDocker("rm", "-f", "up", "web", "hostnet", "mounts")
+	d.mustDocker("volume", "rm", "short", "a-rather-long-volume-name")
+}
+
+// sameOutputs checks that berth prints what the docker CLI prints (stdout and stderr, byte for
+// byte) against the same daemon. Times ("5 seconds ago") may tick between the two runs: berth
+// runs before and after docker, and one of the two must match.
+func sameOutputs(t *testing.T, d *daemon, args ...string) {
+	t.Helper()
+	both := func(prog string) string {
+		r := d.run(prog, args...)
+		return fmt.Sprintf("exit %d\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	before := both(berthBin())
+	want := both(dockerCLI)
+	if after := both(berthBin()); before != want && after != want {
+		t.Errorf("berth %v differs from docker's:\n--- berth\n%s\n--- docker\n%s", args, after, want)
+	}
 }
 
 // TestContainerPruneWithBothClients removes stopped containers, sparing running ones and those
