@@ -177,9 +177,10 @@ func AttachVeth(nsPath string, ifc Interface) (err error) {
 	return nil
 }
 
-// DetachLink takes a link off its bridge and down, without deleting it: a veth whose peer is in
-// a namespace about to go is deleted by the kernel with it, off the caller's path (deleting a
-// link waits for an RCU grace period, ~15 ms).
+// DetachLink takes a link off its bridge (and the bridge forgets its addresses) without deleting
+// it: a veth whose peer is in a namespace about to go is deleted by the kernel with it, off the
+// caller's path (deleting a link waits for an RCU grace period, ~15 ms; setting it down first
+// would cost another, ~0.7 ms).
 func DetachLink(name string) error {
 	link, err := netlink.LinkByName(name)
 	if err != nil {
@@ -189,8 +190,5 @@ func DetachLink(name string) error {
 		}
 		return err
 	}
-	if err := netlink.LinkSetNoMaster(link); err != nil {
-		return err
-	}
-	return netlink.LinkSetDown(link)
+	return netlink.LinkSetNoMaster(link)
 }
