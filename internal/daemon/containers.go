@@ -558,6 +558,12 @@ func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes
 	// leaves no cgroup and no process behind when it returns (unless it removes the cgroup
 	// itself, below).
 	shimGone, waited := monitor.WatchGone(d.shimDir(c.ID)), false
+	// The daemon chose the cgroup's path: when it can remove the cgroup at once (it is empty:
+	// every process is gone), what remains for the runtime's delete is its own state, and the
+	// removal need not wait for that process to start and finish (milliseconds). Removed
+	// beside the rest of the removal (a directory per hierarchy on cgroup v1).
+	cgroupRemoved := make(chan bool, 1)
+	go func() { cgroupRemoved <- removeEmptyCgroup(cgroupPath(c.ID)) }()
 	defer func() {
 		if !waited {
 			shimGone(0) // a failed removal: only let go of the shim
@@ -581,10 +587,7 @@ func (d *Daemon) removeContainer(ctx context.Context, ref string, force, volumes
 		return err
 	}
 	d.releaseVolumes(c, volumes)
-	// The daemon chose the cgroup's path: when it can remove the cgroup at once (it is empty:
-	// every process is gone), what remains for the runtime's delete is its own state, and the
-	// removal need not wait for that process to start and finish (milliseconds).
-	if removeEmptyCgroup(cgroupPath(c.ID)) {
+	if <-cgroupRemoved {
 		shimGone(0)
 	} else {
 		shimGone(10 * time.Second)
