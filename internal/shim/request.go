@@ -8,11 +8,11 @@ import (
 
 // request is one call on the shim's socket: monitor.Request as the daemon encodes it.
 type request struct {
-	op                   string // "state", "kill", "wait", "attach", "exec", "resize"
-	signal               int
-	all                  bool
+	op                    string // "state", "kill", "wait", "attach", "exec", "resize"
+	signal                int
+	all                   bool
 	stdin, stdout, stderr bool
-	exec                 *execRequest
+	exec                  *execRequest
 	// resize: the terminal to resize ("" for the container's own) and its new size; kill: the
 	// exec to signal instead of the container.
 	execID        string
