@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/pathsafe"
+	"github.com/berthproject/berth/internal/pidfd"
 	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 
@@ -312,7 +313,11 @@ func (d *Daemon) launchShim(c *container.Container, desc *oci.Container) (*launc
 		readyR.Close()
 		close(s.ready)
 	}()
-	go func() { cmd.Wait(); close(s.done) }() // berthd reaps its direct children; the shim reaps the container
+	go func() { // berthd reaps its direct children; the shim reaps the container
+		pidfd.AwaitExit(cmd.Process.Pid) // in the poller: cmd.Wait alone would hold a thread per shim
+		cmd.Wait()
+		close(s.done)
+	}()
 	return s, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/berthproject/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
 
@@ -77,30 +78,15 @@ func lookPath(name string) (string, error) {
 	return "", errors.New("exec: " + strconv.Quote(name) + ": executable file not found in $PATH")
 }
 
-// noPidfd is set when awaitExit cannot wait on a pidfd (before Linux 5.10) and returns at once.
+// noPidfd is set when a child's exit cannot be waited for on a pidfd (before Linux 5.10).
 var noPidfd atomic.Bool
 
-// awaitExit returns once process pid (a child) has exited, or at once if it cannot tell: the
-// caller then learns of the exit some other way. It waits on a nonblocking pidfd through the
-// runtime's poller, not in a blocking system call that would take an OS thread.
+// awaitExit returns once child pid has exited, or at once if it cannot tell (see pidfd): the
+// caller then learns of the exit some other way.
 func awaitExit(pid int) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
-	if err != nil {
-		if err != unix.ESRCH { // ESRCH: already reaped
-			noPidfd.Store(true)
-		}
-		return
+	if !pidfd.AwaitExit(pid) && unix.Kill(pid, 0) == nil {
+		noPidfd.Store(true) // alive, or a zombie, yet no pidfd: the kernel has none to give
 	}
-	f := os.NewFile(uintptr(fd), "pidfd")
-	defer f.Close()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	rc.Read(func(fd uintptr) bool {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
-		return err != nil && err != unix.EINTR || n > 0
-	})
 }
 
 // listenUnix listens on a unix socket at path (mode 0600) with a nonblocking descriptor, which
