@@ -122,7 +122,7 @@ func (s *shim) handleExec(in io.Reader, conn *os.File, req *request) {
 	}
 	if stdin != nil {
 		go func() {
-			io.Copy(stdin, in) // until the client's half-close
+			copyInput(stdin, in) // until the client's half-close
 			stdin.Close()
 		}()
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/berthproject/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
@@ -119,8 +120,13 @@ func accept(l *os.File) (*os.File, error) {
 	nfd := -1
 	var aerr error
 	err = rc.Read(func(fd uintptr) bool {
-		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		return aerr != unix.EAGAIN
+		// The raw call: unix.Accept4 decodes the peer's address, with every address family's
+		// code behind it, and a unix socket's peer has none worth reading.
+		r, _, errno := unix.Syscall6(unix.SYS_ACCEPT4, fd, 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		if nfd, aerr = int(r), nil; errno != 0 {
+			aerr = errno
+		}
+		return aerr != unix.EAGAIN && aerr != unix.EINTR
 	})
 	if err == nil {
 		err = aerr
@@ -129,6 +135,31 @@ func accept(l *os.File) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(nfd), "conn"), nil
+}
+
+// recvmsg reads one message and its control data from a nonblocking socket, as unix.Recvmsg
+// without decoding the sender's address (see accept).
+func recvmsg(conn *os.File, buf, oob []byte) (n, oobn int, err error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return 0, 0, err
+	}
+	iov := unix.Iovec{Base: &buf[0]}
+	iov.SetLen(len(buf))
+	msg := unix.Msghdr{Iov: &iov, Iovlen: 1, Control: &oob[0]}
+	msg.SetControllen(len(oob))
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		r, _, errno := unix.Syscall(unix.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), unix.MSG_CMSG_CLOEXEC)
+		if n, rerr = int(r), nil; errno != 0 {
+			rerr = errno
+		}
+		return rerr != unix.EAGAIN && rerr != unix.EINTR
+	})
+	if err == nil {
+		err = rerr
+	}
+	return n, int(msg.Controllen), err
 }
 
 // setDeadline gives f a read deadline timeout from now.

@@ -573,17 +573,17 @@ func (s *shim) attach(in io.Reader, conn *os.File, req *request) {
 	go func() {
 		if req.stdin {
 			if s.stdin == nil { // the container takes no input (no -i): drop it
-				io.Copy(io.Discard, in)
+				copyInput(io.Discard, in)
 				return
 			}
-			io.Copy(s.stdin, in)
+			copyInput(s.stdin, in)
 			if s.opts.StdinOnce {
 				s.stdin.Close()
 			}
 			return // a half-close ends the input, not the attachment
 		}
 		// Without input, the client's end of the connection is its leaving.
-		io.Copy(io.Discard, in)
+		copyInput(io.Discard, in)
 		s.hub.remove(a)
 	}()
 	select {

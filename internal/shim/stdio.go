@@ -204,18 +204,7 @@ func (c *consoleListener) receive(timeout time.Duration) (*os.File, error) {
 	setDeadline(conn, timeout)
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
-	var n, oobn int
-	rc, err := conn.SyscallConn()
-	if err == nil {
-		var rerr error
-		err = rc.Read(func(fd uintptr) bool {
-			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
-			return rerr != unix.EAGAIN
-		})
-		if err == nil {
-			err = rerr
-		}
-	}
+	n, oobn, err := recvmsg(conn, buf, oob)
 	if err != nil {
 		return nil, wrap("receive the terminal", err)
 	}
@@ -346,4 +335,22 @@ func readPid(path string) (int, error) {
 		return 0, wrap("runtime pid file", err)
 	}
 	return pid, nil
+}
+
+// copyInput copies a client's input to w until the client's half-close (or an error). It is
+// io.Copy without the io.ReaderFrom and io.WriterTo paths, whose sendfile and splice code
+// would be linked into the shim for no use here.
+func copyInput(w io.Writer, r io.Reader) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
