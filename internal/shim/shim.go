@@ -494,7 +494,8 @@ func (r reply) json() []byte {
 
 func (s *shim) handle(conn *os.File) {
 	defer conn.Close()
-	in := bufio.NewReader(conn)
+	// Small: a request is a few hundred bytes, and a "wait" holds its reader for the container's life.
+	in := bufio.NewReaderSize(conn, 512)
 	raw, err := jsonlite.ReadValue(in)
 	if err != nil {
 		return
