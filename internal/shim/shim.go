@@ -117,8 +117,16 @@ func Run(o Options) error {
 		s.finish(&exit{code: 128, finishedAt: time.Now().UTC(), err: err.Error()})
 		return err
 	}
-	defer l.Close()
-	defer os.Remove(o.Socket)
+	// The path goes before the listener closes (as net.UnixListener does it): a caller then finds
+	// no socket, and reads exit.json, rather than a socket that refuses it.
+	var stopped sync.Once
+	stopListening := func() {
+		stopped.Do(func() {
+			os.Remove(o.Socket)
+			l.Close()
+		})
+	}
+	defer stopListening()
 	go s.serve(l)
 	if err := s.start(); err != nil {
 		s.finish(&exit{code: startFailureCode(err), finishedAt: time.Now().UTC(), err: err.Error()})
@@ -128,7 +136,7 @@ func Run(o Options) error {
 	}
 	s.signalReady()
 	s.reap()
-	l.Close() // no new callers: they read exit.json
+	stopListening() // no new callers: they read exit.json
 	s.drainCalls()
 	return nil
 }
