@@ -234,14 +234,16 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 		resize: func(ctx context.Context, h, w uint) {
 			c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: h, Width: w})
 		}}
+	// Before the start, as docker's CLI does: the container may print (and its user signal
+	// the client) before the start's answer arrives.
+	if p.sigProxy && !p.tty {
+		defer proxySignals(ctx, c, id)()
+	}
 	streamed := make(chan error, 1)
 	go func() { streamed <- session.run(ctx, att.HijackedResponse) }()
 	if _, err := c.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		att.Close()
 		return startFailure(err, e.host, p.command)
-	}
-	if p.sigProxy && !p.tty {
-		defer proxySignals(ctx, c, id)()
 	}
 	if err := <-streamed; errors.Is(err, stream.ErrDetached) {
 		return nil

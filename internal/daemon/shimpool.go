@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/berthproject/berth/internal/pidfd"
 )
 
 // A shim is started ahead of need and waits for its container: a start takes it and gives it
@@ -67,7 +69,11 @@ func spawnShim(path string) (*spawnedShim, error) {
 		readyR.Close()
 		close(s.ready)
 	}()
-	go func() { cmd.Wait(); close(s.done) }() // berthd reaps its direct children; the shim reaps the container
+	go func() { // berthd reaps its direct children; the shim reaps the container
+		pidfd.AwaitExit(cmd.Process.Pid) // in the poller: cmd.Wait alone would hold a thread per shim
+		cmd.Wait()
+		close(s.done)
+	}()
 	return s, nil
 }
 

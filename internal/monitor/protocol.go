@@ -1,13 +1,12 @@
-// Package monitor is berth-shim: the small process that is the parent of one container. It runs
-// the OCI runtime's create and start, owns the container's stdio and writes it to the json-file
-// log, reaps the container (as a subreaper, grandchildren too), records how it exited, and answers
-// the daemon on a unix socket. It is its own session, so it and its container outlive berthd;
-// a restarted berthd reconnects to the socket, or reads the exit record if the shim has gone.
+// Package monitor is the daemon's side of berth-shim (internal/shim), the small process that is
+// the parent of one container: the requests and replies of its unix socket, the exit record it
+// leaves, and the wait for it to be gone. The shim itself is its own session, so it and its
+// container outlive berthd; a restarted berthd reconnects to the socket, or reads the exit
+// record if the shim has gone.
 package monitor
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,16 +18,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berthproject/berth/internal/monitor/wire"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
 // Files in a shim's state directory (mode 0700).
 const (
-	SocketFile = "shim.sock"
-	PidFile    = "shim.pid"
-	InitPid    = "init.pid"
-	ExitFile   = "exit.json"
+	SocketFile = wire.SocketFile
+	PidFile    = wire.PidFile
+	InitPid    = wire.InitPid
+	ExitFile   = wire.ExitFile
 )
 
 // Exit is how a container ended, written atomically to exit.json.
@@ -66,13 +66,11 @@ type ExecRequest struct {
 	Width   uint16         `json:"width,omitempty"`
 }
 
-// Streams of an attach or exec connection, from the shim, framed as Docker's stdcopy frames are
-// (one byte stream, three zero bytes, a big-endian uint32 length, the payload), so output
-// without a terminal passes to the API client unchanged. Control frames carry JSON.
+// Streams of an attach or exec connection (see wire).
 const (
-	FrameStdout  byte = 1
-	FrameStderr  byte = 2
-	FrameControl byte = 3
+	FrameStdout  = wire.FrameStdout
+	FrameStderr  = wire.FrameStderr
+	FrameControl = wire.FrameControl
 )
 
 // Control is the payload of a control frame on an exec connection: first the pid once the
@@ -84,33 +82,11 @@ type Control struct {
 }
 
 // WriteFrame writes one frame.
-func WriteFrame(w io.Writer, stream byte, p []byte) error {
-	hdr := [8]byte{stream}
-	binary.BigEndian.PutUint32(hdr[4:], uint32(len(p)))
-	if _, err := w.Write(append(hdr[:], p...)); err != nil {
-		return err
-	}
-	return nil
-}
+func WriteFrame(w io.Writer, stream byte, p []byte) error { return wire.WriteFrame(w, stream, p) }
 
 // ReadFrame reads one frame; buf is reused when large enough.
 func ReadFrame(r io.Reader, buf []byte) (stream byte, payload []byte, err error) {
-	var hdr [8]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[4:])
-	if n > 1<<24 {
-		return 0, nil, fmt.Errorf("shim frame of %d bytes", n)
-	}
-	if uint32(cap(buf)) < n {
-		buf = make([]byte, n)
-	}
-	buf = buf[:n]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return 0, nil, err
-	}
-	return hdr[0], buf, nil
+	return wire.ReadFrame(r, buf)
 }
 
 // Open sends a streaming request (attach, exec) and returns the connection, which then carries
@@ -207,7 +183,7 @@ func WatchGone(stateDir string) (wait func(timeout time.Duration) error) {
 	}
 	// Checked after the pidfd pins the pid: a reused pid is some other process.
 	if len(fields) > 1 {
-		if start, err := ProcessStartTime(pid); err != nil || start != fields[1] {
+		if start, err := wire.ProcessStartTime(pid); err != nil || start != fields[1] {
 			unix.Close(fd)
 			return gone
 		}
@@ -232,24 +208,4 @@ func WatchGone(stateDir string) (wait func(timeout time.Duration) error) {
 			}
 		}
 	}
-}
-
-// ProcessStartTime is a process's start time in clock ticks since boot (/proc/PID/stat, field
-// 22): with its pid, it names a process for good, as pids are reused.
-func ProcessStartTime(pid int) (string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", err
-	}
-	// The command name, in parentheses, may hold spaces and parentheses: fields count after
-	// the last ')'. State is field 3, start time field 22.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return "", errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return "", errors.New("malformed /proc stat")
-	}
-	return f[19], nil
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/berthproject/berth/internal/monitor/wire"
 )
 
 func TestAwaitGoneWaitsForThePreviousShimOfTheStateDir(t *testing.T) {
@@ -68,7 +70,7 @@ func TestAwaitGoneTellsAShimByItsStartTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	start, err := ProcessStartTime(cmd.Process.Pid)
+	start, err := wire.ProcessStartTime(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,6 +48,24 @@ func (e *env) shimRun(bundle, id string, extra ...string) (state, logPath string
 	}
 }
 
+// shimWait waits for the container's exit as berthd does: by the shim's "wait", or, when the
+// shim has already gone (a quick container can end before the caller connects), from its exit
+// record.
+func shimWait(t *testing.T, state string, timeout time.Duration) *monitor.Reply {
+	t.Helper()
+	rep, err := monitor.Call(state, monitor.Request{Op: "wait"}, timeout)
+	if err == nil {
+		return rep
+	}
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if rec, rerr := monitor.ReadExit(state); rerr == nil {
+			return &monitor.Reply{Exit: rec}
+		}
+	}
+	t.Fatalf("wait: %v, and no exit record", err)
+	return nil
+}
+
 func readLog(t *testing.T, path string) []jsonfile.Entry {
 	t.Helper()
 	f, err := os.Open(path)
@@ -74,10 +92,7 @@ func TestShimLogsAndExit(t *testing.T) {
 	})
 	id := e.id()
 	state, logPath := e.shimRun(b, id)
-	rep, err := monitor.Call(state, monitor.Request{Op: "wait"}, 20*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rep := shimWait(t, state, 20*time.Second)
 	if rep.Running || rep.Exit == nil || rep.Exit.Code != 3 || rep.Exit.OOMKilled {
 		t.Fatalf("wait: %+v %+v", rep, rep.Exit)
 	}
@@ -160,9 +175,7 @@ func TestShimRotatesLogs(t *testing.T) {
 		s.Process.Args = []string{"sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line-$i-of-container-output; i=$((i+1)); done"}
 	})
 	state, logPath := e.shimRun(b, e.id(), "--log-max-size", "8192", "--log-max-files", "2")
-	if _, err := monitor.Call(state, monitor.Request{Op: "wait"}, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	shimWait(t, state, 30*time.Second)
 	files, _ := filepath.Glob(logPath + "*")
 	if len(files) != 2 {
 		t.Fatalf("log files: %v", files)

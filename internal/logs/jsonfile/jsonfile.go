@@ -5,12 +5,12 @@ package jsonfile
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"os"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/berthproject/berth/internal/jsonlite"
 )
 
 // Defaults: rotation is on unless asked otherwise (Docker's json-file keeps everything).
@@ -37,6 +37,7 @@ type Writer struct {
 	maxSize  int64
 	maxFiles int
 	now      func() time.Time
+	buf      []byte // the line being written, reused
 }
 
 // Open opens (appending) the log at path. maxSize <= 0 means no rotation.
@@ -106,13 +107,18 @@ func (s *StreamWriter) Flush() error {
 }
 
 func (w *Writer) write(stream string, line []byte) error {
-	b, err := json.Marshal(Entry{Log: string(line), Stream: stream, Time: w.now().UTC()})
-	if err != nil {
-		return err
-	}
-	b = append(b, '\n')
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	// Written by hand rather than with encoding/json: berth-shim writes logs and stays small
+	// without it (jsonlite); the bytes are the same as json.Marshal(Entry{...}).
+	b := append(w.buf[:0], `{"log":`...)
+	b = jsonlite.AppendString(b, string(line))
+	b = append(b, `,"stream":`...)
+	b = jsonlite.AppendString(b, stream)
+	b = append(b, `,"time":`...)
+	b = jsonlite.AppendTime(b, w.now().UTC())
+	b = append(b, '}', '\n')
+	w.buf = b
 	if w.maxSize > 0 && w.size > 0 && w.size+int64(len(b)) > w.maxSize {
 		if err := w.rotate(); err != nil {
 			return err
@@ -141,7 +147,7 @@ func (w *Writer) rotate() error {
 		os.Rename(w.path+"."+strconv.Itoa(i), w.path+"."+strconv.Itoa(i+1))
 	}
 	if err := os.Rename(w.path, w.path+".1"); err != nil {
-		return fmt.Errorf("rotate log: %w", err)
+		return err // a *LinkError: it names the paths
 	}
 	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {

@@ -1,15 +1,20 @@
-package monitor
+// Package shim is berth-shim: the small process that is the parent of one container. It runs
+// the OCI runtime's create and start, owns the container's stdio and writes it to the json-file
+// log, reaps the container (as a subreaper, grandchildren too), records how it exited, and
+// answers the daemon on a unix socket (internal/monitor is the daemon's side of it).
+//
+// One shim runs per running container, so its memory counts many times over. It keeps to
+// packages that link neither reflect nor net (no encoding/json, fmt, net, os/exec, os/signal:
+// the loaded segments of the binary are resident in every shim), and every descriptor it waits
+// on (sockets, pipes, terminals, pidfds of its children) is nonblocking and waited on by the Go
+// runtime's poller, so that no goroutine parks an OS thread (each costs its stacks in every shim).
+package shim
 
 import (
-	"context"
-	"encoding/json"
+	"bufio"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,10 +23,10 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/atomicfile"
-	"github.com/berthproject/berth/internal/signals"
-
+	"github.com/berthproject/berth/internal/jsonlite"
 	"github.com/berthproject/berth/internal/logs/jsonfile"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/berthproject/berth/internal/monitor/wire"
+	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 )
 
@@ -65,22 +70,30 @@ type Options struct {
 	RuntimeProceeds bool
 }
 
+// exit is how the container ended (monitor.Exit on the daemon's side).
+type exit struct {
+	code       int
+	oomKilled  bool
+	finishedAt time.Time
+	err        string // the container never started: why
+}
+
 type shim struct {
 	opts    Options
 	mu      sync.Mutex
 	pid     int
-	exit    *Exit
+	exit    *exit
 	done    chan struct{}
 	logger  *jsonfile.Writer
 	copying sync.WaitGroup
 	// reapMu keeps the reaper (wait4 on any child, as a subreaper must) from taking the exit
-	// status of a runtime command that exec.Cmd is waiting for.
-	reapMu  sync.Mutex
-	sigchld chan os.Signal
-	calls   atomic.Int32 // requests being answered
-	hub     *hub
-	stdin   *input   // the container's input, nil without -i
-	master  *os.File // the container's terminal, nil without -t
+	// status of a runtime command that run is waiting for.
+	reapMu sync.Mutex
+	wake   chan struct{} // a child the reaper watches has exited (see watch)
+	calls  atomic.Int32  // requests being answered
+	hub    *hub
+	stdin  *input   // the container's input, nil without -i
+	master *os.File // the container's terminal, nil without -t
 	// execs by id and by pid; unclaimed exits wait for the exec being started (execStarting).
 	execs        map[string]*execProc
 	execByPid    map[int]*execProc
@@ -89,9 +102,9 @@ type shim struct {
 }
 
 // Run is berth-shim's main: it returns when the container has exited and been recorded.
-func Run(ctx context.Context, o Options) error {
+func Run(o Options) error {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("become subreaper: %w", err)
+		return wrap("become subreaper", err)
 	}
 	if err := os.MkdirAll(o.StateDir, 0o700); err != nil {
 		return err
@@ -99,36 +112,43 @@ func Run(ctx context.Context, o Options) error {
 	// Its pid and start time: a shim berthd started ahead of need has no container on its
 	// command line to be told from a process that reused its pid.
 	self := strconv.Itoa(os.Getpid())
-	if start, err := ProcessStartTime(os.Getpid()); err == nil {
+	if start, err := wire.ProcessStartTime(os.Getpid()); err == nil {
 		self += " " + start
 	}
-	if err := atomicfile.WriteFileNoSync(filepath.Join(o.StateDir, PidFile), []byte(self), 0o600); err != nil {
+	if err := atomicfile.WriteFileNoSync(filepath.Join(o.StateDir, wire.PidFile), []byte(self), 0o600); err != nil {
 		return err
 	}
 	if o.Socket == "" {
-		o.Socket = filepath.Join(o.StateDir, SocketFile)
+		o.Socket = filepath.Join(o.StateDir, wire.SocketFile)
 	}
-	s := &shim{opts: o, done: make(chan struct{}), sigchld: make(chan os.Signal, 1), hub: newHub(o.Attachers),
+	s := &shim{opts: o, done: make(chan struct{}), wake: make(chan struct{}, 1), hub: newHub(o.Attachers),
 		execs: map[string]*execProc{}, execByPid: map[int]*execProc{}, unclaimed: map[int]unix.WaitStatus{}}
-	signal.Notify(s.sigchld, unix.SIGCHLD) // before any child exists, so no exit is missed
-	l, err := listen(o.Socket)
+	l, err := listenUnix(o.Socket)
 	if err != nil {
-		err = fmt.Errorf("shim socket: %w", err)
-		s.finish(&Exit{Code: 128, FinishedAt: time.Now().UTC(), Error: err.Error()})
+		err = wrap("shim socket", err)
+		s.finish(&exit{code: 128, finishedAt: time.Now().UTC(), err: err.Error()})
 		return err
 	}
-	defer l.Close()
-	defer os.Remove(o.Socket)
+	// The path goes before the listener closes (as net.UnixListener does it): a caller then finds
+	// no socket, and reads exit.json, rather than a socket that refuses it.
+	var stopped sync.Once
+	stopListening := func() {
+		stopped.Do(func() {
+			os.Remove(o.Socket)
+			l.Close()
+		})
+	}
+	defer stopListening()
 	go s.serve(l)
-	if err := s.start(ctx); err != nil {
-		s.finish(&Exit{Code: startFailureCode(err), FinishedAt: time.Now().UTC(), Error: err.Error()})
+	if err := s.start(); err != nil {
+		s.finish(&exit{code: startFailureCode(err), finishedAt: time.Now().UTC(), err: err.Error()})
 		s.signalReady()
 		s.drainCalls()
 		return err
 	}
 	s.signalReady()
 	s.reap()
-	l.Close() // no new callers: they read exit.json
+	stopListening() // no new callers: they read exit.json
 	s.drainCalls()
 	return nil
 }
@@ -145,16 +165,8 @@ func (s *shim) drainCalls() {
 // found, 126 when it cannot be executed.
 func startFailureCode(err error) int { return signals.StartFailureCode(err.Error(), 128) }
 
-func listen(path string) (net.Listener, error) {
-	os.Remove(path)
-	old := unix.Umask(0o177)
-	l, err := net.Listen("unix", path)
-	unix.Umask(old)
-	return l, err
-}
-
-func (s *shim) runtime(args ...string) *exec.Cmd {
-	return exec.Command(s.opts.Runtime, append([]string{"--root", s.opts.RuntimeRoot, "--log", s.runtimeLog(), "--log-format", "json"}, args...)...)
+func (s *shim) runtime(args ...string) *command {
+	return &command{args: append([]string{s.opts.Runtime, "--root", s.opts.RuntimeRoot, "--log", s.runtimeLog(), "--log-format", "json"}, args...)}
 }
 
 func (s *shim) runtimeLog() string { return filepath.Join(s.opts.StateDir, "runtime.log") }
@@ -167,36 +179,37 @@ func (s *shim) runtimeError(fallback error) error {
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	for i := len(lines) - 1; i >= 0; i-- {
-		var entry struct {
-			Level string `json:"level"`
-			Msg   string `json:"msg"`
-		}
-		if json.Unmarshal([]byte(lines[i]), &entry) == nil && entry.Level == "error" && entry.Msg != "" {
-			return fmt.Errorf("%s", entry.Msg)
+		var level, msg string
+		err := jsonlite.Members([]byte(lines[i]), func(k string, v []byte) (err error) {
+			switch k {
+			case "level":
+				level, err = jsonlite.String(v)
+			case "msg":
+				msg, err = jsonlite.String(v)
+			}
+			return err
+		})
+		if err == nil && level == "error" && msg != "" {
+			return errors.New(msg)
 		}
 	}
 	return fallback
 }
 
 // start creates and starts the container with pipes (or a terminal) for its stdio.
-func (s *shim) start(ctx context.Context) error {
+func (s *shim) start() error {
 	logger, err := jsonfile.Open(s.opts.LogPath, s.opts.LogMaxSize, s.opts.LogMaxFiles)
 	if err != nil {
 		return err
 	}
 	s.logger = logger
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	pidFile := filepath.Join(s.opts.StateDir, InitPid)
+	pidFile := filepath.Join(s.opts.StateDir, wire.InitPid)
 	// One runtime call creates and starts (run --detach): nothing needs to happen between the
 	// two, since output is held for the attachers (see hub).
 	args := []string{"run", "--detach", "--bundle", s.opts.Bundle, "--pid-file", pidFile}
 	runtimeProceeds := s.opts.Proceed != nil && s.opts.RuntimeProceeds
 	if runtimeProceeds {
-		args = append(args, "--proceed-fd", "3") // the first of ExtraFiles
+		args = append(args, "--proceed-fd", "3") // the first of extraFiles
 	}
 	var console *consoleListener
 	if s.opts.Tty {
@@ -206,10 +219,8 @@ func (s *shim) start(ctx context.Context) error {
 		defer console.Close()
 		args = append(args, "--console-socket", console.path)
 	}
-	// The runtime hands its stdio to the container: only *os.File here, so that no copying
-	// goroutine waits on the container's output to finish (exec.Cmd would wait for EOF).
+	// The runtime hands its stdio to the container (the rest is /dev/null).
 	run := s.runtime(append(args, s.opts.ID)...)
-	run.Stdin, run.Stdout, run.Stderr = devnull, devnull, devnull
 	outputs := map[byte]*os.File{}
 	var stdio *processStdio
 	if !s.opts.Tty {
@@ -219,7 +230,7 @@ func (s *shim) start(ctx context.Context) error {
 		outputs, s.stdin = stdio.outputs, stdio.in
 	}
 	if runtimeProceeds {
-		run.ExtraFiles = []*os.File{s.opts.Proceed} // both go-aheads are the runtime's
+		run.extraFiles = []*os.File{s.opts.Proceed} // both go-aheads are the runtime's
 		defer s.opts.Proceed.Close()
 	} else if s.opts.Proceed != nil {
 		defer s.opts.Proceed.Close()
@@ -244,7 +255,7 @@ func (s *shim) start(ctx context.Context) error {
 			s.master = r.master
 			s.mu.Unlock()
 			resize(r.master, s.opts.Height, s.opts.Width)
-			outputs[FrameStdout] = r.master
+			outputs[wire.FrameStdout] = r.master
 			if s.opts.Stdin {
 				s.stdin = &input{w: r.master}
 			}
@@ -254,7 +265,7 @@ func (s *shim) start(ctx context.Context) error {
 	}
 	for stream, r := range outputs {
 		name := "stdout"
-		if stream == FrameStderr {
+		if stream == wire.FrameStderr {
 			name = "stderr"
 		}
 		s.copying.Add(1)
@@ -275,6 +286,7 @@ func (s *shim) start(ctx context.Context) error {
 	s.mu.Lock()
 	s.pid = pid
 	s.mu.Unlock()
+	s.watch(pid)
 	return nil
 }
 
@@ -307,10 +319,21 @@ func (s *shim) copy(r *os.File, w *jsonfile.StreamWriter, stream byte) {
 }
 
 // run runs a runtime command to completion without the reaper interfering.
-func (s *shim) run(cmd *exec.Cmd) error {
+func (s *shim) run(cmd *command) error {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
-	return cmd.Run()
+	return cmd.run()
+}
+
+// watch wakes the reaper when the child pid exits.
+func (s *shim) watch(pid int) {
+	go func() {
+		awaitExit(pid)
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}()
 }
 
 // reap collects every child that exits (orphans are ours as a subreaper, execs are our
@@ -321,6 +344,7 @@ func (s *shim) reap() {
 	s.mu.Unlock()
 	var initStatus unix.WaitStatus
 	var initExited time.Time
+	timer := time.NewTimer(time.Hour)
 	for {
 		noChildren := false
 		s.reapMu.Lock()
@@ -347,26 +371,25 @@ func (s *shim) reap() {
 		if noChildren && initExited.IsZero() {
 			break // init was reaped by someone else: nothing more will come
 		}
-		wait := time.Second // a missed signal costs a second, not a hang
+		// The init and the execs are watched (pidfds); other orphans are only reaped in passing,
+		// and without pidfds (kernels before 5.10) every exit is found by polling.
+		wait := 30 * time.Second
+		if noPidfd.Load() {
+			wait = time.Second
+		}
 		if !initExited.IsZero() {
 			wait = 50 * time.Millisecond
 		}
+		timer.Reset(wait)
 		select {
-		case <-s.sigchld:
-		case <-time.After(wait):
+		case <-s.wake:
+		case <-timer.C:
 		}
 	}
+	timer.Stop()
 	s.endExecs()
 	ws := initStatus
-	e := &Exit{Code: signals.ExitCode(ws), FinishedAt: time.Now().UTC(), OOMKilled: s.oomKilled()}
-	// The runtime deletes the container (its cgroup, its state, any process left when init
-	// shares the host's pid namespace) while the output drains and the exit is reported: the
-	// daemon's removal of the container waits for this shim to be gone, so for the delete.
-	deleted := make(chan struct{})
-	go func() {
-		s.run(s.runtime("delete", "--force", s.opts.ID))
-		close(deleted)
-	}()
+	e := &exit{code: signals.ExitCode(ws), finishedAt: time.Now().UTC(), oomKilled: s.oomKilled()}
 	if s.stdin != nil {
 		s.stdin.Close()
 	}
@@ -383,11 +406,12 @@ func (s *shim) reap() {
 	if s.master != nil {
 		s.master.Close()
 	}
-	// Reported whether or not the delete is done: the daemon (and a `run --rm` waiting on it)
-	// has its own work to do meanwhile. A new start of this container waits for this shim to
-	// be gone.
+	// Reported before the runtime deletes the container: the daemon (and a `run --rm` waiting on
+	// it) need not wait for that (a process start, milliseconds, during which this shim, with
+	// one P, would run little else). A new start of this container waits for this shim to be
+	// gone; a removal removes the container's cgroup itself when it is empty, or waits too.
 	s.finish(e)
-	<-deleted
+	s.run(s.runtime("delete", "--force", s.opts.ID))
 }
 
 // oomKilled reads the container's memory cgroup for OOM kills (before delete removes it).
@@ -398,11 +422,8 @@ func (s *shim) oomKilled() bool {
 		if err != nil {
 			return false
 		}
-		var spec specs.Spec
-		if json.Unmarshal(b, &spec) != nil || spec.Linux == nil {
-			return false
-		}
-		if path = spec.Linux.CgroupsPath; path == "" {
+		path = specCgroupsPath(b)
+		if path == "" {
 			path = "/berth/" + s.opts.ID
 		}
 	}
@@ -423,10 +444,25 @@ func (s *shim) oomKilled() bool {
 	return false
 }
 
-func (s *shim) finish(e *Exit) {
-	b, _ := json.Marshal(e)
+// specCgroupsPath is an OCI spec's linux.cgroupsPath ("" when it has none).
+func specCgroupsPath(spec []byte) (path string) {
+	jsonlite.Members(spec, func(k string, v []byte) error {
+		if k == "linux" && len(v) > 0 && v[0] == '{' {
+			jsonlite.Members(v, func(k string, v []byte) (err error) {
+				if k == "cgroupsPath" {
+					path, err = jsonlite.String(v)
+				}
+				return err
+			})
+		}
+		return nil
+	})
+	return path
+}
+
+func (s *shim) finish(e *exit) {
 	// Under the exec root (tmpfs on a usual host): it must survive the daemon, not the machine.
-	atomicfile.WriteFileNoSync(filepath.Join(s.opts.StateDir, ExitFile), b, 0o600)
+	atomicfile.WriteFileNoSync(filepath.Join(s.opts.StateDir, wire.ExitFile), e.json(), 0o600)
 	if s.logger != nil {
 		s.logger.Close()
 	}
@@ -436,10 +472,23 @@ func (s *shim) finish(e *Exit) {
 	close(s.done)
 }
 
-func (s *shim) serve(l net.Listener) {
+// json is the exit record as monitor.Exit reads it.
+func (e *exit) json() []byte {
+	o := jsonlite.NewObject(nil).Int("exit_code", e.code).Bool("oom_killed", e.oomKilled).Time("finished_at", e.finishedAt)
+	if e.err != "" {
+		o.String("error", e.err)
+	}
+	return o.Bytes()
+}
+
+func (s *shim) serve(l *os.File) {
 	for {
-		conn, err := l.Accept()
+		conn, err := accept(l)
 		if err != nil {
+			if errors.Is(err, unix.ECONNABORTED) || errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
 			return
 		}
 		s.calls.Add(1)
@@ -450,71 +499,100 @@ func (s *shim) serve(l net.Listener) {
 	}
 }
 
-func (s *shim) handle(conn net.Conn) {
+// reply answers a request (monitor.Reply on the daemon's side).
+type reply struct {
+	pid     int
+	running bool
+	exit    *exit
+	err     string
+}
+
+func (r reply) json() []byte {
+	o := jsonlite.NewObject(nil)
+	if r.pid != 0 {
+		o.Int("pid", r.pid)
+	}
+	o.Bool("running", r.running)
+	if r.exit != nil {
+		o.Raw("exit", r.exit.json())
+	}
+	if r.err != "" {
+		o.String("error", r.err)
+	}
+	return append(o.Bytes(), '\n')
+}
+
+func (s *shim) handle(conn *os.File) {
 	defer conn.Close()
-	var req Request
-	dec := json.NewDecoder(conn)
-	if err := dec.Decode(&req); err != nil {
+	// Small: a request is a few hundred bytes, and a "wait" holds its reader for the container's life.
+	in := bufio.NewReaderSize(conn, 512)
+	raw, err := jsonlite.ReadValue(in)
+	if err != nil {
 		return
 	}
-	reply := func(r Reply) { json.NewEncoder(conn).Encode(r) }
-	state := func() Reply {
+	req, err := parseRequest(raw)
+	if err != nil {
+		return
+	}
+	answer := func(r reply) { conn.Write(r.json()) }
+	state := func() reply {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return Reply{Pid: s.pid, Running: s.exit == nil && s.pid > 0, Exit: s.exit}
+		return reply{pid: s.pid, running: s.exit == nil && s.pid > 0, exit: s.exit}
 	}
-	switch req.Op {
+	switch req.op {
 	case "state":
-		reply(state())
+		answer(state())
 	case "wait":
 		<-s.done
-		reply(state())
+		answer(state())
 	case "kill":
 		args := []string{"kill"}
-		if req.All {
+		if req.all {
 			args = append(args, "--all")
 		}
-		sig := req.Signal
+		sig := req.signal
 		if sig == 0 {
 			sig = int(unix.SIGTERM)
 		}
-		if req.ExecID != "" {
-			if err := s.killExec(req.ExecID, sig); err != nil {
+		if req.execID != "" {
+			if err := s.killExec(req.execID, sig); err != nil {
 				r := state()
-				r.Error = err.Error()
-				reply(r)
+				r.err = err.Error()
+				answer(r)
 				return
 			}
-			reply(state())
+			answer(state())
 			return
 		}
 		args = append(args, s.opts.ID, strconv.Itoa(sig))
 		if err := s.run(s.runtime(args...)); err != nil {
 			r := state()
-			r.Error = s.runtimeError(err).Error()
-			reply(r)
+			r.err = s.runtimeError(err).Error()
+			answer(r)
 			return
 		}
-		reply(state())
+		answer(state())
 	case "attach":
-		s.attach(dec, conn, req)
+		s.attach(in, conn, req)
 	case "exec":
-		s.handleExec(dec, conn, req)
+		s.handleExec(in, conn, req)
 	case "resize":
 		if err := s.resizeTerminal(req); err != nil {
-			reply(Reply{Error: err.Error()})
+			answer(reply{err: err.Error()})
 			return
 		}
-		reply(state())
+		answer(state())
 	default:
-		reply(Reply{Error: fmt.Sprintf("unknown operation %q", req.Op)})
+		answer(reply{err: "unknown operation " + strconv.Quote(req.op)})
 	}
 }
 
 // attach streams the container's output to conn until the container ends or the client leaves,
-// and the client's input (when it sends some) to the container.
-func (s *shim) attach(dec *json.Decoder, conn net.Conn, req Request) {
-	a := &attacher{conn: conn, stdout: req.Stdout, stderr: req.Stderr, gone: make(chan struct{})}
+// and the client's input (when it sends some) to the container. in is the connection after
+// the request.
+func (s *shim) attach(in io.Reader, conn *os.File, req *request) {
+	a := &attacher{conn: conn, stdout: req.stdout, stderr: req.stderr, gone: make(chan struct{})}
 	s.mu.Lock()
 	ended := s.exit != nil
 	s.mu.Unlock()
@@ -524,19 +602,19 @@ func (s *shim) attach(dec *json.Decoder, conn net.Conn, req Request) {
 	s.hub.add(a)
 	defer s.hub.remove(a)
 	go func() {
-		if req.Stdin {
+		if req.stdin {
 			if s.stdin == nil { // the container takes no input (no -i): drop it
-				io.Copy(io.Discard, io.MultiReader(dec.Buffered(), conn))
+				copyInput(io.Discard, in)
 				return
 			}
-			streamInput(dec, conn, s.stdin)
+			copyInput(s.stdin, in)
 			if s.opts.StdinOnce {
 				s.stdin.Close()
 			}
 			return // a half-close ends the input, not the attachment
 		}
 		// Without input, the client's end of the connection is its leaving.
-		io.Copy(io.Discard, io.MultiReader(dec.Buffered(), conn))
+		copyInput(io.Discard, in)
 		s.hub.remove(a)
 	}()
 	select {
@@ -544,3 +622,14 @@ func (s *shim) attach(dec *json.Decoder, conn net.Conn, req Request) {
 	case <-s.done:
 	}
 }
+
+// wrapped is an error with what was being done.
+type wrapped struct {
+	doing string
+	err   error
+}
+
+func (w *wrapped) Error() string { return w.doing + ": " + w.err.Error() }
+func (w *wrapped) Unwrap() error { return w.err }
+
+func wrap(doing string, err error) error { return &wrapped{doing, err} }

@@ -1,18 +1,15 @@
-package monitor
+package shim
 
 import (
-	"bufio"
-	"encoding/json"
-	"fmt"
+	"errors"
 	"io"
-	"net"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/berthproject/berth/internal/monitor/wire"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,10 +34,16 @@ type heldChunk struct {
 }
 
 type attacher struct {
-	conn           net.Conn
+	conn           frameConn
 	stdout, stderr bool
 	gone           chan struct{}
 	once           sync.Once
+}
+
+// frameConn is an attacher's connection (an *os.File on the shim's socket).
+type frameConn interface {
+	io.Writer
+	SetWriteDeadline(time.Time) error
 }
 
 const (
@@ -57,7 +60,7 @@ func newHub(expected int) *hub {
 }
 
 func (a *attacher) wants(stream byte) bool {
-	return (stream == FrameStdout && a.stdout) || (stream == FrameStderr && a.stderr)
+	return (stream == wire.FrameStdout && a.stdout) || (stream == wire.FrameStderr && a.stderr)
 }
 
 // add joins an attacher: it first gets what was held for the announced ones.
@@ -67,7 +70,7 @@ func (h *hub) add(a *attacher) {
 	for _, c := range h.held {
 		if a.wants(c.stream) {
 			a.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if WriteFrame(a.conn, c.stream, c.data) != nil {
+			if wire.WriteFrame(a.conn, c.stream, c.data) != nil {
 				a.once.Do(func() { close(a.gone) })
 				break
 			}
@@ -106,7 +109,7 @@ func (h *hub) write(stream byte, p []byte) {
 	h.mu.Unlock()
 	for _, a := range list {
 		a.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if err := WriteFrame(a.conn, stream, p); err != nil {
+		if err := wire.WriteFrame(a.conn, stream, p); err != nil {
 			h.remove(a)
 		}
 	}
@@ -176,54 +179,49 @@ func (in *input) Close() {
 	}
 }
 
-// streamInput copies a client's input (what follows its request on the connection) into in.
-// It returns at the client's half-close or when the connection ends.
-func streamInput(dec *json.Decoder, conn net.Conn, in *input) {
-	io.Copy(in, io.MultiReader(dec.Buffered(), bufio.NewReader(conn)))
-}
-
 // consoleListener is the socket a runtime sends a terminal's master to (--console-socket).
 type consoleListener struct {
-	l    *net.UnixListener
+	l    *os.File
 	path string
 }
 
 func listenConsole(path string) (*consoleListener, error) {
-	os.Remove(path)
-	old := unix.Umask(0o177)
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	unix.Umask(old)
+	l, err := listenUnix(path)
 	if err != nil {
-		return nil, fmt.Errorf("console socket: %w", err)
+		return nil, wrap("console socket", err)
 	}
 	return &consoleListener{l: l, path: path}, nil
 }
 
 // receive accepts the runtime's connection and takes the master it passes.
 func (c *consoleListener) receive(timeout time.Duration) (*os.File, error) {
-	c.l.SetDeadline(time.Now().Add(timeout))
-	conn, err := c.l.AcceptUnix()
+	setDeadline(c.l, timeout)
+	conn, err := accept(c.l)
 	if err != nil {
-		return nil, fmt.Errorf("receive the terminal: %w", err)
+		return nil, wrap("receive the terminal", err)
 	}
 	defer conn.Close()
+	setDeadline(conn, timeout)
 	buf := make([]byte, 4096)
 	oob := make([]byte, unix.CmsgSpace(4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	n, oobn, err := recvmsg(conn, buf, oob)
 	if err != nil {
-		return nil, fmt.Errorf("receive the terminal: %w", err)
+		return nil, wrap("receive the terminal", err)
 	}
+	noFd := errors.New("receive the terminal: no file descriptor sent")
 	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
 	if err != nil || len(msgs) == 0 {
-		return nil, fmt.Errorf("receive the terminal: no file descriptor sent")
+		return nil, noFd
 	}
 	fds, err := unix.ParseUnixRights(&msgs[0])
 	if err != nil || len(fds) == 0 {
-		return nil, fmt.Errorf("receive the terminal: no file descriptor sent")
+		return nil, noFd
 	}
 	for _, fd := range fds[1:] {
 		unix.Close(fd)
 	}
+	// Nonblocking, so that its readers and writers wait in the poller, not in a thread each.
+	unix.SetNonblock(fds[0], true)
 	return os.NewFile(uintptr(fds[0]), string(buf[:n])), nil
 }
 
@@ -235,12 +233,23 @@ func (c *consoleListener) Close() {
 // resize sets a terminal's window size.
 func resize(master *os.File, height, width uint16) error {
 	if master == nil {
-		return fmt.Errorf("the process has no terminal")
+		return errors.New("the process has no terminal")
 	}
 	if height == 0 && width == 0 {
 		return nil
 	}
-	return unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+	// Through SyscallConn: Fd() would put the terminal back in blocking mode.
+	rc, err := master.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ioctlErr error
+	if err := rc.Control(func(fd uintptr) {
+		ioctlErr = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: height, Col: width})
+	}); err != nil {
+		return err
+	}
+	return ioctlErr
 }
 
 // processStdio is what the shim holds of a process it starts without a terminal: the write end
@@ -254,27 +263,27 @@ type processStdio struct {
 
 // pipeStdio gives cmd pipes for stdout and stderr, and for stdin when asked (otherwise cmd
 // keeps the stdin the caller set).
-func pipeStdio(cmd *exec.Cmd, stdin bool) (*processStdio, error) {
+func pipeStdio(cmd *command, stdin bool) (*processStdio, error) {
 	p := &processStdio{outputs: map[byte]*os.File{}}
 	if stdin {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, err
 		}
-		cmd.Stdin, p.in = r, &input{w: w, closes: true}
+		cmd.stdin, p.in = r, &input{w: w, closes: true}
 		p.childEnds = append(p.childEnds, r)
 	}
-	for _, stream := range []byte{FrameStdout, FrameStderr} {
+	for _, stream := range []byte{wire.FrameStdout, wire.FrameStderr} {
 		r, w, err := os.Pipe()
 		if err != nil {
 			p.closeChildEnds()
 			p.closeOurs()
 			return nil, err
 		}
-		if stream == FrameStdout {
-			cmd.Stdout = w
+		if stream == wire.FrameStdout {
+			cmd.stdout = w
 		} else {
-			cmd.Stderr = w
+			cmd.stderr = w
 		}
 		p.outputs[stream] = r
 		p.childEnds = append(p.childEnds, w)
@@ -323,7 +332,25 @@ func readPid(path string) (int, error) {
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil {
-		return 0, fmt.Errorf("runtime pid file: %w", err)
+		return 0, wrap("runtime pid file", err)
 	}
 	return pid, nil
+}
+
+// copyInput copies a client's input to w until the client's half-close (or an error). It is
+// io.Copy without the io.ReaderFrom and io.WriterTo paths, whose sendfile and splice code
+// would be linked into the shim for no use here.
+func copyInput(w io.Writer, r io.Reader) {
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }

@@ -1,11 +1,8 @@
-package monitor
+package shim
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/jsonlite"
+	"github.com/berthproject/berth/internal/monitor/wire"
 	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 )
@@ -39,14 +38,25 @@ func (l *lockedWriter) frame(stream byte, p []byte) {
 	if l.dead {
 		return
 	}
-	if err := WriteFrame(l.w, stream, p); err != nil {
+	if err := wire.WriteFrame(l.w, stream, p); err != nil {
 		l.dead = true // the client went away: the process keeps running, its output is dropped
 	}
 }
 
-func (l *lockedWriter) control(c Control) {
-	b, _ := json.Marshal(c)
-	l.frame(FrameControl, b)
+// control writes a control frame (monitor.Control): the pid once the process runs, or the error
+// that kept it from running; last, its exit code.
+func (l *lockedWriter) control(pid int, exitCode *int, err string) {
+	o := jsonlite.NewObject(nil)
+	if pid != 0 {
+		o.Int("pid", pid)
+	}
+	if exitCode != nil {
+		o.Int("exit_code", *exitCode)
+	}
+	if err != "" {
+		o.String("error", err)
+	}
+	l.frame(wire.FrameControl, o.Bytes())
 }
 
 // drain copies r into frames until it ends, dropping output once the client is gone so the
@@ -77,43 +87,43 @@ func (s *shim) consolePath(execID string) string {
 
 // handleExec starts a process in the container and streams it over conn: a control frame with
 // its pid, its output, then a control frame with its exit code.
-func (s *shim) handleExec(dec *json.Decoder, conn net.Conn, req Request) {
+func (s *shim) handleExec(in io.Reader, conn *os.File, req *request) {
 	out := &lockedWriter{w: conn}
-	x := req.Exec
-	if x == nil || x.Process == nil || x.ID == "" || strings.ContainsAny(x.ID, "/.") {
-		out.control(Control{Error: "exec: no process given"})
+	x := req.exec
+	if x == nil || x.process == nil || x.id == "" || strings.ContainsAny(x.id, "/.") {
+		out.control(0, nil, "exec: no process given")
 		return
 	}
 	s.mu.Lock()
 	running := s.exit == nil && s.pid > 0
 	s.mu.Unlock()
 	if !running {
-		out.control(Control{Error: "container is not running"})
+		out.control(0, nil, "container is not running")
 		return
 	}
-	p, in, outputs, err := s.startExec(x, req.Stdin)
+	p, stdin, outputs, err := s.startExec(x, req.stdin)
 	if err != nil {
-		out.control(Control{Error: err.Error()})
+		out.control(0, nil, err.Error())
 		return
 	}
 	defer func() {
 		s.mu.Lock()
-		delete(s.execs, x.ID)
+		delete(s.execs, x.id)
 		s.mu.Unlock()
 		if p.master != nil {
 			p.master.Close()
 		}
 	}()
-	out.control(Control{Pid: p.pid})
+	out.control(p.pid, nil, "")
 	var copying sync.WaitGroup
 	for stream, r := range outputs {
 		copying.Add(1)
 		go drain(r, out, stream, &copying)
 	}
-	if in != nil {
+	if stdin != nil {
 		go func() {
-			streamInput(dec, conn, in)
-			in.Close()
+			copyInput(stdin, in) // until the client's half-close
+			stdin.Close()
 		}()
 	}
 	code := <-p.exited
@@ -123,7 +133,7 @@ func (s *shim) handleExec(dec *json.Decoder, conn net.Conn, req Request) {
 			r.Close()
 		}
 	}
-	out.control(Control{ExitCode: &code})
+	out.control(0, &code, "")
 }
 
 func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
@@ -137,38 +147,29 @@ func waitTimeout(wg *sync.WaitGroup, d time.Duration) {
 
 // startExec runs `runtime exec --detach` with the process's stdio (pipes, or a terminal whose
 // master the runtime sends back) and registers the process for the reaper.
-func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byte]*os.File, error) {
-	procFile := filepath.Join(s.opts.StateDir, "exec-"+x.ID+".json")
-	pidFile := filepath.Join(s.opts.StateDir, "exec-"+x.ID+".pid")
-	b, err := json.Marshal(x.Process)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if err := atomicfile.WriteFileNoSync(procFile, b, 0o600); err != nil {
+func (s *shim) startExec(x *execRequest, stdin bool) (*execProc, *input, map[byte]*os.File, error) {
+	procFile := filepath.Join(s.opts.StateDir, "exec-"+x.id+".json")
+	pidFile := filepath.Join(s.opts.StateDir, "exec-"+x.id+".pid")
+	if err := atomicfile.WriteFileNoSync(procFile, x.process, 0o600); err != nil {
 		return nil, nil, nil, err
 	}
 	defer os.Remove(procFile)
 	defer os.Remove(pidFile)
 	args := []string{"exec", "--detach", "--process", procFile, "--pid-file", pidFile}
 	var console *consoleListener
-	if x.Process.Terminal {
-		if console, err = listenConsole(s.consolePath(x.ID)); err != nil {
+	var err error
+	if x.terminal {
+		if console, err = listenConsole(s.consolePath(x.id)); err != nil {
 			return nil, nil, nil, err
 		}
 		defer console.Close()
 		args = append(args, "--console-socket", console.path)
 	}
 	cmd := s.runtime(append(args, s.opts.ID)...)
-	devnull, err := os.Open(os.DevNull)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer devnull.Close()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	outputs := map[byte]*os.File{}
 	var in *input
 	var stdio *processStdio
-	if !x.Process.Terminal {
+	if !x.terminal {
 		if stdio, err = pipeStdio(cmd, stdin); err != nil {
 			return nil, nil, nil, err
 		}
@@ -200,25 +201,25 @@ func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byt
 		closeAll()
 		return nil, nil, nil, s.runtimeError(err)
 	}
-	p := &execProc{id: x.ID, exited: make(chan int, 1)}
+	p := &execProc{id: x.id, exited: make(chan int, 1)}
 	if console != nil {
 		r := <-got
 		if r.err != nil {
 			return nil, nil, nil, r.err
 		}
 		p.master = r.master
-		resize(p.master, x.Height, x.Width)
-		outputs[FrameStdout] = p.master
+		resize(p.master, x.height, x.width)
+		outputs[wire.FrameStdout] = p.master
 		if stdin {
 			in = &input{w: p.master}
 		}
 	}
 	if p.pid, err = readPid(pidFile); err != nil {
 		closeAll()
-		return nil, nil, nil, fmt.Errorf("exec: %w", err)
+		return nil, nil, nil, wrap("exec", err)
 	}
 	s.mu.Lock()
-	s.execs[x.ID] = p
+	s.execs[x.id] = p
 	s.execByPid[p.pid] = p
 	if ws, ok := s.unclaimed[p.pid]; ok {
 		delete(s.unclaimed, p.pid)
@@ -226,6 +227,7 @@ func (s *shim) startExec(x *ExecRequest, stdin bool) (*execProc, *input, map[byt
 		p.exited <- signals.ExitCode(ws)
 	}
 	s.mu.Unlock()
+	s.watch(p.pid)
 	return p, in, outputs, nil
 }
 
@@ -277,11 +279,11 @@ func (s *shim) killExec(id string, sig int) error {
 }
 
 // resizeTerminal answers a resize request for the container's terminal or an exec's.
-func (s *shim) resizeTerminal(req Request) error {
+func (s *shim) resizeTerminal(req *request) error {
 	s.mu.Lock()
 	master := s.master
-	if req.ExecID != "" {
-		p, ok := s.execs[req.ExecID]
+	if req.execID != "" {
+		p, ok := s.execs[req.execID]
 		if !ok {
 			s.mu.Unlock()
 			return errors.New("no such exec")
@@ -289,5 +291,5 @@ func (s *shim) resizeTerminal(req Request) error {
 		master = p.master
 	}
 	s.mu.Unlock()
-	return resize(master, req.Height, req.Width)
+	return resize(master, req.height, req.width)
 }

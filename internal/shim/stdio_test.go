@@ -1,18 +1,20 @@
-package monitor
+package shim
 
 import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/berthproject/berth/internal/monitor/wire"
 )
 
 // TestHubHoldsOutputForAnnouncedAttachers: output written before the announced attacher joins
 // reaches it first, in order, then live output follows; an unannounced stream is not held.
 func TestHubHoldsOutputForAnnouncedAttachers(t *testing.T) {
 	h := newHub(1)
-	h.write(FrameStdout, []byte("one "))
-	h.write(FrameStderr, []byte("err "))
-	h.write(FrameStdout, []byte("two "))
+	h.write(wire.FrameStdout, []byte("one "))
+	h.write(wire.FrameStderr, []byte("err "))
+	h.write(wire.FrameStdout, []byte("two "))
 	client, server := net.Pipe()
 	defer client.Close()
 	a := &attacher{conn: server, stdout: true, gone: make(chan struct{})}
@@ -21,8 +23,8 @@ func TestHubHoldsOutputForAnnouncedAttachers(t *testing.T) {
 		var out string
 		var buf []byte
 		for len(out) < len("one two three ") {
-			stream, p, err := ReadFrame(client, buf)
-			if err != nil || stream != FrameStdout {
+			stream, p, err := wire.ReadFrame(client, buf)
+			if err != nil || stream != wire.FrameStdout {
 				break
 			}
 			out += string(p)
@@ -35,7 +37,7 @@ func TestHubHoldsOutputForAnnouncedAttachers(t *testing.T) {
 	default:
 		t.Fatal("the announced attacher joined, but the hub still waits")
 	}
-	h.write(FrameStdout, []byte("three "))
+	h.write(wire.FrameStdout, []byte("three "))
 	select {
 	case out := <-got:
 		if out != "one two three " {
@@ -51,7 +53,7 @@ func TestHubHoldsOutputForAnnouncedAttachers(t *testing.T) {
 
 func TestHubWithoutAttachersHoldsNothing(t *testing.T) {
 	h := newHub(0)
-	h.write(FrameStdout, []byte("x"))
+	h.write(wire.FrameStdout, []byte("x"))
 	if len(h.held) != 0 {
 		t.Error("output held with no attacher announced")
 	}
