@@ -315,7 +315,8 @@ func TestRestartPolicies(t *testing.T) {
 		if !eventually(10*time.Second, func() bool {
 			return d.must(prog, "logs", "flaky") == strings.Repeat("run\n", 5)+"run"
 		}) {
-			t.Errorf("%s: after a manual start, logs %q", prog, d.must(prog, "logs", "flaky"))
+			t.Errorf("%s: after a manual start, logs %q, %s\nberthd: %s", prog, d.must(prog, "logs", "flaky"),
+				d.must(prog, "inspect", "-f", "{{.RestartCount}} {{.State.Status}} {{.State.Error}}", "flaky"), d.log)
 		}
 		d.must(prog, "rm", "-f", "flaky")
 
