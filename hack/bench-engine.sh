@@ -85,6 +85,9 @@ cat >"$work/run.sh" <<INNER
 set -e
 umount /sys/fs/cgroup/unified 2>/dev/null || true
 $podman import -c 'CMD ["sh"]' $work/busybox.tar busybox:latest >/dev/null
+# The imports' data is written back now, not while the first engine is timed (every engine's
+# start syncs something: a record, a layer database).
+sync
 cd $bundle
 export DOCKER_CONFIG=$DOCKER_CONFIG
 hyperfine -N -w 3 -r $runs ${HYPERFINE_FLAGS:-} --export-json $work/run.json \\
@@ -111,6 +114,7 @@ rm_all() { # rm_all dk|bt
 }
 export -f rm_all dk bt
 export dsock bsock root ENGINE_DOCKER_CLI
+sync
 hyperfine -N -r "$start_reps" ${HYPERFINE_FLAGS:-} --export-json "$work/start.json" \
 	--prepare "bash -c 'rm_all bt'" -n berth "bash $work/start50.sh $n_start env BERTH_HOST=$bsock $root/bin/berth" \
 	--prepare "bash -c 'rm_all dk'" -n docker "bash $work/start50.sh $n_start env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI" >"$work/start.txt"
@@ -183,6 +187,7 @@ create_many() { # create_many SOCKPATH N: through the API, two at a time
 create_many "$work/berth/engine.sock" "$n_ps"
 create_many "$work/docker/engine.sock" "$n_ps"
 echo "bench-engine: $(bt ps -aq | wc -l) and $(dk ps -aq | wc -l) containers" >&2
+sync
 hyperfine -N -w 2 -r "$runs" ${HYPERFINE_FLAGS:-} --export-json "$work/ps.json" \
 	-n berth "env BERTH_HOST=$bsock $root/bin/berth ps -a" \
 	-n 'docker CLI -> berthd' "env DOCKER_HOST=$bsock $ENGINE_DOCKER_CLI ps -a" \

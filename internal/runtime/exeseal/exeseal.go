@@ -71,6 +71,10 @@ func detachedMount(fstype string, opts map[string]string, attrs int) (int, error
 	return unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, attrs)
 }
 
+// Copy is the sealed memfd copy alone, for a caller whose execution of the overlayfs view
+// failed.
+func Copy(exe string) (*os.File, error) { return sealedCopy(exe) }
+
 // sealedCopy copies the executable into a memfd and seals it against any change.
 func sealedCopy(exe string) (*os.File, error) {
 	src, err := os.Open(exe)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berthproject/berth/internal/runtime/initproc"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/berthproject/berth/internal/runtime/initproc"
 
 	"github.com/berthproject/berth/internal/runtime/cgroup"
 	"github.com/berthproject/berth/internal/runtime/exeseal"
@@ -215,11 +216,17 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		debug("go-ahead received")
 	}
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFd), []string{filepath.Base(initPath), "init"}, attr)
+	if errors.Is(err, unix.EACCES) && !exeseal.IsSealed(exe) {
+		// Seen once in thousands of starts, not understood: the kernel refused to execute the
+		// read-only overlayfs view of the init. A sealed memfd copy is as safe; it costs a copy.
+		debug("start init: %v executing %s: retrying with a sealed copy", err, exe.Name())
+		first, err = forkExecSealedCopy(initPath, attr)
+	}
 	child.Close()
 	runtime.KeepAlive(o.stdio)
 	runtime.KeepAlive(o.extra)
 	if err != nil {
-		return nil, fmt.Errorf("start init: %w", err)
+		return nil, fmt.Errorf("start init (%s): %w", exe.Name(), err)
 	}
 	debug("init started")
 	firstReaped := false
@@ -501,4 +508,19 @@ func waitError(pid int, what string) error {
 		return fmt.Errorf("%s: exit status %d", what, ws.ExitStatus())
 	}
 	return errors.New(what)
+}
+
+// forkExecSealedCopy starts the init from a sealed memfd copy of its executable.
+func forkExecSealedCopy(initPath string, attr *syscall.ProcAttr) (int, error) {
+	mem, err := exeseal.Copy(initPath)
+	if err != nil {
+		return 0, err
+	}
+	defer mem.Close()
+	fd, err := unix.FcntlInt(mem.Fd(), unix.F_DUPFD_CLOEXEC, 2*len(attr.Files)+3)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(fd), []string{filepath.Base(initPath), "init"}, attr)
 }
