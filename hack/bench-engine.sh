@@ -102,7 +102,9 @@ unshare --mount --propagation private bash "$work/run.sh"
 
 echo "bench-engine: 2. $n_start x run -d busybox sleep 600 ($start_reps times each)" >&2
 cat >"$work/start50.sh" <<'S'
-# start50.sh CLI...: starts N detached sleep containers one after the other
+# start50.sh CLI...: starts N detached sleep containers one after the other; a failed start
+# fails the measurement instead of making it shorter
+set -e
 n=$1; shift
 for i in $(seq 1 "$n"); do "$@" run -d busybox sleep 600 >/dev/null; done
 S
@@ -170,6 +172,9 @@ measure_idle() { # measure_idle dk|bt PIDFILE -> "pss0 rss0 pss1 rss1 names"
 	p0=$(mem_kb Pss "${pids[@]}") r0=$(mem_kb Rss "${pids[@]}")
 	for _ in $(seq 1 "$n_idle"); do "$cli" run -d busybox sleep 600 >/dev/null; done
 	sleep 5
+	local running
+	running=$("$cli" ps -q | wc -l)
+	[ "$running" -eq "$n_idle" ] || { echo "bench-engine: $running containers run, not $n_idle" >&2; exit 1; }
 	# shellcheck disable=SC2207
 	pids=($(engine_pids "$cli" "$pidfile"))
 	echo "$p0 $r0 $(mem_kb Pss "${pids[@]}") $(mem_kb Rss "${pids[@]}") $(names_of "${pids[@]}")"
