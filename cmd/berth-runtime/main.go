@@ -111,7 +111,7 @@ func (g *globals) runtime() *libct.Runtime {
 	}
 	if g.debug {
 		rt.Debug = func(format string, a ...any) {
-			fmt.Fprintf(os.Stderr, "berth-runtime: debug: %8.3fms "+format+"\n", append([]any{float64(time.Since(startTime).Microseconds()) / 1000}, a...)...)
+			fmt.Fprintf(os.Stderr, "berth-runtime: debug: %8.3fms @%d "+format+"\n", append([]any{float64(time.Since(startTime).Microseconds()) / 1000, time.Now().UnixMicro()}, a...)...)
 		}
 	}
 	return rt

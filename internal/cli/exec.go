@@ -220,6 +220,17 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 			return statusError{status: 1, err: errors.New("the input device is not a TTY")}
 		}
 	}
+	// Signals are forwarded from before the start, as docker's CLI does: the container may print
+	// (and its user signal the client) before the start's answer arrives. Asking for every
+	// signal takes a millisecond or two (a thread of its own for them, a sigaction each): it is
+	// done while the attach and the wait are sent, and waited for before the start.
+	stopSignals := make(chan func(), 1)
+	if p.sigProxy && !p.tty {
+		go func() { stopSignals <- proxySignals(ctx, c, id) }()
+	} else {
+		stopSignals <- func() {}
+	}
+	defer func() { (<-stopSignals)() }()
 	att, err := c.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: p.stdin,
 		Stdout: p.stdout, Stderr: p.stderr, DetachKeys: p.detachKeys})
 	if err != nil {
@@ -234,11 +245,8 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 		resize: func(ctx context.Context, h, w uint) {
 			c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: h, Width: w})
 		}}
-	// Before the start, as docker's CLI does: the container may print (and its user signal
-	// the client) before the start's answer arrives.
-	if p.sigProxy && !p.tty {
-		defer proxySignals(ctx, c, id)()
-	}
+	stop := <-stopSignals // forwarding before the start
+	stopSignals <- stop   // for the deferred stop
 	streamed := make(chan error, 1)
 	go func() { streamed <- session.run(ctx, att.HijackedResponse) }()
 	if _, err := c.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {

@@ -168,7 +168,15 @@ func (s *Store) Release(name string) {
 }
 
 // Save writes a record atomically (and registers it).
-func (s *Store) Save(c *Container) error {
+func (s *Store) Save(c *Container) error { return s.save(c, atomicfile.WriteFile) }
+
+// SaveUnsynced is Save without forcing the record to disk: still atomic (a daemon killed at
+// any point leaves the old record or the new one), for a state that a power loss may take
+// back to the previous one without harm. A container started is one: its shim, not its
+// record, says whether it runs, and after a power loss neither it nor its shim does.
+func (s *Store) SaveUnsynced(c *Container) error { return s.save(c, atomicfile.WriteFileNoSync) }
+
+func (s *Store) save(c *Container, write func(string, []byte, os.FileMode) error) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -176,7 +184,7 @@ func (s *Store) Save(c *Container) error {
 	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600); err != nil {
+	if err := write(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600); err != nil {
 		return err
 	}
 	s.mu.Lock()

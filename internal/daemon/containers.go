@@ -165,7 +165,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		return err
 	}
 	c.Status, c.Pid, c.StartedAt, c.ExitCode, c.Error = container.StatusRunning, pid, time.Now().UTC(), 0, ""
-	err = d.containers.Save(c)
+	err = d.containers.SaveUnsynced(c) // the shim is the truth of a running container
 	unlock()
 	if err != nil {
 		return err
