@@ -102,7 +102,9 @@ unshare --mount --propagation private bash "$work/run.sh"
 
 echo "bench-engine: 2. $n_start x run -d busybox sleep 600 ($start_reps times each)" >&2
 cat >"$work/start50.sh" <<'S'
-# start50.sh CLI...: starts N detached sleep containers one after the other; a failed start
+# start50.sh CLI...: starts N detached sleep containers one after the other (each repetition
+# after the previous one's containers are removed and 2 s of quiet, so that neither engine's
+# clean-up in the background is timed as the other's starts); a failed start
 # fails the measurement instead of making it shorter
 set -e
 n=$1; shift
@@ -118,8 +120,8 @@ export -f rm_all dk bt
 export dsock bsock root ENGINE_DOCKER_CLI
 sync
 hyperfine -N -r "$start_reps" ${HYPERFINE_FLAGS:-} --export-json "$work/start.json" \
-	--prepare "bash -c 'rm_all bt'" -n berth "bash $work/start50.sh $n_start env BERTH_HOST=$bsock $root/bin/berth" \
-	--prepare "bash -c 'rm_all dk'" -n docker "bash $work/start50.sh $n_start env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI" >"$work/start.txt"
+	--prepare "bash -c 'rm_all bt; sleep 2'" -n berth "bash $work/start50.sh $n_start env BERTH_HOST=$bsock $root/bin/berth" \
+	--prepare "bash -c 'rm_all dk; sleep 2'" -n docker "bash $work/start50.sh $n_start env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI" >"$work/start.txt"
 rm_seconds() { # time to remove the containers left by the last repetition
 	local t0 t1
 	t0=$(date +%s.%N)
