@@ -315,8 +315,15 @@ func (d *Daemon) launchShim(c *container.Container) (*launchedShim, error) {
 		return nil, err
 	}
 	if err := s.assign(args); err != nil {
+		// The waiting shim is gone (killed by someone): a new one, started for this container.
 		s.discard()
-		return nil, fmt.Errorf("start berth-shim: %w", err)
+		if s, err = spawnShim(d.shimPath()); err != nil {
+			return nil, err
+		}
+		if err := s.assign(args); err != nil {
+			s.discard()
+			return nil, fmt.Errorf("start berth-shim: %w", err)
+		}
 	}
 	return &launchedShim{s}, nil
 }

@@ -311,3 +311,37 @@ func TestDaemonKilledMidStartAdoptsTheContainer(t *testing.T) {
 		t.Errorf("after stop: %s", got)
 	}
 }
+
+// TestStartsWithoutTheWaitingShim kills the shim berthd keeps started ahead of need (by pid):
+// the next start starts one of its own.
+func TestStartsWithoutTheWaitingShim(t *testing.T) {
+	d := withBusybox(t)
+	waiting := func() int {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid := atoiOrZero(e.Name())
+			if pid == 0 {
+				continue
+			}
+			stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+			cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+			if err != nil || !strings.Contains(string(cmdline), "--args-fd") {
+				continue
+			}
+			if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 1 && atoiOrZero(f[1]) == d.cmd.Process.Pid {
+				return pid
+			}
+		}
+		return 0
+	}
+	var pid int
+	eventually(5*time.Second, func() bool { pid = waiting(); return pid != 0 })
+	if pid == 0 {
+		t.Fatal("berthd keeps no shim waiting")
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	time.Sleep(100 * time.Millisecond)
+	if got := d.mustDocker("run", "--rm", "busybox", "echo", "started"); got != "started" {
+		t.Errorf("run after the waiting shim was killed: %q", got)
+	}
+}
