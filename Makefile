@@ -20,10 +20,12 @@ build: $(BINARIES)
 
 # Rebuilt every time: go build is incremental and knows the dependencies better than make.
 # Both runtime binaries are static: no dynamic loader on the container start path (libseccomp
-# is linked from libseccomp.a; osusergo/netgo keep glibc's NSS out).
+# is linked from libseccomp.a; osusergo/netgo keep glibc's NSS out). berth-runtime decodes a
+# container's spec (and its cached seccomp filter) once per start, with cold decoders: Go's JSON
+# v2 engine, behind the v1 API, does it in about 0.6 ms instead of 1-1.5.
 $(BIN)/berth-runtime: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "-s -w -extldflags=-static" -o $(BIN)/berth-runtime-init ./cmd/berth-runtime-init
-	CGO_ENABLED=1 $(GO) build -trimpath -tags osusergo,netgo -ldflags "$(LDVERSION) -extldflags=-static" -o $@ ./cmd/berth-runtime
+	GOEXPERIMENT=jsonv2 CGO_ENABLED=1 $(GO) build -trimpath -tags osusergo,netgo -ldflags "$(LDVERSION) -extldflags=-static" -o $@ ./cmd/berth-runtime
 
 $(BIN)/berthd: FORCE
 	CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDVERSION)" -o $@ ./cmd/berthd
