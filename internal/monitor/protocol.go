@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/berthproject/berth/internal/monitor/wire"
+	"github.com/berthproject/berth/internal/procstat"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -183,7 +184,7 @@ func WatchGone(stateDir string) (wait func(timeout time.Duration) error) {
 	}
 	// Checked after the pidfd pins the pid: a reused pid is some other process.
 	if len(fields) > 1 {
-		if start, err := wire.ProcessStartTime(pid); err != nil || start != fields[1] {
+		if start, _, err := procstat.Stat(pid); err != nil || strconv.FormatUint(start, 10) != fields[1] {
 			unix.Close(fd)
 			return gone
 		}

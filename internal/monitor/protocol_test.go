@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthproject/berth/internal/monitor/wire"
+	"github.com/berthproject/berth/internal/procstat"
 )
 
 func TestAwaitGoneWaitsForThePreviousShimOfTheStateDir(t *testing.T) {
@@ -70,10 +70,11 @@ func TestAwaitGoneTellsAShimByItsStartTime(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	start, err := wire.ProcessStartTime(cmd.Process.Pid)
+	started, _, err := procstat.Stat(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
+	start := strconv.FormatUint(started, 10)
 	pid := strconv.Itoa(cmd.Process.Pid)
 	os.WriteFile(filepath.Join(dir, PidFile), []byte(pid+" "+start), 0o600)
 	if err := AwaitGone(dir, 100*time.Millisecond); err == nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/berthproject/berth/internal/jsonlite"
 	"github.com/berthproject/berth/internal/logs/jsonfile"
 	"github.com/berthproject/berth/internal/monitor/wire"
+	"github.com/berthproject/berth/internal/procstat"
 	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 )
@@ -112,8 +113,8 @@ func Run(o Options) error {
 	// Its pid and start time: a shim berthd started ahead of need has no container on its
 	// command line to be told from a process that reused its pid.
 	self := strconv.Itoa(os.Getpid())
-	if start, err := wire.ProcessStartTime(os.Getpid()); err == nil {
-		self += " " + start
+	if start, _, err := procstat.Stat(os.Getpid()); err == nil {
+		self += " " + strconv.FormatUint(start, 10)
 	}
 	if err := atomicfile.WriteFileNoSync(filepath.Join(o.StateDir, wire.PidFile), []byte(self), 0o600); err != nil {
 		return err

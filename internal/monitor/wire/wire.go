@@ -4,12 +4,9 @@
 package wire
 
 import (
-	"bytes"
 	"errors"
 	"io"
-	"os"
 	"strconv"
-	"strings"
 )
 
 // Files in a shim's state directory (mode 0700).
@@ -55,24 +52,4 @@ func ReadFrame(r io.Reader, buf []byte) (stream byte, payload []byte, err error)
 		return 0, nil, err
 	}
 	return hdr[0], buf, nil
-}
-
-// ProcessStartTime is a process's start time in clock ticks since boot (/proc/PID/stat, field
-// 22): with its pid, it names a process for good, as pids are reused.
-func ProcessStartTime(pid int) (string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", err
-	}
-	// The command name, in parentheses, may hold spaces and parentheses: fields count after
-	// the last ')'. State is field 3, start time field 22.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return "", errors.New("malformed /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return "", errors.New("malformed /proc stat")
-	}
-	return f[19], nil
 }

@@ -4,14 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berthproject/berth/internal/atomicfile"
-	"github.com/berthproject/berth/internal/runtime/initproc"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/berthproject/berth/internal/atomicfile"
+	"github.com/berthproject/berth/internal/procstat"
+	"github.com/berthproject/berth/internal/runtime/initproc"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -148,21 +148,8 @@ func (s Store) IDs() ([]string, error) {
 
 // processStartTime reads field 22 of /proc/<pid>/stat; 0 when the process is gone.
 func processStartTime(pid int) (uint64, string) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, ""
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, ""
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, ""
-	}
-	t, _ := strconv.ParseUint(f[19], 10, 64)
-	return t, f[0]
+	t, state, _ := procstat.Stat(pid)
+	return t, state
 }
 
 // initAlive reports whether the saved init process still runs (and is not a zombie).
