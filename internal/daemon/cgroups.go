@@ -1,43 +1,27 @@
 package daemon
 
 import (
-	"bufio"
 	"errors"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 )
 
 // cgroupMounts lists where this host's cgroup hierarchies are mounted (every v1 controller's
 // and the v2 tree, both on a hybrid host), read once.
 var cgroupMounts = sync.OnceValue(func() []string {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := mountinfo.GetMounts(mountinfo.FSTypeFilter("cgroup", "cgroup2"))
 	if err != nil {
 		return nil
 	}
-	defer f.Close()
 	seen := map[string]bool{}
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// id parent major:minor root mountpoint options [optional...] - fstype source superoptions
-		fields := strings.Fields(sc.Text())
-		sep := -1
-		for i, f := range fields {
-			if f == "-" {
-				sep = i
-				break
-			}
-		}
-		if sep < 5 || sep+1 >= len(fields) {
-			continue
-		}
-		if fs := fields[sep+1]; (fs == "cgroup" || fs == "cgroup2") && !seen[fields[4]] {
-			seen[fields[4]] = true
-			out = append(out, fields[4])
+	for _, m := range mounts {
+		if !seen[m.Mountpoint] {
+			seen[m.Mountpoint] = true
+			out = append(out, m.Mountpoint)
 		}
 	}
 	return out
