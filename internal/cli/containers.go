@@ -117,11 +117,7 @@ type psRow struct {
 var psHeader = psRow{s: &ctypes.Summary{}, listRow: listRow{header: true}}
 
 func (r psRow) ID() string {
-	id := r.s.ID
-	if r.trunc && len(id) > 12 {
-		id = id[:12]
-	}
-	return r.pick("CONTAINER ID", id)
+	return r.pick("CONTAINER ID", shortID(r.s.ID, r.trunc))
 }
 func (r psRow) Image() string { return r.pick("IMAGE", r.s.Image) }
 func (r psRow) Command() string {

@@ -147,11 +147,7 @@ type networkRow struct {
 }
 
 func (r networkRow) ID() string {
-	id := r.n.ID
-	if r.trunc && len(id) > 12 {
-		id = id[:12]
-	}
-	return r.pick("NETWORK ID", id)
+	return r.pick("NETWORK ID", shortID(r.n.ID, r.trunc))
 }
 func (r networkRow) Name() string     { return r.pick("NAME", r.n.Name) }
 func (r networkRow) Driver() string   { return r.pick("DRIVER", r.n.Driver) }

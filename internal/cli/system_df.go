@@ -50,10 +50,7 @@ type cacheRow struct {
 }
 
 func (r cacheRow) ID() string {
-	id := r.r.ID
-	if r.trunc && len(id) > 12 {
-		id = id[:12]
-	}
+	id := shortID(r.r.ID, r.trunc)
 	if r.r.InUse {
 		id += "*"
 	}

@@ -163,3 +163,11 @@ func (r listRow) pick(title, value string) string {
 	}
 	return value
 }
+
+// shortID is an ID as list tables show it: its first 12 characters, unless --no-trunc.
+func shortID(id string, trunc bool) string {
+	if trunc && len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
