@@ -22,11 +22,8 @@ engines_install_docker docker.io
 
 engines_begin bench-build
 
-engines_start_dockerd "$work/docker"
-engines_start_berthd "$work/berth" "$root/bin"
-export DOCKER_CONFIG=$work/client-config DOCKER_CLI_HINTS=false
-mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-dsock=unix://$work/docker/engine.sock bsock=unix://$work/berth/engine.sock
+engines_start_both
+export DOCKER_CLI_HINTS=false
 
 contrib/mkrootfs-busybox.sh "$work/rootfs" >/dev/null
 tar -C "$work/rootfs" -cf "$work/busybox.tar" .

@@ -25,11 +25,7 @@ engines_install_docker docker.io
 
 engines_begin bench-files
 
-engines_start_dockerd "$work/docker"
-engines_start_berthd "$work/berth" "$root/bin"
-export DOCKER_CONFIG=$work/client-config
-mkdir -p "$DOCKER_CONFIG" && echo "{}" >"$DOCKER_CONFIG/config.json"
-dsock=unix://$work/docker/engine.sock bsock=unix://$work/berth/engine.sock
+engines_start_both
 dk() { DOCKER_HOST=$dsock "$ENGINE_DOCKER_CLI" "$@"; }
 bt() { DOCKER_HOST=$bsock "$ENGINE_DOCKER_CLI" "$@"; }
 
