@@ -204,7 +204,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 		return fail(err)
 	}
 	failShim := func(err error) (int, error) {
-		shim.cancel()
+		shim.discard()
 		return fail(err)
 	}
 	rootfs := filepath.Join(d.execDir(c.ID), "rootfs")
@@ -237,7 +237,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	shim.bundleWritten()
 	bundled := time.Now()
 	if err := <-networked; err != nil {
-		shim.cancel()
+		shim.discard()
 		return 0, err
 	}
 	networkReady := time.Now()
@@ -246,25 +246,6 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "bundle", bundled.Sub(mounted),
 		"network", networkReady.Sub(began), "runtime", time.Since(networkReady))
 	return pid, err
-}
-
-// launchedShim is a container's shim, waiting for the daemon's go-aheads.
-type launchedShim struct{ *spawnedShim }
-
-// bundleWritten lets the shim run the runtime.
-func (s *launchedShim) bundleWritten() { s.proceedW.Write([]byte{1}) }
-
-// networkReady lets the runtime start the container's init.
-func (s *launchedShim) networkReady() {
-	s.proceedW.Write([]byte{1})
-	s.proceedW.Close()
-}
-
-// cancel gives up the start before the container's init was started: the shim (or the runtime)
-// reads EOF, and the shim exits.
-func (s *launchedShim) cancel() {
-	s.proceedW.Close()
-	<-s.done
 }
 
 // bundleDir is where the container's OCI bundle (config.json) is written at each start.
@@ -286,7 +267,7 @@ func (d *Daemon) writeBundle(c *container.Container, desc *oci.Container) error 
 
 // launchShim gives the container a shim (the one waiting in the pool, or a new one), which then
 // waits for the go-aheads (see monitor.Options).
-func (d *Daemon) launchShim(c *container.Container) (*launchedShim, error) {
+func (d *Daemon) launchShim(c *container.Container) (*spawnedShim, error) {
 	bundle := d.bundleDir(c.ID)
 	if err := monitor.AwaitGone(d.shimDir(c.ID), 10*time.Second); err != nil {
 		return nil, err
@@ -325,7 +306,7 @@ func (d *Daemon) launchShim(c *container.Container) (*launchedShim, error) {
 			return nil, fmt.Errorf("start berth-shim: %w", err)
 		}
 	}
-	return &launchedShim{s}, nil
+	return s, nil
 }
 
 // shimStdioArgs asks the shim for the stdio the container's Config wants.
