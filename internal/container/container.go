@@ -187,10 +187,7 @@ func (s *Store) save(c *Container, write func(string, []byte, os.FileMode) error
 	if err := write(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	cp := *c
-	s.byID[c.ID], s.names[c.Name] = &cp, c.ID
-	s.mu.Unlock()
+	s.SaveInMemory(c)
 	return nil
 }
 
