@@ -351,7 +351,9 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(abs, []byte(strconv.Itoa(pid)), 0o644)
+	// A pid means nothing after the machine restarts: atomic, but not synced (a sync is a
+	// journal commit, milliseconds on the start path).
+	return atomicfile.WriteFileNoSync(abs, []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // Start releases a created container's init to exec the user's process.

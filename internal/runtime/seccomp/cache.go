@@ -14,7 +14,7 @@ import (
 )
 
 // cacheFormat changes whenever what Compile produces for the same input may change.
-const cacheFormat = "1"
+const cacheFormat = "2" // 2: binary-tree filters (SetOptimize)
 
 // maxCached bounds the cache: engines use a handful of profiles, not thousands.
 const maxCached = 64

@@ -41,6 +41,12 @@ func Compile(s *specs.LinuxSeccomp) (*Program, []string, error) {
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, nil, fmt.Errorf("seccomp: %w", err)
 	}
+	// A binary tree of syscall numbers instead of a linear list: the same decisions, but each
+	// syscall walks a few dozen instructions instead of up to a thousand. That matters at every
+	// start too: loading the filter, the kernel runs it for every syscall number to build its
+	// allow cache (about 1 ms for Docker's profile as a list). libseccomp before 2.5 has no
+	// such option and keeps the list.
+	_ = f.SetOptimize(2)
 	for _, a := range s.Architectures {
 		arch, err := libseccomp.GetArchFromString(strings.TrimPrefix(strings.ToLower(string(a)), "scmp_arch_"))
 		if err != nil {
