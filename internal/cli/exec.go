@@ -131,7 +131,7 @@ func attachCmd(e *env) *cobra.Command {
 			}
 			waited := c.ContainerWait(ctx, ct.ID, client.ContainerWaitOptions{Condition: ctypes.WaitConditionNextExit})
 			if sigProxy && !ct.Config.Tty {
-				defer proxySignals(ctx, c, ct.ID)()
+				startSignalProxy(ctx, c).forwardTo(ct.ID)
 			}
 			session := ioSession{e: e, tty: ct.Config.Tty, stdin: stdin, detachKeys: detachKeys,
 				resize: func(ctx context.Context, h, w uint) {
@@ -206,8 +206,9 @@ func startCmd(e *env) *cobra.Command {
 type attachPlan struct {
 	tty, stdin, stdout, stderr bool
 	detachKeys                 string
-	autoRemove                 bool // wait for the removal (--rm), not just the exit
-	sigProxy                   bool // forward the signals the client gets (without a terminal)
+	autoRemove                 bool         // wait for the removal (--rm), not just the exit
+	sigProxy                   bool         // forward the signals the client gets (without a terminal)
+	signals                    *signalProxy // the proxy, if started before the container was created
 	command                    string
 }
 
@@ -220,17 +221,12 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 			return statusError{status: 1, err: errors.New("the input device is not a TTY")}
 		}
 	}
-	// Signals are forwarded from before the start, as docker's CLI does: the container may print
-	// (and its user signal the client) before the start's answer arrives. Asking for every
-	// signal takes a millisecond or two (a thread of its own for them, a sigaction each): it is
-	// done while the attach and the wait are sent, and waited for before the start.
-	stopSignals := make(chan func(), 1)
+	var signals *signalProxy
 	if p.sigProxy && !p.tty {
-		go func() { stopSignals <- proxySignals(ctx, c, id) }()
-	} else {
-		stopSignals <- func() {}
+		if signals = p.signals; signals == nil {
+			signals = startSignalProxy(ctx, c)
+		}
 	}
-	defer func() { (<-stopSignals)() }()
 	att, err := c.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: p.stdin,
 		Stdout: p.stdout, Stderr: p.stderr, DetachKeys: p.detachKeys})
 	if err != nil {
@@ -245,8 +241,11 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 		resize: func(ctx context.Context, h, w uint) {
 			c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: h, Width: w})
 		}}
-	stop := <-stopSignals // forwarding before the start
-	stopSignals <- stop   // for the deferred stop
+	if signals != nil {
+		// Signals are forwarded from before the start, as docker's CLI does: the container may
+		// print (and its user signal the client) before the start's answer arrives.
+		signals.forwardTo(id)
+	}
 	streamed := make(chan error, 1)
 	go func() { streamed <- session.run(ctx, att.HijackedResponse) }()
 	if _, err := c.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
@@ -261,29 +260,52 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 	return exitStatus(waited)
 }
 
-// proxySignals forwards the signals the client receives to the container (docker's
-// --sig-proxy), until the returned stop is called.
-func proxySignals(ctx context.Context, c *client.Client, id string) (stop func()) {
+// signalProxy forwards the signals the client receives to a container (docker's --sig-proxy).
+// Asking Go's runtime for every signal takes milliseconds (a handshake with its signal thread
+// for each of them), as would giving them back: run starts the proxy before it creates the
+// container, so that this overlaps the create, and the proxy ends with the process.
+type signalProxy struct {
+	caught chan struct{} // closed once every signal is relayed to the proxy
+	target chan string   // the container's id, once there is one
+}
+
+func startSignalProxy(ctx context.Context, c *client.Client) *signalProxy {
+	p := &signalProxy{caught: make(chan struct{}), target: make(chan string, 1)}
+	go p.run(ctx, c)
+	return p
+}
+
+// forwardTo forwards the signals to come to container id, once every signal is caught.
+func (p *signalProxy) forwardTo(id string) {
+	p.target <- id
+	<-p.caught
+}
+
+func (p *signalProxy) run(ctx context.Context, c *client.Client) {
 	ch := make(chan os.Signal, 16)
 	signal.Notify(ch)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case s := <-ch:
-				sig, ok := s.(syscall.Signal)
-				// Not the job-control and housekeeping ones (Go's runtime uses SIGURG).
-				if !ok || sig == syscall.SIGCHLD || sig == syscall.SIGPIPE || sig == syscall.SIGURG || sig == syscall.SIGWINCH {
+	close(p.caught)
+	id := ""
+	for {
+		select {
+		case id = <-p.target:
+		case s := <-ch:
+			sig, ok := s.(syscall.Signal)
+			// Not the job-control and housekeeping ones (Go's runtime uses SIGURG).
+			if !ok || sig == syscall.SIGCHLD || sig == syscall.SIGPIPE || sig == syscall.SIGURG || sig == syscall.SIGWINCH {
+				continue
+			}
+			if id == "" {
+				select {
+				case id = <-p.target:
+				default:
+					// No container yet: the signal does what it would without the proxy.
+					signal.Reset(sig)
+					syscall.Kill(syscall.Getpid(), sig)
 					continue
 				}
-				c.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: strconv.Itoa(int(sig))})
-			case <-done:
-				return
 			}
+			c.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: strconv.Itoa(int(sig))})
 		}
-	}()
-	return func() {
-		signal.Stop(ch)
-		close(done)
 	}
 }

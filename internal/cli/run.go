@@ -43,6 +43,10 @@ func runCmd(e *env) *cobra.Command {
 				return err
 			}
 			ctx := cmd.Context()
+			var signals *signalProxy
+			if !detach && o.sigProxy && !cfg.Tty {
+				signals = startSignalProxy(ctx, c) // while the container is created: see signalProxy
+			}
 			created, err := createContainer(e, cmd, cfg, hostCfg, o.name, o.nets.networking)
 			if err != nil {
 				return usageStatus("run", err)
@@ -55,7 +59,7 @@ func runCmd(e *env) *cobra.Command {
 				return nil
 			}
 			return attachAndStart(ctx, e, c, created.ID, attachPlan{tty: cfg.Tty, stdin: cfg.AttachStdin,
-				stdout: cfg.AttachStdout, stderr: cfg.AttachStderr, detachKeys: o.detachKeys, autoRemove: rm, sigProxy: o.sigProxy, command: "run"})
+				stdout: cfg.AttachStdout, stderr: cfg.AttachStderr, detachKeys: o.detachKeys, autoRemove: rm, sigProxy: o.sigProxy, signals: signals, command: "run"})
 		},
 	}
 	o = addContainerFlags(cmd.Flags())
