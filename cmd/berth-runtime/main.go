@@ -29,6 +29,14 @@ func main() {
 	if initproc.IsInit() {
 		initproc.Main() // never returns
 	}
+	if len(os.Args) == 3 && os.Args[1] == "--args-fd" {
+		args, err := awaitArguments(os.Args[2])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "berth-runtime: --args-fd:", err)
+			os.Exit(1)
+		}
+		os.Args = args
+	}
 	g := &globals{}
 	cmd := rootCommand(g)
 	if err := cmd.Execute(); err != nil {

@@ -7,6 +7,8 @@
 package main
 
 import (
+	"github.com/berthproject/berth/internal/schedprio"
+
 	"os"
 	"strconv"
 	"strings"
@@ -33,6 +35,8 @@ const usage = `usage: berth-shim --id ID --bundle DIR --runtime PATH --state DIR
   --output PATH          append the shim's own output to PATH
   --args-fd FD           (alone) read the arguments from FD, NUL-separated: berthd starts a
                          shim ahead of need and gives it its container's arguments later
+  --runtime-ahead PATH   (only after --args-fd FD) start the runtime PATH ahead of need too
+                         (berth-runtime --args-fd): the container's run command goes to it
 `
 
 func main() {
@@ -46,7 +50,8 @@ func main() {
 	ints := map[string]*int{"height": &height, "width": &width, "attachers": &attachers, "log-max-files": &maxFiles,
 		"ready-fd": &readyFd, "proceed-fd": &proceedFd}
 	maxFiles = o.LogMaxFiles
-	args := arguments()
+	args, ahead := arguments()
+	o.RuntimeAhead = ahead
 	for len(args) > 0 {
 		arg := args[0]
 		args = args[1:]
@@ -115,16 +120,20 @@ func main() {
 }
 
 // arguments are the command line's, or, for a shim berthd starts ahead of need
-// (--args-fd FD alone), those it is given later on FD, NUL-separated; EOF without any means
-// berthd needs it no more.
-func arguments() []string {
+// (--args-fd FD [--runtime-ahead PATH]), those it is given later on FD, NUL-separated; EOF
+// without any means berthd needs it no more. A runtime started ahead is returned with them.
+func arguments() ([]string, *shim.RuntimeAhead) {
 	args := os.Args[1:]
-	if len(args) != 2 || args[0] != "--args-fd" {
-		return args
+	if len(args) < 2 || args[0] != "--args-fd" || (len(args) != 2 && (len(args) != 4 || args[2] != "--runtime-ahead")) {
+		return args, nil
 	}
 	fd, err := strconv.Atoi(args[1])
 	if err != nil || fd < 3 {
 		fail("--args-fd needs a file descriptor above 2")
+	}
+	var ahead *shim.RuntimeAhead
+	if len(args) == 4 {
+		ahead = shim.StartRuntimeAhead(args[3])
 	}
 	f := os.NewFile(uintptr(fd), "args")
 	var b []byte
@@ -138,9 +147,14 @@ func arguments() []string {
 	}
 	f.Close()
 	if len(b) == 0 {
+		if ahead != nil {
+			ahead.Discard()
+		}
 		os.Exit(0)
 	}
-	return strings.Split(string(b), "\x00")
+	// berthd started this shim at idle priority, ahead of need: it has a container now.
+	schedprio.NormalProcess()
+	return strings.Split(string(b), "\x00"), ahead
 }
 
 // pipeEnd is an inherited pipe end, made nonblocking so that waiting on it takes no thread.

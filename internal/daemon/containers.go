@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/pathsafe"
+	"github.com/berthproject/berth/internal/schedprio"
 	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 
@@ -151,7 +153,7 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 		unlock()
 		return err
 	}
-	pid, err := d.startContainer(ctx, c)
+	pid, exited, err := d.startContainer(ctx, c)
 	if err != nil {
 		d.releaseResources(c.ID)
 		unlock()
@@ -173,27 +175,27 @@ func (d *Daemon) ContainerStart(ctx context.Context, ref string) error {
 	d.event(c, "start", nil)
 	d.startHealth(c)
 	d.starts.notify(c.ID) // attaches waiting for this start
-	go d.monitorExit(c.ID)
+	go d.monitorExit(c.ID, exited)
 	return nil
 }
 
 // startContainer sets up the container's network, mounts its filesystem, writes its bundle and
-// starts its shim; it returns the container's pid once it runs. The caller cleans up after a
-// failure.
-func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (int, error) {
+// starts its shim; it returns the container's pid once it runs, and the shim's answer to come
+// about its exit (see monitorExit). The caller cleans up after a failure.
+func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (int, <-chan *monitor.Exit, error) {
 	began := time.Now()
 	netNS, err := d.networkNamespace(c)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	// Three things happen side by side: the network (a namespace, veths, netlink: the longest),
 	// the root filesystem and the bundle, and the start-up of the shim then of the runtime,
 	// which waits for the two go-aheads before it starts the container's init.
 	networked := make(chan error, 1)
 	go func() { networked <- d.setUpNetwork(c, netNS) }()
-	fail := func(err error) (int, error) {
+	fail := func(err error) (int, <-chan *monitor.Exit, error) {
 		<-networked // the caller's cleanup must not race the set-up
-		return 0, err
+		return 0, nil, err
 	}
 	// Volume subpaths are bound for the runtime to mount; once the start is decided the
 	// container has its own mounts of them.
@@ -203,7 +205,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	if err != nil {
 		return fail(err)
 	}
-	failShim := func(err error) (int, error) {
+	failShim := func(err error) (int, <-chan *monitor.Exit, error) {
 		shim.discard()
 		return fail(err)
 	}
@@ -238,14 +240,38 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	bundled := time.Now()
 	if err := <-networked; err != nil {
 		shim.discard()
-		return 0, err
+		return 0, nil, err
 	}
 	networkReady := time.Now()
 	shim.networkReady()
+	// The exit is asked for as soon as the start is decided: a short-lived container has often
+	// ended before the start is recorded, and its removal (--rm) waits on that answer.
+	exited := make(chan *monitor.Exit, 1)
+	go func() {
+		<-shim.ready
+		exited <- d.shimWait(c.ID)
+	}()
 	pid, err := d.waitStarted(ctx, c.ID, shim.ready, shim.done)
+	d.refillPools()
 	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "bundle", bundled.Sub(mounted),
 		"network", networkReady.Sub(began), "runtime", time.Since(networkReady))
-	return pid, err
+	return pid, exited, err
+}
+
+// refillPools starts the shim the next start takes (and, in it, the runtime), at idle priority:
+// it must not take the processor from this start, nor from an exit or a start under way.
+func (d *Daemon) refillPools() { go inBackground(d.shims.refill) }
+
+// inBackground runs f on a thread of its own at SCHED_IDLE (see schedprio); a process f starts
+// is idle too until it sets itself back (a shim does when it is given its container).
+func inBackground(f func()) {
+	runtime.LockOSThread()
+	idle := schedprio.Idle() == nil
+	f()
+	if idle && schedprio.Normal() != nil {
+		return // still idle: never unlocked, Go retires the thread
+	}
+	runtime.UnlockOSThread()
 }
 
 // bundleDir is where the container's OCI bundle (config.json) is written at each start.
@@ -298,7 +324,7 @@ func (d *Daemon) launchShim(c *container.Container) (*spawnedShim, error) {
 	if err := s.assign(args); err != nil {
 		// The waiting shim is gone (killed by someone): a new one, started for this container.
 		s.discard()
-		if s, err = spawnShim(d.shimPath()); err != nil {
+		if s, err = spawnShim(d.shimPath(), ""); err != nil {
 			return nil, err
 		}
 		if err := s.assign(args); err != nil {
@@ -397,14 +423,29 @@ func startError(e *monitor.Exit) error {
 	return errors.New(msg)
 }
 
-// monitorExit records a container's end, whenever its shim reports it.
-func (d *Daemon) monitorExit(id string) {
+// shimWait asks a container's shim how the container ended, and waits for the answer (nil when
+// the shim gives none).
+func (d *Daemon) shimWait(id string) *monitor.Exit {
+	if rep, err := monitor.Call(d.shimSocket(id), monitor.Request{Op: "wait"}, 0); err == nil && rep.Exit != nil {
+		return rep.Exit
+	}
+	return nil
+}
+
+// monitorExit records a container's end, whenever its shim reports it: the answer on exited
+// when the caller asked already, else its own shimWait's.
+func (d *Daemon) monitorExit(id string, exited <-chan *monitor.Exit) {
 	dir := d.shimDir(id)
 	var e *monitor.Exit
-	if rep, err := monitor.Call(d.shimSocket(id), monitor.Request{Op: "wait"}, 0); err == nil && rep.Exit != nil {
-		e = rep.Exit
-	} else if x, err := monitor.ReadExit(dir); err == nil {
-		e = x
+	if exited != nil {
+		e = <-exited
+	} else {
+		e = d.shimWait(id)
+	}
+	if e == nil {
+		if x, err := monitor.ReadExit(dir); err == nil {
+			e = x
+		}
 	}
 	reported := time.Now()
 	d.stopHealth(id)

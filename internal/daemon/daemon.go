@@ -137,7 +137,10 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d.buildCache = builderCache{d} // build.go
 	d.shims = &shimPool{path: d.shimPath()}
-	go d.shims.refill()
+	if rt := d.runtimes[d.cfg.DefaultRuntime]; rt.isBerths() {
+		d.shims.runtimeAhead = rt.Path
+	}
+	d.refillPools()
 	go d.startOnBoot()
 	return d, nil
 }

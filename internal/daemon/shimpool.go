@@ -26,8 +26,9 @@ type spawnedShim struct {
 }
 
 // spawnShim starts a shim that waits for its arguments on fd 5; fd 3 is its ready pipe and fd 4
-// its go-aheads.
-func spawnShim(path string) (*spawnedShim, error) {
+// its go-aheads. With runtimeAhead (berth-runtime's path), the shim starts that runtime ahead
+// of need too.
+func spawnShim(path, runtimeAhead string) (*spawnedShim, error) {
 	var files []*os.File // the shim's ends, closed here once it has them
 	defer func() {
 		for _, f := range files {
@@ -53,6 +54,9 @@ func spawnShim(path string) (*spawnedShim, error) {
 	}
 	files = append(files, argsR)
 	cmd := exec.Command(path, "--args-fd", "5")
+	if runtimeAhead != "" {
+		cmd.Args = append(cmd.Args, "--runtime-ahead", runtimeAhead)
+	}
 	cmd.ExtraFiles = []*os.File{readyW, proceedR, argsR}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
 	// One P: a shim mostly waits, and every P costs memory in every shim.
@@ -105,32 +109,37 @@ func (s *spawnedShim) discard() {
 
 // shimPool holds the shim started ahead of need.
 type shimPool struct {
-	path   string
-	mu     sync.Mutex
-	idle   *spawnedShim
-	closed bool
+	path string
+	// runtimeAhead is the default runtime when it is berth-runtime, which the waiting shim
+	// starts ahead of need as well (see berth-runtime --args-fd).
+	runtimeAhead string
+	mu           sync.Mutex
+	idle         *spawnedShim
+	closed       bool
 }
 
-// take returns the waiting shim, or a new one if none waits, and starts the next in the
-// background.
+// take returns the waiting shim, or a new one if none waits. The caller refills the pool once
+// its start is done: a shim started meanwhile would take the processor from it.
 func (p *shimPool) take() (*spawnedShim, error) {
 	p.mu.Lock()
 	s := p.idle
 	p.idle = nil
-	closed := p.closed
 	p.mu.Unlock()
-	if !closed {
-		go p.refill()
-	}
 	if s != nil {
 		return s, nil
 	}
-	return spawnShim(p.path)
+	return spawnShim(p.path, p.runtimeAhead)
 }
 
 // refill starts a shim to wait, unless one already waits.
 func (p *shimPool) refill() {
-	s, err := spawnShim(p.path)
+	p.mu.Lock()
+	waiting := p.closed || p.idle != nil
+	p.mu.Unlock()
+	if waiting {
+		return
+	}
+	s, err := spawnShim(p.path, p.runtimeAhead)
 	if err != nil {
 		return // the next start starts its own, and says why if it fails too
 	}

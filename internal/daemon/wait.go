@@ -146,14 +146,14 @@ func (d *Daemon) restoreContainers() {
 				continue
 			}
 			d.startHealth(c) // before the exit is watched, which stops it
-			go d.monitorExit(c.ID)
+			go d.monitorExit(c.ID, nil)
 			continue
 		}
 		if rep, err := monitor.Call(d.shimSocket(c.ID), monitor.Request{Op: "state"}, 5*time.Second); err == nil && rep.Running {
 			d.resumeHealth(c) // as it was: its status survives the daemon
-			go d.monitorExit(c.ID)
+			go d.monitorExit(c.ID, nil)
 			continue
 		}
-		d.monitorExit(c.ID) // the shim is gone: its exit record says how the container ended
+		d.monitorExit(c.ID, nil) // the shim is gone: its exit record says how the container ended
 	}
 }

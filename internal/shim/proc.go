@@ -22,32 +22,55 @@ type command struct {
 	extraFiles            []*os.File // fds 3, 4, ...
 }
 
-// run runs the command to completion. Its error reads as os/exec's ("exit status 1").
-func (c *command) run() error {
-	files := []*os.File{c.stdin, c.stdout, c.stderr}
+// files are the command's files, 0, 1, 2 (/dev/null for those not given), then extraFiles.
+func (c *command) files() (files []*os.File, closeFiles func(), err error) {
+	files = []*os.File{c.stdin, c.stdout, c.stderr}
+	var opened []*os.File
+	closeFiles = func() {
+		for _, f := range opened {
+			f.Close()
+		}
+	}
 	for i, f := range files {
 		if f == nil {
 			devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 			if err != nil {
-				return err
+				closeFiles()
+				return nil, nil, err
 			}
-			defer devnull.Close()
+			opened = append(opened, devnull)
 			files[i] = devnull
 		}
 	}
+	return append(files, c.extraFiles...), closeFiles, nil
+}
+
+// run runs the command to completion. Its error reads as os/exec's ("exit status 1").
+func (c *command) run() error {
+	files, closeFiles, err := c.files()
+	if err != nil {
+		return err
+	}
+	defer closeFiles()
 	path, err := lookPath(c.args[0])
 	if err != nil {
 		return err
 	}
-	p, err := os.StartProcess(path, c.args, &os.ProcAttr{Files: append(files, c.extraFiles...)})
+	p, err := os.StartProcess(path, c.args, &os.ProcAttr{Files: files})
 	if err != nil {
 		return err
 	}
 	defer p.Release()
-	awaitExit(p.Pid)
+	return waitChild(p.Pid, path)
+}
+
+// waitChild waits for child pid, started from path, to exit; its error reads as os/exec's.
+func waitChild(pid int, path string) error {
+	awaitExit(pid)
 	var ws unix.WaitStatus
+	var err error
 	for {
-		_, err = unix.Wait4(p.Pid, &ws, 0, nil)
+		_, err = unix.Wait4(pid, &ws, 0, nil)
 		if err != unix.EINTR {
 			break
 		}

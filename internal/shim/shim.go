@@ -69,6 +69,9 @@ type Options struct {
 	// it is run at once, reads the spec after the first go-ahead and starts the container's
 	// init after the second. Other runtimes are run after both.
 	RuntimeProceeds bool
+	// RuntimeAhead, when given, is a runtime started before this shim had its container: the
+	// first runtime command (run) goes to it when it is Runtime and RuntimeProceeds.
+	RuntimeAhead *RuntimeAhead
 }
 
 // exit is how the container ended (monitor.Exit on the daemon's side).
@@ -141,7 +144,12 @@ func Run(o Options) error {
 	}
 	defer stopListening()
 	go s.serve(l)
-	if err := s.start(); err != nil {
+	err = s.start()
+	if s.opts.RuntimeAhead != nil { // the start failed before running the runtime
+		s.opts.RuntimeAhead.Discard()
+		s.opts.RuntimeAhead = nil
+	}
+	if err != nil {
 		s.finish(&exit{code: startFailureCode(err), finishedAt: time.Now().UTC(), err: err.Error()})
 		s.signalReady()
 		s.drainCalls()
@@ -245,7 +253,7 @@ func (s *shim) start() error {
 	if console != nil {
 		got = console.receiveAsync(60 * time.Second)
 	}
-	runErr := s.run(run)
+	runErr := s.runFirst(run)
 	if stdio != nil {
 		stdio.closeChildEnds()
 	}
@@ -320,6 +328,25 @@ func (s *shim) copy(r *os.File, w *jsonfile.StreamWriter, stream byte) {
 }
 
 // run runs a runtime command to completion without the reaper interfering.
+// runFirst runs the runtime's first command through RuntimeAhead when that is the runtime.
+func (s *shim) runFirst(cmd *command) error {
+	a := s.opts.RuntimeAhead
+	s.opts.RuntimeAhead = nil
+	if a == nil {
+		return s.run(cmd)
+	}
+	s.reapMu.Lock()
+	defer s.reapMu.Unlock()
+	if a.Path == s.opts.Runtime && s.opts.RuntimeProceeds {
+		if err, given := a.run(cmd); given {
+			return err
+		}
+	} else {
+		a.Discard()
+	}
+	return cmd.run()
+}
+
 func (s *shim) run(cmd *command) error {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()

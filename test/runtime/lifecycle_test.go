@@ -5,6 +5,8 @@ package runtime_test
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ---- helpers for lifecycle_test.go, namespaces_test.go and hooks_test.go (prefixed lc) ----
@@ -687,5 +690,66 @@ func TestRunWaitsForProceed(t *testing.T) {
 	}
 	for _, parent := range []string{"pids", "memory", "cpu", "cpuset", "devices", "freezer", "blkio", "cpuacct", "net_cls", "perf_event", "hugetlb", "systemd", "rdma", "unified", ""} {
 		os.Remove(filepath.Join("/sys/fs/cgroup", parent, "berth-test-proceed"))
+	}
+}
+
+// TestRunTakesItsCommandLineLater: berth-runtime --args-fd (a runtime started ahead of need)
+// prepares, then runs the command line it receives on the socket with the files it receives
+// with it as its stdio and fd 3, and exits doing nothing when the socket ends empty.
+func TestRunTakesItsCommandLineLater(t *testing.T) {
+	e := newEnv(t)
+	start := func() (*exec.Cmd, int) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		child := os.NewFile(uintptr(fds[1]), "args")
+		defer child.Close()
+		cmd := exec.Command(runtimeBin, "--args-fd", "3")
+		cmd.ExtraFiles = []*os.File{child}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, fds[0]
+	}
+
+	cmd, sock := start()
+	unix.Close(sock)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("a runtime given no command line: %v, want a plain exit", err)
+	}
+
+	bundle := e.bundle(func(s *specs.Spec) {
+		s.Process.Args = []string{"sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 7"}
+	})
+	id := e.id()
+	cmd, sock = start()
+	stdoutR, stdoutW, _ := os.Pipe()
+	stderrR, stderrW, _ := os.Pipe()
+	proceedR, proceedW, _ := os.Pipe()
+	devnull, _ := os.Open(os.DevNull)
+	args := []string{"--root", e.root, "run", "--proceed-fd", "3", "--bundle", bundle, id}
+	rights := unix.UnixRights(int(devnull.Fd()), int(stdoutW.Fd()), int(stderrW.Fd()), int(proceedR.Fd()))
+	if err := unix.Sendmsg(sock, []byte(strings.Join(args, "\x00")), rights, nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(sock)
+	for _, f := range []*os.File{devnull, stdoutW, stderrW, proceedR} {
+		f.Close()
+	}
+	proceedW.Write([]byte{1, 1}) // the bundle, the network: through fd 3
+	proceedW.Close()
+	stdout, _ := io.ReadAll(stdoutR)
+	stderr, _ := io.ReadAll(stderrR)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+		t.Errorf("run through --args-fd: %v, want the container's exit status 7 (stderr %q)", err, stderr)
+	}
+	if string(stdout) != "to-stdout\n" {
+		t.Errorf("the container's stdout: %q, want %q", stdout, "to-stdout\n")
+	}
+	if !strings.Contains(string(stderr), "to-stderr\n") {
+		t.Errorf("the container's stderr: %q, want it to hold %q", stderr, "to-stderr\n")
 	}
 }

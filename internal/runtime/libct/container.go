@@ -152,7 +152,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 	// costs a millisecond or more: encoding/json builds its decoders) and checked.
 	sealed := o.sealed
 	if sealed == nil {
-		sealed = sealInit()
+		sealed = sealedInit()
 	}
 	defer sealed.release()
 	if err := r.awaitBundle(&o); err != nil {
@@ -194,7 +194,9 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		return nil, err
 	}
 	for _, w := range warnings {
-		r.warn("%s", w)
+		// A profile naming syscalls newer than libseccomp is the rule (Docker's names them):
+		// runc says so only in its debug output, and so does this, not at every start.
+		r.debug("%s", w)
 	}
 
 	r.debug("spec validated, seccomp compiled")
@@ -469,7 +471,7 @@ func signalAll(st *State, sig unix.Signal) error {
 
 // Delete removes a stopped (or, with force, any) container: its processes, cgroup and state.
 func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
-	st, err := r.Store.Load(id)
+	st, err := r.Store.loadForDelete(id)
 	if err != nil {
 		if errors.Is(err, ErrNotExist) && ValidateID(id) == nil {
 			// A create killed half-way leaves a directory without state: clear it.

@@ -60,7 +60,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOpts) (int, error) 
 		return 0, err
 	}
 	for _, w := range warnings {
-		r.warn("%s", w)
+		// A profile naming syscalls newer than libseccomp is the rule (Docker's names them):
+		// runc says so only in its debug output, and so does this, not at every start.
+		r.debug("%s", w)
 	}
 	var joins []nsJoin
 	for _, ns := range spec.Linux.Namespaces {

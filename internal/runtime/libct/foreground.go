@@ -130,7 +130,7 @@ func resize(master *os.File) {
 // Run creates and starts a container and, unless detached, waits for it and deletes it,
 // returning its exit code.
 func (r *Runtime) Run(ctx context.Context, o CreateOpts, detach bool) (int, error) {
-	o.sealed = sealInit()
+	o.sealed = sealedInit()
 	defer o.sealed.release()
 	fg := &Foreground{}
 	caught := make(chan struct{})

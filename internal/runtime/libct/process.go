@@ -75,6 +75,38 @@ type pendingExe struct {
 	taken bool
 }
 
+// sealedAhead is the init's executable sealed by Prepare, for the next container.
+var sealedAhead *pendingExe
+
+// Prepare does ahead of need what the next Run or Create would otherwise do first, for a
+// runtime started before its command line is known (berth-runtime --args-fd): it seals the
+// init's executable, and builds the spec's decoders (encoding/json builds a decoder for every
+// type the first time it meets it: a millisecond for a spec).
+func Prepare() {
+	sealedAhead = sealInit()
+	if b, err := DefaultSpecJSON(); err == nil {
+		if s, err := decodeSpec(b); err == nil {
+			// What a daemon's spec has beyond the default one.
+			s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86_64},
+				Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 0, Op: specs.OpEqualTo}}}}}
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/"}}}
+			if b, err := json.Marshal(s); err == nil {
+				decodeSpec(b)
+				encodeState(&State{configJSON: b}) // and the state's encoder
+			}
+		}
+	}
+}
+
+// sealedInit is the executable Prepare sealed, else one sealed now.
+func sealedInit() *pendingExe {
+	if p := sealedAhead; p != nil {
+		sealedAhead = nil
+		return p
+	}
+	return sealInit()
+}
+
 func sealInit() *pendingExe {
 	p := &pendingExe{done: make(chan struct{}), path: initBinary()}
 	go func() {
@@ -113,7 +145,7 @@ type spawned struct {
 // JSON config of the Go init, until it reports ready.
 func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spawned, retErr error) {
 	if o.sealed == nil {
-		o.sealed = sealInit()
+		o.sealed = sealedInit()
 	}
 	defer o.sealed.release()
 	// Finding the hierarchies, creating cgroup directories and writing limits is slow on cgroup

@@ -78,13 +78,7 @@ func (s Store) dir(id string) string { return filepath.Join(s.Root, id) }
 
 // Load reads a container's saved state.
 func (s Store) Load(id string) (*State, error) {
-	if err := ValidateID(id); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(s.dir(id), stateFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
-	}
+	b, err := s.read(id)
 	if err != nil {
 		return nil, err
 	}
@@ -104,22 +98,48 @@ func (s Store) Load(id string) (*State, error) {
 	return &st, nil
 }
 
+// loadForDelete is Load with only the hooks of the container's spec, all that delete reads of
+// it: decoding a whole spec with cold decoders takes a millisecond, at every container's end.
+func (s Store) loadForDelete(id string) (*State, error) {
+	b, err := s.read(id)
+	if err != nil {
+		return nil, err
+	}
+	var st State
+	var doc struct {
+		*State
+		Config *struct {
+			Hooks *specs.Hooks `json:"hooks,omitempty"`
+		} `json:"config"`
+	}
+	doc.State = &st
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("container %s: corrupt state: %w", id, err)
+	}
+	st.Config = &specs.Spec{}
+	if doc.Config != nil {
+		st.Config.Hooks = doc.Config.Hooks
+	}
+	return &st, nil
+}
+
+func (s Store) read(id string) ([]byte, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir(id), stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %s: %w", id, ErrNotExist)
+	}
+	return b, err
+}
+
 // Save writes the state atomically: a reader sees the old or the new file, never half of one.
 // It is not fsynced: the state describes live processes, so it has no meaning after the machine
 // goes down (the root is normally a tmpfs under /run), and a sync would cost each create
 // milliseconds on a disk.
 func (s Store) Save(st *State) error {
-	var b []byte
-	var err error
-	if st.configJSON != nil {
-		// The outer Config hides the embedded one.
-		b, err = json.Marshal(struct {
-			*State
-			Config json.RawMessage `json:"config"`
-		}{st, st.configJSON})
-	} else {
-		b, err = json.Marshal(st)
-	}
+	b, err := encodeState(st)
 	if err != nil {
 		return err
 	}
@@ -216,4 +236,15 @@ func frozen(st *State) bool {
 	}
 	fs, err := m.GetFreezerState()
 	return err == nil && fs == "FROZEN"
+}
+
+func encodeState(st *State) ([]byte, error) {
+	if st.configJSON != nil {
+		// The outer Config hides the embedded one.
+		return json.Marshal(struct {
+			*State
+			Config json.RawMessage `json:"config"`
+		}{st, st.configJSON})
+	}
+	return json.Marshal(st)
 }
