@@ -395,9 +395,25 @@ func (d *Daemon) NetworkSetContainerConfig(ctx context.Context, h *ctypes.HostCo
 	if bn.def.Default && (len(es.Aliases) > 0 || (es.IPAMConfig != nil && es.IPAMConfig.IPv4Address.IsValid())) {
 		return nil, errdefs.InvalidArgument(errors.New("user specified IP address and network-scoped aliases are supported only for user defined networks"))
 	}
+	if bn.def.Default && mode == "bridge" && isZeroEndpoint(es) {
+		// What containerNetworks derives from the network mode when nothing is recorded: the
+		// record would cost a commit (two syncs) at every plain create.
+		return func(string) error { return nil }, nil
+	}
 	m := map[string]*nettypes.EndpointSettings{bn.def.Name: es}
 	return func(id string) error { return d.saveContainerNetworks(id, m) }, nil
 }
+
+// isZeroEndpoint: es asks for nothing (docker's CLI sends such settings for its network mode).
+func isZeroEndpoint(es *nettypes.EndpointSettings) bool {
+	b, err := json.Marshal(es)
+	return err == nil && string(b) == zeroEndpointJSON
+}
+
+var zeroEndpointJSON = func() string {
+	b, _ := json.Marshal(&nettypes.EndpointSettings{})
+	return string(b)
+}()
 
 // attachNetwork connects a container whose namespace is pinned at nsPath to its networks.
 func (d *Daemon) attachNetwork(c *container.Container, nsPath string) (err error) {
