@@ -251,7 +251,10 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 		<-shim.ready
 		exited <- d.shimWait(c.ID)
 	}()
-	pid, err := d.waitStarted(ctx, c.ID, shim.ready, shim.done)
+	// From here the start is the shim's: it ends in a running container or a recorded failure,
+	// and a client that goes away meanwhile must not make the daemon give it up half-way (the
+	// container would run on, recorded as never started).
+	pid, err := d.waitStarted(context.WithoutCancel(ctx), c.ID, shim.ready, shim.done)
 	d.refillPools()
 	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "bundle", bundled.Sub(mounted),
 		"network", networkReady.Sub(began), "runtime", time.Since(networkReady))

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -81,6 +82,11 @@ func startDaemon(t *testing.T, args ...string) *daemon {
 // startDaemonWith is startDaemon with extra environment and a daemon.json of its own.
 func startDaemonWith(t *testing.T, env []string, daemonJSON string, args ...string) *daemon {
 	t.Helper()
+	if _, checked := leakChecked.LoadOrStore(t, true); !checked {
+		// Registered first, so it runs after the daemons' own clean-up (t.Cleanup is LIFO).
+		before := containerProcesses()
+		t.Cleanup(func() { checkNoContainerLeft(t, before) })
+	}
 	dir := t.TempDir()
 	d := &daemon{t: t, dir: dir, sock: filepath.Join(dir, "berth.sock"), pidfile: filepath.Join(dir, "berthd.pid"),
 		dataRoot: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
@@ -133,6 +139,46 @@ func (d *daemon) start() {
 			d.t.Fatalf("berthd did not come up: %s", d.log)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var leakChecked sync.Map // *testing.T → true: its leak check is registered
+
+// containerProcesses maps the pids of the host's processes in a container cgroup of berthd's
+// (/berth/<id>) to that cgroup.
+func containerProcesses() map[int]string {
+	out := map[int]string{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cgroup")
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, path, ok := strings.Cut(line, ":/berth/"); ok {
+				out[pid] = "/berth/" + path
+				break
+			}
+		}
+	}
+	return out
+}
+
+// checkNoContainerLeft fails the test if a container process it started outlived its daemons
+// and their clean-up (a container whose record is gone but whose processes run on), and kills
+// it by its pid.
+func checkNoContainerLeft(t *testing.T, before map[int]string) {
+	for pid, cg := range containerProcesses() {
+		if _, ok := before[pid]; ok {
+			continue
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		t.Errorf("a container process outlived the test: pid %d in %s: %q", pid, cg, strings.ReplaceAll(string(cmdline), "\x00", " "))
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
