@@ -261,9 +261,15 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	return pid, exited, err
 }
 
-// refillPools starts the shim the next start takes (and, in it, the runtime), at idle priority:
-// it must not take the processor from this start, nor from an exit or a start under way.
-func (d *Daemon) refillPools() { go inBackground(d.shims.refill) }
+// refillPools makes what the next start takes, a shim (and, in it, the runtime) and a network
+// namespace, at idle priority: that must not take the processor from this start, nor from an
+// exit or a start under way.
+func (d *Daemon) refillPools() {
+	go inBackground(d.shims.refill)
+	if d.warmNets != nil {
+		go inBackground(d.warmNets.refill)
+	}
+}
 
 // inBackground runs f on a thread of its own at SCHED_IDLE (see schedprio); a process f starts
 // is idle too until it sets itself back (a shim does when it is given its container).

@@ -51,6 +51,7 @@ type Daemon struct {
 	containers        *container.Store
 	execTrash         *trash.Can // removed containers' runtime directories, deleted in the background
 	shims             *shimPool  // a shim started ahead of the next start
+	warmNets          *netnsPool // a network namespace made ahead of the next start (nil without a default bridge)
 	opLocks           opLocks    // one start, stop or kill marking at a time per container
 	waiters           waiters    // exits and removals
 	starts            waiters
@@ -140,6 +141,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	if rt := d.runtimes[d.cfg.DefaultRuntime]; rt.isBerths() {
 		d.shims.runtimeAhead = rt.Path
 	}
+	if d.cfg.Bridge != "none" {
+		d.warmNets = newNetnsPool(filepath.Join(cfg.ExecRoot, "netns"), d.defaultBridgeDevice())
+	}
 	d.refillPools()
 	go d.startOnBoot()
 	return d, nil
@@ -148,6 +152,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 // Close releases the stores.
 func (d *Daemon) Close() error {
 	d.shims.close()
+	if d.warmNets != nil {
+		d.warmNets.close()
+	}
 	d.execTrash.Wait()
 	if d.build != nil {
 		d.build.Close()
