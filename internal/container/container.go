@@ -177,6 +177,21 @@ func (s *Store) Save(c *Container) error { return s.save(c, atomicfile.WriteFile
 func (s *Store) SaveUnsynced(c *Container) error { return s.save(c, atomicfile.WriteFileNoSync) }
 
 func (s *Store) save(c *Container, write func(string, []byte, os.FileMode) error) error {
+	if err := s.write(c, write); err != nil {
+		return err
+	}
+	s.SaveInMemory(c)
+	return nil
+}
+
+// Write writes a new record durably without making it known (Get, List): a create writes it
+// beside its other work, then registers it with SaveInMemory, or removes it with Discard.
+func (s *Store) Write(c *Container) error { return s.write(c, atomicfile.WriteFile) }
+
+// Discard removes a record written but never registered.
+func (s *Store) Discard(id string) error { return s.trash.Remove(s.Dir(id)) }
+
+func (s *Store) write(c *Container, write func(string, []byte, os.FileMode) error) error {
 	b, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -184,11 +199,7 @@ func (s *Store) save(c *Container, write func(string, []byte, os.FileMode) error
 	if err := os.MkdirAll(s.Dir(c.ID), 0o700); err != nil {
 		return err
 	}
-	if err := write(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600); err != nil {
-		return err
-	}
-	s.SaveInMemory(c)
-	return nil
+	return write(filepath.Join(s.Dir(c.ID), "container.json"), b, 0o600)
 }
 
 // SaveInMemory updates a record without writing it: for a state about to be superseded (a --rm

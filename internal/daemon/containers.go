@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,11 +64,6 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 		d.containers.Release(name)
 		return "", err
 	}
-	if _, err := d.snaps.Prepare(ctx, id, img.ChainID.String()); err != nil {
-		d.containers.Release(name)
-		d.releaseVolumes(&container.Container{MountPoints: mps}, true)
-		return "", err
-	}
 	if mps == nil {
 		mps = []container.MountPoint{}
 	}
@@ -76,12 +72,27 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 		Config: cfg, HostConfig: host, Path: path, Args: args, Status: container.StatusCreated,
 		LogPath: filepath.Join(d.containers.Dir(id), id+"-json.log"),
 	}
-	if err := d.containers.Save(c); err != nil {
-		d.snaps.Remove(context.WithoutCancel(ctx), id)
+	// The snapshot and the record are each made durable (a commit, a sync) side by side. A
+	// daemon killed between the two leaves one without the other, which its next start removes
+	// (removeOrphanSnapshots, removeUnfinishedCreates): the create was never answered.
+	prepared := make(chan error, 1)
+	go func() {
+		_, err := d.snaps.Prepare(ctx, id, img.ChainID.String())
+		prepared <- err
+	}()
+	werr := d.containers.Write(c)
+	if perr := <-prepared; perr != nil || werr != nil {
+		if werr == nil {
+			d.containers.Discard(id)
+		}
+		if perr == nil {
+			d.snaps.Remove(context.WithoutCancel(ctx), id)
+		}
 		d.containers.Release(name)
 		d.releaseVolumes(&container.Container{MountPoints: mps}, true)
-		return "", err
+		return "", cmp.Or(perr, werr)
 	}
+	d.containers.SaveInMemory(c)
 	d.event(c, "create", nil)
 	return id, nil
 }

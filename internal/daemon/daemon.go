@@ -130,6 +130,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 		volumes.Close()
 		return nil, err
 	}
+	d.removeUnfinishedCreates(context.Background())
 	d.restoreContainers()
 	d.removeOrphanSnapshots(context.Background())
 	d.removeFileLeftovers(ctx)

@@ -122,6 +122,23 @@ func (d *Daemon) removeOrphanSnapshots(ctx context.Context) {
 	}
 }
 
+// removeUnfinishedCreates removes the records of containers whose create did not finish: a
+// record is written beside its snapshot's commit (ContainerCreate), and a daemon killed between
+// the two leaves it without its snapshot. Such a container was never started.
+func (d *Daemon) removeUnfinishedCreates(ctx context.Context) {
+	for _, c := range d.containers.List() {
+		if c.Status != container.StatusCreated || !c.StartedAt.IsZero() {
+			continue
+		}
+		if _, err := d.snaps.Stat(ctx, c.ID); errdefs.Is(err, errdefs.KindNotFound) {
+			d.log.Warn("removing a container whose create did not finish", "container", c.ID)
+			if err := d.containers.Delete(c.ID); err != nil {
+				d.log.Warn("remove unfinished container", "container", c.ID, "err", err)
+			}
+		}
+	}
+}
+
 // restoreContainers reconnects to the shims of containers that were running when the daemon
 // last stopped (they kept running: live restore), and records the exits that happened meanwhile.
 //

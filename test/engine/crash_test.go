@@ -3,6 +3,7 @@ package engine_test
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -263,5 +264,49 @@ func TestRestartRemovesTheSnapshotOfAnUnfinishedCreate(t *testing.T) {
 	}
 	if got := entries(snaps); len(got) != len(before) {
 		t.Errorf("snapshots after the restart: %v, before the create %v", got, before)
+	}
+}
+
+// TestUnfinishedCreateIsRemoved: a create makes its snapshot and writes its record side by side;
+// a daemon killed between the two leaves a record without a snapshot, which the next start
+// removes (its name free again), while whole containers stay.
+func TestUnfinishedCreateIsRemoved(t *testing.T) {
+	d := withBusybox(t)
+	kept := d.mustDocker("create", "--name", "kept", "busybox", "true")
+	d = killAndRestart(d) // nothing to see yet: the records are read at the start
+	d.cmd.Process.Kill()
+	err := <-d.exited
+	d.exited <- err
+	// A copy of kept's record under a new id, without a snapshot: what the killed create leaves.
+	unfinished := strings.Repeat("ab", 32)
+	b, rerr := os.ReadFile(filepath.Join(d.dataRoot, "containers", kept, "container.json"))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	rec["id"], rec["name"] = unfinished, "unfinished"
+	b, _ = json.Marshal(rec)
+	dir := filepath.Join(d.dataRoot, "containers", unfinished)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "container.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log, args: d.args}
+	d2.cmd = rerun(d)
+	d2.start()
+	if got := d2.mustDocker("ps", "-aq", "--no-trunc"); got != kept {
+		t.Errorf("containers after the restart: %q, want only %s", got, kept)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("the unfinished create's directory remains")
+	}
+	d2.mustDocker("create", "--name", "unfinished", "busybox", "true") // its name is free
+	if got := d2.mustDocker("start", "-a", "kept"); got != "" {
+		t.Errorf("kept: %q", got)
 	}
 }
