@@ -122,12 +122,13 @@ func (d *Daemon) openAttach(ctx context.Context, id string, o stream.AttachOptio
 	exited := d.subscribeExit(id)
 	for time.Now().Before(deadline) {
 		started := d.starts.subscribe(id) // then look: a start in between is not missed
-		if c, err := d.containers.Get(id); err != nil {
+		if _, err := d.containers.Get(id); err != nil {
 			return nil, err
-		} else if c.Status.Alive() {
-			if conn, err := monitor.Open(d.shimSocket(id), req); err == nil {
-				return conn, nil
-			}
+		}
+		// A shim's socket is its current start's (a start waits for the previous shim to be gone,
+		// which removes its socket): joining it before the start is recorded is joining in time.
+		if conn, err := monitor.Open(d.shimSocket(id), req); err == nil {
+			return conn, nil
 		}
 		select {
 		case <-ctx.Done():

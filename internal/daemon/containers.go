@@ -266,6 +266,11 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	// and a client that goes away meanwhile must not make the daemon give it up half-way (the
 	// container would run on, recorded as never started).
 	pid, err := d.waitStarted(context.WithoutCancel(ctx), c.ID, shim.ready, shim.done)
+	if err == nil {
+		// The attaches waiting for this start join the shim now, not once the start is recorded:
+		// the shim holds a short-lived container's exit until they have joined.
+		d.starts.notify(c.ID)
+	}
 	d.refillPools()
 	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "bundle", bundled.Sub(mounted),
 		"network", networkReady.Sub(began), "runtime", time.Since(networkReady))
