@@ -76,9 +76,14 @@ func (s *netConfigs) put(id string, b []byte) error {
 	return nil
 }
 
+// remove forgets id's configuration; without one (memory holds every record) there is nothing
+// to commit.
 func (s *netConfigs) remove(id string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, ok := s.raw[id]; !ok {
+		return nil
+	}
 	delete(s.raw, id)
 	delete(s.decoded, id)
 	return s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketContainers).Delete([]byte(id)) })
