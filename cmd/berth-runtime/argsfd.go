@@ -2,8 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/berthproject/berth/internal/runtime/libct"
@@ -11,19 +11,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// A runtime started ahead of need (berth-runtime --args-fd FD, by a shim that berthd started
+// A runtime started ahead of need (berth-runtime --args-fd 3, by a shim that berthd started
 // ahead of need too) does first what takes time before any container is known: Go's start-up,
 // sealing the init's executable, building the spec's decoders. Then it reads its command line
-// from FD, a unix socket: the arguments NUL-separated, and, with them, its files (SCM_RIGHTS):
-// stdin, stdout and stderr, then those it is to have as 3, 4, ... End-of-file without any
-// means it is not needed: it exits.
+// from fd 3, a unix socket: the arguments NUL-separated, and, with them, its files
+// (SCM_RIGHTS): stdin, stdout and stderr, and at most one more, which takes fd 3 in place of the
+// socket. End-of-file without any means it is not needed: it exits.
 
-// awaitArguments prepares, then returns the command line (os.Args) received on fd, with the
+// awaitArguments prepares, then returns the command line (os.Args) received on fd 3, with the
 // files received put in place.
 func awaitArguments(fdArg string) ([]string, error) {
-	fd, err := strconv.Atoi(fdArg)
-	if err != nil || fd < 3 {
-		return nil, errors.New("--args-fd needs a file descriptor above 2")
+	const fd = 3
+	if fdArg != "3" {
+		return nil, errors.New("--args-fd must be 3")
 	}
 	libct.Prepare()
 	var payload []byte
@@ -56,16 +56,22 @@ func awaitArguments(fdArg string) ([]string, error) {
 		}
 		payload = append(payload, buf[:n]...)
 	}
-	unix.Close(fd)
 	if len(payload) == 0 {
 		os.Exit(0) // not needed after all
 	}
+	if len(files) < 3 || len(files) > 4 {
+		return nil, fmt.Errorf("--args-fd: %d files received, want stdin, stdout, stderr and at most one more", len(files))
+	}
 	// Started at idle priority with the shim (see schedprio): a container is waiting now.
 	schedprio.NormalProcess()
-	// Each file to its number: out of the way first, since a received fd may sit on a target.
+	// Each file to its number, out of the way first (a received fd may sit on a target), then by
+	// dup3, which replaces what the number held (/dev/null, the socket) at once: a number left
+	// free even for a moment could be taken by a file another goroutine opens (the init's
+	// sealing), and then closed by it.
 	high := make([]int, len(files))
 	for i, f := range files {
-		if high[i], err = unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, 3+len(files)); err != nil {
+		var err error
+		if high[i], err = unix.FcntlInt(uintptr(f), unix.F_DUPFD_CLOEXEC, 10); err != nil {
 			return nil, err
 		}
 		unix.Close(f)
@@ -75,6 +81,9 @@ func awaitArguments(fdArg string) ([]string, error) {
 			return nil, err
 		}
 		unix.Close(f)
+	}
+	if len(files) < 4 {
+		unix.Close(fd)
 	}
 	return append([]string{os.Args[0]}, strings.Split(string(payload), "\x00")...), nil
 }
