@@ -342,10 +342,11 @@ func (d *Daemon) launchShim(c *container.Container) (*spawnedShim, error) {
 	if rt.isBerths() {
 		args = append(args, "--runtime-proceeds")
 	}
-	s, err := d.shims.take()
+	s, ahead, err := d.shims.take()
 	if err != nil {
 		return nil, err
 	}
+	d.log.Debug("shim", "container", c.ID, "started ahead", ahead)
 	if err := s.assign(args); err != nil {
 		// The waiting shim is gone (killed by someone): a new one, started for this container.
 		s.discard()

@@ -120,15 +120,16 @@ type shimPool struct {
 
 // take returns the waiting shim, or a new one if none waits. The caller refills the pool once
 // its start is done: a shim started meanwhile would take the processor from it.
-func (p *shimPool) take() (*spawnedShim, error) {
+func (p *shimPool) take() (s *spawnedShim, ahead bool, err error) {
 	p.mu.Lock()
-	s := p.idle
+	s = p.idle
 	p.idle = nil
 	p.mu.Unlock()
 	if s != nil {
-		return s, nil
+		return s, true, nil
 	}
-	return spawnShim(p.path, p.runtimeAhead)
+	s, err = spawnShim(p.path, p.runtimeAhead)
+	return s, false, err
 }
 
 // refill starts a shim to wait, unless one already waits.

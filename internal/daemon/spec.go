@@ -265,6 +265,7 @@ func (d *Daemon) setUpNetwork(c *container.Container, netNS string) error {
 				return err
 			}
 		}
+		d.log.Debug("network namespace", "container", c.ID, "made ahead", warm != nil)
 		if err := d.attachNetwork(c, path, warm); err != nil {
 			return err
 		}
