@@ -7,13 +7,12 @@
 package main
 
 import (
-	"github.com/berthproject/berth/internal/schedprio"
-
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/berthproject/berth/internal/logs/jsonfile"
+	"github.com/berthproject/berth/internal/schedprio"
 	"github.com/berthproject/berth/internal/shim"
 	"golang.org/x/sys/unix"
 )

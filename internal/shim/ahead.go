@@ -41,12 +41,13 @@ func StartRuntimeAhead(path string) *RuntimeAhead {
 }
 
 // run gives the runtime cmd's arguments and files and waits for it, as cmd.run would run it.
-// ok is false when the runtime could not be given them (it died meanwhile): the caller runs cmd.
-func (a *RuntimeAhead) run(cmd *command) (err error, ok bool) {
+// given is false when the runtime could not be given them (it died meanwhile): the caller runs
+// cmd itself.
+func (a *RuntimeAhead) run(cmd *command) (given bool, err error) {
 	files, closeFiles, err := cmd.files()
 	if err != nil {
 		a.Discard()
-		return err, true
+		return true, err
 	}
 	defer closeFiles()
 	fds := make([]int, len(files))
@@ -57,9 +58,9 @@ func (a *RuntimeAhead) run(cmd *command) (err error, ok bool) {
 	unix.Close(a.sock)
 	if err != nil {
 		a.reap()
-		return nil, false
+		return false, nil
 	}
-	return waitChild(a.pid, a.Path), true
+	return true, waitChild(a.pid, a.Path)
 }
 
 // Discard ends a runtime that is not needed: it reads end-of-file and exits.

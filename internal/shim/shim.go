@@ -327,7 +327,6 @@ func (s *shim) copy(r *os.File, w *jsonfile.StreamWriter, stream byte) {
 	}
 }
 
-// run runs a runtime command to completion without the reaper interfering.
 // runFirst runs the runtime's first command through RuntimeAhead when that is the runtime.
 func (s *shim) runFirst(cmd *command) error {
 	a := s.opts.RuntimeAhead
@@ -338,7 +337,7 @@ func (s *shim) runFirst(cmd *command) error {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
 	if a.Path == s.opts.Runtime && s.opts.RuntimeProceeds {
-		if err, given := a.run(cmd); given {
+		if given, err := a.run(cmd); given {
 			return err
 		}
 	} else {
@@ -347,6 +346,7 @@ func (s *shim) runFirst(cmd *command) error {
 	return cmd.run()
 }
 
+// run runs a runtime command to completion without the reaper interfering.
 func (s *shim) run(cmd *command) error {
 	s.reapMu.Lock()
 	defer s.reapMu.Unlock()
