@@ -265,7 +265,7 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	// From here the start is the shim's: it ends in a running container or a recorded failure,
 	// and a client that goes away meanwhile must not make the daemon give it up half-way (the
 	// container would run on, recorded as never started).
-	pid, err := d.waitStarted(context.WithoutCancel(ctx), c.ID, shim.ready, shim.done)
+	pid, err := d.waitStarted(context.WithoutCancel(ctx), c.ID, shim)
 	if err == nil {
 		// The attaches waiting for this start join the shim now, not once the start is recorded:
 		// the shim holds a short-lived container's exit until they have joined.
@@ -396,17 +396,21 @@ func (d *Daemon) shimPath() string {
 
 // waitStarted waits until the shim signals that the start is decided, then reads whether the
 // container runs or why it failed.
-func (d *Daemon) waitStarted(ctx context.Context, id string, ready, shimDone <-chan struct{}) (int, error) {
+func (d *Daemon) waitStarted(ctx context.Context, id string, shim *spawnedShim) (int, error) {
 	dir := d.shimDir(id)
 	timeout := time.NewTimer(60 * time.Second)
 	defer timeout.Stop()
 	select {
-	case <-ready:
+	case <-shim.ready:
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	case <-timeout.C:
 		return 0, errors.New("container did not start within 60s")
 	}
+	if shim.pid > 0 {
+		return shim.pid, nil // it runs (or ran: its exit is watched by the caller)
+	}
+	shimDone := shim.done
 	deadline := time.Now().Add(5 * time.Second) // decided: what remains is reading the outcome
 	for time.Now().Before(deadline) {
 		if e, err := monitor.ReadExit(dir); err == nil {

@@ -2,8 +2,10 @@ package daemon
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -22,6 +24,7 @@ type spawnedShim struct {
 	args     *os.File      // the arguments, NUL-separated, then EOF
 	proceedW *os.File      // the go-aheads (see monitor.Options.Proceed)
 	ready    chan struct{} // closed when the start is decided (or the shim died)
+	pid      int           // the container's init, when the shim said it runs (read after ready)
 	done     chan struct{} // closed when the shim has exited (berthd reaps its direct children)
 }
 
@@ -69,7 +72,10 @@ func spawnShim(path, runtimeAhead string) (*spawnedShim, error) {
 	}
 	s := &spawnedShim{args: argsW, proceedW: proceedW, ready: make(chan struct{}), done: make(chan struct{})}
 	go func() { // a byte when the start is decided, or EOF if the shim dies first
-		readyR.Read(make([]byte, 1))
+		// A byte, then the init's pid when the container runs (see shim.Options.Ready).
+		if msg, _ := io.ReadAll(io.LimitReader(readyR, 32)); len(msg) > 1 {
+			s.pid, _ = strconv.Atoi(string(msg[1:]))
+		}
 		readyR.Close()
 		close(s.ready)
 	}()

@@ -57,7 +57,9 @@ type Options struct {
 	// Cgroup is the container's cgroup path (the spec's cgroupsPath), read for OOM kills.
 	Cgroup string
 	// Ready is written to (one byte) and closed once the container runs, or has failed to
-	// (exit.json then says why): the daemon waits on it instead of polling.
+	// (exit.json then says why): the daemon waits on it instead of polling. A container that
+	// runs has its init's pid written after the byte, in decimal, which spares the daemon a
+	// state request.
 	Ready *os.File
 	// Proceed, when given, carries the daemon's two go-aheads, a byte each: the bundle is
 	// written (the runtime may run), then the network is set up (the container's init may
@@ -151,11 +153,14 @@ func Run(o Options) error {
 	}
 	if err != nil {
 		s.finish(&exit{code: startFailureCode(err), finishedAt: time.Now().UTC(), err: err.Error()})
-		s.signalReady()
+		s.signalReady(0)
 		s.drainCalls()
 		return err
 	}
-	s.signalReady()
+	s.mu.Lock()
+	pid := s.pid
+	s.mu.Unlock()
+	s.signalReady(pid)
 	s.reap()
 	stopListening() // no new callers: they read exit.json
 	s.drainCalls()
@@ -308,11 +313,17 @@ func awaitGoAhead(proceed *os.File) error {
 }
 
 // signalReady tells the daemon, once, that the start is decided.
-func (s *shim) signalReady() {
+// signalReady tells the daemon the start is decided: pid is the container's init, 0 after a
+// failure.
+func (s *shim) signalReady(pid int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.opts.Ready != nil {
-		s.opts.Ready.Write([]byte{1})
+		msg := []byte{1}
+		if pid > 0 {
+			msg = strconv.AppendInt(msg, int64(pid), 10)
+		}
+		s.opts.Ready.Write(msg)
 		s.opts.Ready.Close()
 		s.opts.Ready = nil
 	}
