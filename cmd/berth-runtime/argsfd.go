@@ -26,6 +26,9 @@ func awaitArguments(fdArg string) ([]string, error) {
 		return nil, errors.New("--args-fd must be 3")
 	}
 	libct.Prepare()
+	// Started at idle priority with its shim (see schedprio): prepared now, it waits at the
+	// normal one, so that it is not slow to wake when its container comes.
+	schedprio.NormalProcess()
 	var payload []byte
 	var files []int
 	buf := make([]byte, 64<<10)
@@ -62,8 +65,6 @@ func awaitArguments(fdArg string) ([]string, error) {
 	if len(files) < 3 || len(files) > 4 {
 		return nil, fmt.Errorf("--args-fd: %d files received, want stdin, stdout, stderr and at most one more", len(files))
 	}
-	// Started at idle priority with the shim (see schedprio): a container is waiting now.
-	schedprio.NormalProcess()
 	// Each file to its number, out of the way first (a received fd may sit on a target), then by
 	// dup3, which replaces what the number held (/dev/null, the socket) at once: a number left
 	// free even for a moment could be taken by a file another goroutine opens (the init's

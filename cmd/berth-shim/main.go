@@ -39,6 +39,9 @@ const usage = `usage: berth-shim --id ID --bundle DIR --runtime PATH --state DIR
 `
 
 func main() {
+	// The descriptors berthd hands over (ready, proceed, args) are the shim's alone: what a child
+	// needs of them is passed to it explicitly, and nothing else may hold a pipe's end open.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	o := shim.Options{RuntimeRoot: "/run/berth-runtime", LogMaxSize: jsonfile.DefaultMaxSize, LogMaxFiles: jsonfile.DefaultMaxFiles}
 	strs := map[string]*string{"id": &o.ID, "bundle": &o.Bundle, "runtime": &o.Runtime, "runtime-root": &o.RuntimeRoot,
 		"state": &o.StateDir, "log": &o.LogPath, "socket": &o.Socket, "cgroup": &o.Cgroup}
@@ -134,6 +137,9 @@ func arguments() ([]string, *shim.RuntimeAhead) {
 	if len(args) == 4 {
 		ahead = shim.StartRuntimeAhead(args[3])
 	}
+	// Started at idle priority (see schedprio): ready now, it waits at the normal one, so that
+	// neither it nor its runtime is slow to wake when a container comes.
+	schedprio.NormalProcess()
 	f := os.NewFile(uintptr(fd), "args")
 	var b []byte
 	buf := make([]byte, 4096)
@@ -151,8 +157,6 @@ func arguments() ([]string, *shim.RuntimeAhead) {
 		}
 		os.Exit(0)
 	}
-	// berthd started this shim at idle priority, ahead of need: it has a container now.
-	schedprio.NormalProcess()
 	return strings.Split(string(b), "\x00"), ahead
 }
 

@@ -226,6 +226,7 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 		if signals = p.signals; signals == nil {
 			signals = startSignalProxy(ctx, c)
 		}
+		signals.forwardTo(id) // from now on, as docker's CLI forwards from the create
 	}
 	att, err := c.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: p.stdin,
 		Stdout: p.stdout, Stderr: p.stderr, DetachKeys: p.detachKeys})
@@ -242,9 +243,9 @@ func attachAndStart(ctx context.Context, e *env, c *client.Client, id string, p 
 			c.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: h, Width: w})
 		}}
 	if signals != nil {
-		// Signals are forwarded from before the start, as docker's CLI does: the container may
-		// print (and its user signal the client) before the start's answer arrives.
-		signals.forwardTo(id)
+		// Every signal caught before the start: the container may print (and its user signal
+		// the client) before the start's answer arrives.
+		<-signals.caught
 	}
 	streamed := make(chan error, 1)
 	go func() { streamed <- session.run(ctx, att.HijackedResponse) }()
@@ -275,11 +276,9 @@ func startSignalProxy(ctx context.Context, c *client.Client) *signalProxy {
 	return p
 }
 
-// forwardTo forwards the signals to come to container id, once every signal is caught.
-func (p *signalProxy) forwardTo(id string) {
-	p.target <- id
-	<-p.caught
-}
+// forwardTo forwards the signals to come to container id (those caught: every one, once
+// caught is closed).
+func (p *signalProxy) forwardTo(id string) { p.target <- id }
 
 func (p *signalProxy) run(ctx context.Context, c *client.Client) {
 	ch := make(chan os.Signal, 16)
@@ -299,9 +298,11 @@ func (p *signalProxy) run(ctx context.Context, c *client.Client) {
 				select {
 				case id = <-p.target:
 				default:
-					// No container yet: the signal does what it would without the proxy.
+					// No container yet: the signal does what it would without the proxy (a
+					// stop stops the client until it is continued), then is caught again.
 					signal.Reset(sig)
 					syscall.Kill(syscall.Getpid(), sig)
+					signal.Notify(ch, sig)
 					continue
 				}
 			}

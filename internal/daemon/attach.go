@@ -120,15 +120,18 @@ func (d *Daemon) openAttach(ctx context.Context, id string, o stream.AttachOptio
 	}
 	deadline := time.Now().Add(time.Minute)
 	exited := d.subscribeExit(id)
+	startSeen := false // a start notified since this attach came: its shim is the one to join
 	for time.Now().Before(deadline) {
 		started := d.starts.subscribe(id) // then look: a start in between is not missed
-		if _, err := d.containers.Get(id); err != nil {
+		if c, err := d.containers.Get(id); err != nil {
 			return nil, err
-		}
-		// A shim's socket is its current start's (a start waits for the previous shim to be gone,
-		// which removes its socket): joining it before the start is recorded is joining in time.
-		if conn, err := monitor.Open(d.shimSocket(id), req); err == nil {
-			return conn, nil
+		} else if c.Status.Alive() || startSeen {
+			// The start notifies once it is decided, before it is recorded: joining then is
+			// joining in time. Not before: the socket may still be the previous run's shim's,
+			// finishing.
+			if conn, err := monitor.Open(d.shimSocket(id), req); err == nil {
+				return conn, nil
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -136,6 +139,7 @@ func (d *Daemon) openAttach(ctx context.Context, id string, o stream.AttachOptio
 		case <-exited:
 			return nil, errors.New("the container exited before the attach joined")
 		case <-started:
+			startSeen = true
 		case <-time.After(100 * time.Millisecond): // a safety net, not the mechanism
 		}
 	}

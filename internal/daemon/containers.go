@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/pathsafe"
-	"github.com/berthproject/berth/internal/schedprio"
 	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 
@@ -278,25 +276,13 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 }
 
 // refillPools makes what the next start takes, a shim (and, in it, the runtime) and a network
-// namespace, at idle priority: that must not take the processor from this start, nor from an
-// exit or a start under way.
+// namespace, once this start is done: made during it, they would take the processor from it.
+// The shim and its runtime start at idle priority and prepare so (see schedprio).
 func (d *Daemon) refillPools() {
-	go inBackground(d.shims.refill)
+	go d.shims.refill()
 	if d.warmNets != nil {
-		go inBackground(d.warmNets.refill)
+		go d.warmNets.refill()
 	}
-}
-
-// inBackground runs f on a thread of its own at SCHED_IDLE (see schedprio); a process f starts
-// is idle too until it sets itself back (a shim does when it is given its container).
-func inBackground(f func()) {
-	runtime.LockOSThread()
-	idle := schedprio.Idle() == nil
-	f()
-	if idle && schedprio.Normal() != nil {
-		return // still idle: never unlocked, Go retires the thread
-	}
-	runtime.UnlockOSThread()
 }
 
 // bundleDir is where the container's OCI bundle (config.json) is written at each start.
@@ -350,7 +336,7 @@ func (d *Daemon) launchShim(c *container.Container) (*spawnedShim, error) {
 	if err := s.assign(args); err != nil {
 		// The waiting shim is gone (killed by someone): a new one, started for this container.
 		s.discard()
-		if s, err = spawnShim(d.shimPath(), ""); err != nil {
+		if s, err = spawnShim(d.shimPath(), "", false); err != nil {
 			return nil, err
 		}
 		if err := s.assign(args); err != nil {

@@ -142,8 +142,9 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	if rt := d.runtimes[d.cfg.DefaultRuntime]; rt.isBerths() {
 		d.shims.runtimeAhead = rt.Path
 	}
+	sweepWarmNetns(filepath.Join(cfg.ExecRoot, "netns"), d.hostVethInUse) // a previous daemon's
 	if d.cfg.Bridge != "none" {
-		d.warmNets = newNetnsPool(filepath.Join(cfg.ExecRoot, "netns"), d.defaultBridgeDevice())
+		d.warmNets = &netnsPool{dir: filepath.Join(cfg.ExecRoot, "netns"), bridge: d.defaultBridgeDevice()}
 	}
 	d.refillPools()
 	go d.startOnBoot()

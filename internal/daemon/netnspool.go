@@ -45,16 +45,26 @@ type netnsPool struct {
 	closed  bool
 }
 
-// newNetnsPool removes what a previous daemon left in dir and returns the pool for bridge.
-func newNetnsPool(dir, bridge string) *netnsPool {
-	if ents, err := os.ReadDir(dir); err == nil {
-		for _, e := range ents {
-			if veth, ok := strings.CutPrefix(e.Name(), warmPrefix); ok {
-				(&warmNetns{path: filepath.Join(dir, e.Name()), hostVeth: veth}).remove()
-			}
+// sweepWarmNetns removes the namespaces a previous daemon made ahead of need in dir, with their
+// pairs unless inUse says a container's endpoint has the pair (a pin left by a move that did not
+// finish: the container keeps its interface).
+func sweepWarmNetns(dir string, inUse func(hostVeth string) bool) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		veth, ok := strings.CutPrefix(e.Name(), warmPrefix)
+		if !ok {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if inUse(veth) {
+			network.RemoveNamespace(path)
+		} else {
+			(&warmNetns{path: path, hostVeth: veth}).remove()
 		}
 	}
-	return &netnsPool{dir: dir, bridge: bridge}
 }
 
 // take returns the waiting namespace, nil if there is none. One being made is not waited for:
@@ -126,6 +136,20 @@ func (p *netnsPool) close() {
 	if w != nil {
 		w.remove()
 	}
+}
+
+// hostVethInUse: a container's endpoint has the host veth name.
+func (d *Daemon) hostVethInUse(name string) bool {
+	d.net.mu.Lock()
+	defer d.net.mu.Unlock()
+	for _, eps := range d.net.eps {
+		for _, ep := range eps {
+			if ep.HostVeth == name {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // takeWarmNetns gives c the namespace made ahead of need when c is to be on the default bridge

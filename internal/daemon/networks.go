@@ -504,7 +504,6 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 	prepared := warm != nil && *warm != nil && (*warm).bridge == bn.def.Device && ep.IfName == firstIfName
 	if prepared {
 		ep.HostVeth = (*warm).hostVeth
-		*warm = nil // this endpoint's now: undone with it
 	}
 	// The default route goes through the first network that can give one.
 	if !bn.def.Internal && !slices.ContainsFunc(n.eps[c.ID], func(e *endpoint) bool { return e.Gateway.IsValid() }) {
@@ -535,6 +534,9 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 			return fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %v", strings.TrimPrefix(c.Name, "/"), hexs, err)
 		}
 		n.reserved[c.ID] = held
+	}
+	if prepared {
+		*warm = nil // this endpoint's now: undone with it
 	}
 	n.eps[c.ID] = append(n.eps[c.ID], ep)
 	err = n.saveEndpoints(c.ID)

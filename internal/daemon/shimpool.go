@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/berthproject/berth/internal/pidfd"
+	"github.com/berthproject/berth/internal/schedprio"
 )
 
 // A shim is started ahead of need and waits for its container: a start takes it and gives it
@@ -30,8 +31,8 @@ type spawnedShim struct {
 
 // spawnShim starts a shim that waits for its arguments on fd 5; fd 3 is its ready pipe and fd 4
 // its go-aheads. With runtimeAhead (berth-runtime's path), the shim starts that runtime ahead
-// of need too.
-func spawnShim(path, runtimeAhead string) (*spawnedShim, error) {
+// of need too; idle starts it at idle priority (a shim for the pool, not for a start waiting).
+func spawnShim(path, runtimeAhead string, idle bool) (*spawnedShim, error) {
 	var files []*os.File // the shim's ends, closed here once it has them
 	defer func() {
 		for _, f := range files {
@@ -64,7 +65,13 @@ func spawnShim(path, runtimeAhead string) (*spawnedShim, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // its own session: it outlives berthd
 	// One P: a shim mostly waits, and every P costs memory in every shim.
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
-	if err := cmd.Start(); err != nil {
+	if idle {
+		// It starts up and readies its runtime at idle priority, then waits at the normal one.
+		schedprio.StartIdle(func() { err = cmd.Start() })
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
 		readyR.Close()
 		proceedW.Close()
 		argsW.Close()
@@ -134,7 +141,7 @@ func (p *shimPool) take() (s *spawnedShim, ahead bool, err error) {
 	if s != nil {
 		return s, true, nil
 	}
-	s, err = spawnShim(p.path, p.runtimeAhead)
+	s, err = spawnShim(p.path, p.runtimeAhead, false)
 	return s, false, err
 }
 
@@ -146,7 +153,7 @@ func (p *shimPool) refill() {
 	if waiting {
 		return
 	}
-	s, err := spawnShim(p.path, p.runtimeAhead)
+	s, err := spawnShim(p.path, p.runtimeAhead, true)
 	if err != nil {
 		return // the next start starts its own, and says why if it fails too
 	}

@@ -134,7 +134,9 @@ func (d *Daemon) removeUnfinishedCreates(ctx context.Context) {
 			d.log.Warn("removing a container whose create did not finish", "container", c.ID)
 			if err := d.containers.Delete(c.ID); err != nil {
 				d.log.Warn("remove unfinished container", "container", c.ID, "err", err)
+				continue
 			}
+			d.releaseVolumes(c, true) // the anonymous volumes its create made
 		}
 	}
 }
