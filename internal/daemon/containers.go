@@ -16,6 +16,7 @@ import (
 
 	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/pathsafe"
+	"github.com/berthproject/berth/internal/schedprio"
 	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 
@@ -277,11 +278,12 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 
 // refillPools makes what the next start takes, a shim (and, in it, the runtime) and a network
 // namespace, once this start is done: made during it, they would take the processor from it.
-// The shim and its runtime start at idle priority and prepare so (see schedprio).
+// The shim and its runtime start at idle priority and prepare so; the namespace is made at the
+// lowest normal priority (see schedprio).
 func (d *Daemon) refillPools() {
 	go d.shims.refill()
 	if d.warmNets != nil {
-		go d.warmNets.refill()
+		go schedprio.Low(d.warmNets.refill)
 	}
 }
 
