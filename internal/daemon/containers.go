@@ -16,7 +16,6 @@ import (
 
 	"github.com/berthproject/berth/internal/network"
 	"github.com/berthproject/berth/internal/pathsafe"
-	"github.com/berthproject/berth/internal/schedprio"
 	"github.com/berthproject/berth/internal/signals"
 	"golang.org/x/sys/unix"
 
@@ -276,16 +275,10 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	return pid, exited, err
 }
 
-// refillPools makes what the next start takes, a shim (and, in it, the runtime) and a network
-// namespace, once this start is done: made during it, they would take the processor from it.
-// The shim and its runtime start at idle priority and prepare so; the namespace is made at the
-// lowest normal priority (see schedprio).
-func (d *Daemon) refillPools() {
-	go d.shims.refill()
-	if d.warmNets != nil {
-		go schedprio.Low(d.warmNets.refill)
-	}
-}
+// refillPools starts the shim the next start takes (and, in it, the runtime) once this start is
+// done: started during it, they would take the processor from it. They start up and prepare at
+// idle priority (see schedprio).
+func (d *Daemon) refillPools() { go d.shims.refill() }
 
 // bundleDir is where the container's OCI bundle (config.json) is written at each start.
 func (d *Daemon) bundleDir(id string) string { return filepath.Join(d.execDir(id), "bundle") }

@@ -51,7 +51,6 @@ type Daemon struct {
 	containers        *container.Store
 	execTrash         *trash.Can // removed containers' runtime directories, deleted in the background
 	shims             *shimPool  // a shim started ahead of the next start
-	warmNets          *netnsPool // a network namespace made ahead of the next start (nil without a default bridge)
 	opLocks           opLocks    // one start, stop or kill marking at a time per container
 	waiters           waiters    // exits and removals
 	starts            waiters
@@ -142,10 +141,6 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	if rt := d.runtimes[d.cfg.DefaultRuntime]; rt.isBerths() {
 		d.shims.runtimeAhead = rt.Path
 	}
-	sweepWarmNetns(filepath.Join(cfg.ExecRoot, "netns"), d.hostVethInUse) // a previous daemon's
-	if d.cfg.Bridge != "none" {
-		d.warmNets = &netnsPool{dir: filepath.Join(cfg.ExecRoot, "netns"), bridge: d.defaultBridgeDevice()}
-	}
 	d.refillPools()
 	go d.startOnBoot()
 	return d, nil
@@ -154,9 +149,6 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 // Close releases the stores.
 func (d *Daemon) Close() error {
 	d.shims.close()
-	if d.warmNets != nil {
-		d.warmNets.close()
-	}
 	d.execTrash.Wait()
 	if d.build != nil {
 		d.build.Close()

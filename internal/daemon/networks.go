@@ -137,7 +137,10 @@ func (d *Daemon) openNetwork() error {
 		db.Close()
 		return err
 	}
-	name := d.defaultBridgeDevice()
+	name := d.cfg.Bridge
+	if name == "" {
+		name = defaultBridgeName
+	}
 	table := "berth"
 	if name != defaultBridgeName {
 		table = "berth-" + name
@@ -413,17 +416,9 @@ var zeroEndpointJSON = func() string {
 }()
 
 // attachNetwork connects a container whose namespace is pinned at nsPath to its networks.
-// A veth pair made ahead of need in the namespace (warm, else nil) becomes the first endpoint.
-func (d *Daemon) attachNetwork(c *container.Container, nsPath string, warm *warmNetns) (err error) {
+func (d *Daemon) attachNetwork(c *container.Container, nsPath string) (err error) {
 	if !onNetwork(c.HostConfig) {
 		return nil
-	}
-	if warm != nil {
-		defer func() {
-			if warm != nil { // not used (takeWarmNetns and this disagree): no stray interface
-				network.DeleteLink(warm.hostVeth)
-			}
-		}()
 	}
 	d.releaseNetwork(c.ID) // a previous run's, if the daemon died before cleaning up
 	defer func() {
@@ -450,17 +445,15 @@ func (d *Daemon) attachNetwork(c *container.Container, nsPath string, warm *warm
 		if d.noBridge(name) {
 			continue
 		}
-		if err := d.connectEndpoint(c, nsPath, name, nets[name], &warm); err != nil {
+		if err := d.connectEndpoint(c, nsPath, name, nets[name]); err != nil {
 			return err
 		}
 	}
 	return d.startDNS(c)
 }
 
-// connectEndpoint makes one endpoint of c on the network named name. A first endpoint on the
-// bridge of *warm (a veth pair made ahead of need in the namespace) is that pair, and *warm is
-// then set to nil.
-func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es *nettypes.EndpointSettings, warm **warmNetns) error {
+// connectEndpoint makes one endpoint of c on the network named name.
+func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es *nettypes.EndpointSettings) error {
 	n := d.net
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -501,10 +494,6 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 	hexs := hex.EncodeToString(sum[:])
 	ep := &endpoint{Container: c.ID, Network: bn.def.ID, EndpointID: hexs, HostVeth: "veth" + hexs[:11],
 		IfName: freeIfName(n.eps[c.ID]), Addr: netip.PrefixFrom(ip, bn.def.Subnet.Bits())}
-	prepared := warm != nil && *warm != nil && (*warm).bridge == bn.def.Device && ep.IfName == firstIfName
-	if prepared {
-		ep.HostVeth = (*warm).hostVeth
-	}
 	// The default route goes through the first network that can give one.
 	if !bn.def.Internal && !slices.ContainsFunc(n.eps[c.ID], func(e *endpoint) bool { return e.Gateway.IsValid() }) {
 		ep.Gateway = bn.def.Gateway
@@ -535,21 +524,11 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 		}
 		n.reserved[c.ID] = held
 	}
-	if prepared {
-		*warm = nil // this endpoint's now: undone with it
-	}
 	n.eps[c.ID] = append(n.eps[c.ID], ep)
 	err = n.saveEndpoints(c.ID)
 	if err == nil {
-		ifc := network.Interface{HostVeth: ep.HostVeth, Bridge: bn.def.Device, Name: ep.IfName,
-			Addr: ep.Addr, Gateway: ep.Gateway, Addr6: ep.Addr6, Gateway6: ep.Gateway6, MAC: mac}
-		if prepared {
-			if err = network.PlugVeth(ep.HostVeth, bn.def.Device); err == nil {
-				err = network.ConfigureVeth(nsPath, ifc)
-			}
-		} else {
-			err = network.AttachVeth(nsPath, ifc)
-		}
+		err = network.AttachVeth(nsPath, network.Interface{HostVeth: ep.HostVeth, Bridge: bn.def.Device, Name: ep.IfName,
+			Addr: ep.Addr, Gateway: ep.Gateway, Addr6: ep.Addr6, Gateway6: ep.Gateway6, MAC: mac})
 	}
 	if err == nil {
 		err = n.fw.AddPorts(c.ID, ep.Ports)
@@ -1101,17 +1080,6 @@ func (d *Daemon) joinNetwork(c *container.Container) (string, error) {
 }
 
 // freeIfName is the lowest ethN none of eps uses.
-// defaultBridgeDevice is -b's bridge ("none": no default bridge).
-func (d *Daemon) defaultBridgeDevice() string {
-	if d.cfg.Bridge == "" {
-		return defaultBridgeName
-	}
-	return d.cfg.Bridge
-}
-
-// firstIfName is the name of a container's first interface.
-const firstIfName = "eth0"
-
 func freeIfName(eps []*endpoint) string {
 	for i := 0; ; i++ {
 		name := fmt.Sprintf("eth%d", i)

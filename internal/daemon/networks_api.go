@@ -470,7 +470,7 @@ func (d *Daemon) NetworkConnect(ctx context.Context, ref string, req nettypes.Co
 		return errdefs.Forbidden(fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, bn.def.Name))
 	}
 	if c.Status.Alive() {
-		if err := d.connectEndpoint(c, d.netnsPath(c.ID), bn.def.Name, es, nil); err != nil {
+		if err := d.connectEndpoint(c, d.netnsPath(c.ID), bn.def.Name, es); err != nil {
 			return err
 		}
 		if err := d.startDNS(c); err != nil {

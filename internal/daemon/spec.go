@@ -252,21 +252,10 @@ func (d *Daemon) setUpNetwork(c *container.Container, netNS string) error {
 			return err
 		}
 		network.RemoveNamespace(path) // a previous run's, if the daemon died before cleaning up
-		warm := d.takeWarmNetns(c)
-		if warm != nil {
-			if err := network.MovePin(warm.path, path); err != nil {
-				d.log.Warn("network namespace made ahead of need not used", "err", err)
-				warm.remove()
-				warm = nil
-			}
+		if err := network.NewNamespace(path); err != nil {
+			return err
 		}
-		if warm == nil {
-			if err := network.NewNamespace(path); err != nil {
-				return err
-			}
-		}
-		d.log.Debug("network namespace", "container", c.ID, "made ahead", warm != nil)
-		if err := d.attachNetwork(c, path, warm); err != nil {
+		if err := d.attachNetwork(c, path); err != nil {
 			return err
 		}
 	}

@@ -102,99 +102,45 @@ type Interface struct {
 
 // AttachVeth creates a veth pair, plugs the host end into the bridge and moves the other into
 // the namespace pinned at nsPath, where it becomes ifc.Name with its address, MAC and route.
-func AttachVeth(nsPath string, ifc Interface) error {
-	if err := addVeth(nsPath, ifc.HostVeth, ifc.Bridge, ifc.Name, ifc.MAC); err != nil {
-		return err
-	}
-	if err := hairpin(ifc.HostVeth); err != nil {
-		DeleteLink(ifc.HostVeth)
-		return err
-	}
-	if err := ConfigureVeth(nsPath, ifc); err != nil {
-		DeleteLink(ifc.HostVeth)
-		return err
-	}
-	return nil
-}
-
-// PrepareVeth is the first half of AttachVeth, done ahead of need (see the daemon's network
-// namespaces made ahead of need): the pair, its host end down and on no bridge, the peer named
-// ifName in the namespace pinned at nsPath, down and without address. PlugVeth and
-// ConfigureVeth finish it.
-func PrepareVeth(nsPath, hostVeth, ifName string) error {
-	return addVeth(nsPath, hostVeth, "", ifName, nil)
-}
-
-// PlugVeth plugs the host end of a pair made by PrepareVeth into bridge and sets it up.
-func PlugVeth(hostVeth, bridge string) error {
-	br, err := netlink.LinkByName(bridge)
+func AttachVeth(nsPath string, ifc Interface) (err error) {
+	br, err := netlink.LinkByName(ifc.Bridge)
 	if err != nil {
-		return fmt.Errorf("bridge %s: %w", bridge, err)
-	}
-	host, err := netlink.LinkByName(hostVeth)
-	if err != nil {
-		return err
-	}
-	if err := netlink.LinkSetMasterByIndex(host, br.Attrs().Index); err != nil {
-		return fmt.Errorf("plug %s into %s: %w", hostVeth, bridge, err)
-	}
-	if err := hairpin(hostVeth); err != nil {
-		return err
-	}
-	return netlink.LinkSetUp(host)
-}
-
-// addVeth makes a pair: the host end up on bridge (none: down and on no bridge), the peer in the
-// namespace pinned at nsPath with its final name (names there are the container's own) and
-// MAC address, in one request.
-func addVeth(nsPath, hostVeth, bridge, ifName string, mac net.HardwareAddr) error {
-	attrs := netlink.LinkAttrs{Name: hostVeth, TxQLen: -1}
-	if bridge != "" {
-		br, err := netlink.LinkByName(bridge)
-		if err != nil {
-			return fmt.Errorf("bridge %s: %w", bridge, err)
-		}
-		attrs.MasterIndex, attrs.Flags = br.Attrs().Index, net.FlagUp
+		return fmt.Errorf("bridge %s: %w", ifc.Bridge, err)
 	}
 	ns, err := netns.GetFromPath(nsPath)
 	if err != nil {
 		return fmt.Errorf("network namespace: %w", err)
 	}
 	defer ns.Close()
-	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: ifName, PeerHardwareAddr: mac, PeerNamespace: netlink.NsFd(int(ns))}
+	// Made in one request: the host end up on the bridge, the peer in the namespace with its
+	// final name (names there are the container's own) and MAC address.
+	veth := &netlink.Veth{
+		LinkAttrs:        netlink.LinkAttrs{Name: ifc.HostVeth, MasterIndex: br.Attrs().Index, TxQLen: -1, Flags: net.FlagUp},
+		PeerName:         ifc.Name,
+		PeerHardwareAddr: ifc.MAC,
+		PeerNamespace:    netlink.NsFd(int(ns)),
+	}
 	err = netlink.LinkAdd(veth)
 	if errors.Is(err, unix.EEXIST) {
 		// The previous run's, whose namespace the kernel has not finished tearing down.
-		DeleteLink(hostVeth)
+		DeleteLink(ifc.HostVeth)
 		err = netlink.LinkAdd(veth)
 	}
 	if err != nil {
-		return fmt.Errorf("create veth %s: %w", hostVeth, err)
+		return fmt.Errorf("create veth %s: %w", ifc.HostVeth, err)
 	}
-	return nil
-}
-
-// hairpin lets a bridge port's traffic come back through it (a container reaching itself
-// through a published port).
-func hairpin(hostVeth string) error {
-	host, err := netlink.LinkByName(hostVeth)
-	if err == nil {
-		err = netlink.LinkSetHairpin(host, true)
-	}
+	defer func() {
+		if err != nil {
+			DeleteLink(ifc.HostVeth)
+		}
+	}()
+	host, err := netlink.LinkByName(ifc.HostVeth)
 	if err != nil {
-		return fmt.Errorf("hairpin on %s: %w", hostVeth, err)
+		return err
 	}
-	return nil
-}
-
-// ConfigureVeth gives the peer of a veth pair made by PrepareVeth (or AttachVeth) its MAC
-// address, addresses and routes, and sets it up.
-func ConfigureVeth(nsPath string, ifc Interface) error {
-	ns, err := netns.GetFromPath(nsPath)
-	if err != nil {
-		return fmt.Errorf("network namespace: %w", err)
+	if err := netlink.LinkSetHairpin(host, true); err != nil {
+		return fmt.Errorf("hairpin on %s: %w", ifc.HostVeth, err)
 	}
-	defer ns.Close()
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return err
@@ -203,11 +149,6 @@ func ConfigureVeth(nsPath string, ifc Interface) error {
 	peer, err := h.LinkByName(ifc.Name)
 	if err != nil {
 		return err
-	}
-	if ifc.MAC != nil && peer.Attrs().HardwareAddr.String() != ifc.MAC.String() {
-		if err := h.LinkSetHardwareAddr(peer, ifc.MAC); err != nil {
-			return fmt.Errorf("MAC address %s: %w", ifc.MAC, err)
-		}
 	}
 	for _, p := range []netip.Prefix{ifc.Addr, ifc.Addr6} {
 		if !p.IsValid() {

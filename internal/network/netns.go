@@ -82,19 +82,3 @@ func RemoveNamespace(path string) error {
 	}
 	return nil
 }
-
-// MovePin pins the namespace pinned at from at to instead (a namespace made ahead of need takes
-// its container's name): a bind mount of the pin, then from is removed.
-func MovePin(from, to string) error {
-	f, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
-	if err != nil {
-		return fmt.Errorf("network namespace file: %w", err)
-	}
-	f.Close()
-	if err := unix.Mount(from, to, "", unix.MS_BIND, ""); err != nil {
-		os.Remove(to)
-		return fmt.Errorf("pin network namespace: %w", err)
-	}
-	RemoveNamespace(from) // a pin left behind is removed with the next daemon's leftovers
-	return nil
-}

@@ -46,24 +46,6 @@ var Usable = sync.OnceValue(func() bool {
 	return <-ok
 })
 
-// Low runs f on a thread of its own at the lowest priority of the normal policy (nice 19): for
-// berthd's own work ahead of need. Not SCHED_IDLE: a nice 19 thread still gets a share of a
-// busy processor, so a Go P or a kernel lock it holds is let go of soon. Without Usable, f runs
-// as is.
-func Low(f func()) {
-	if !Usable() {
-		f()
-		return
-	}
-	runtime.LockOSThread()
-	low := unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL, Nice: 19}, 0) == nil
-	f()
-	if low && Normal() != nil {
-		return // still low: never unlocked, so Go retires the thread
-	}
-	runtime.UnlockOSThread()
-}
-
 // StartIdle runs start (which starts a process) on a thread at idle priority, so that the
 // process starts idle; start's own code is a fork and an exec. Without Usable, start runs as is.
 func StartIdle(start func()) {

@@ -65,26 +65,3 @@ func TestStartIdle(t *testing.T) {
 		}
 	}
 }
-
-// TestLow: f runs at nice 19, and the thread is set back after.
-func TestLow(t *testing.T) {
-	if !Usable() {
-		t.Skip("this process cannot raise its priority back (no CAP_SYS_NICE)")
-	}
-	var nice int32 = -1
-	Low(func() {
-		if a, err := unix.SchedGetAttr(0, 0); err == nil {
-			nice = a.Nice
-		}
-	})
-	if nice != 19 {
-		t.Errorf("nice inside Low: %d, want 19", nice)
-	}
-	ents, _ := os.ReadDir("/proc/self/task")
-	for _, e := range ents {
-		tid, _ := strconv.Atoi(e.Name())
-		if a, err := unix.SchedGetAttr(tid, 0); err == nil && a.Nice != 0 {
-			t.Errorf("thread %d left at nice %d", tid, a.Nice)
-		}
-	}
-}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -518,73 +517,5 @@ func TestNetNoBridge(t *testing.T) {
 	}
 	if err := exec.Command("ip", "link", "show", "none").Run(); err == nil {
 		t.Errorf("-b none made a link named none")
-	}
-}
-
-// TestNetworkNamespaceMadeAhead: the daemon keeps the next container's network namespace and
-// veth pair ready (its host end on no bridge until a container takes it); a container takes
-// it; a daemon killed with -9 leaves it, and the next one removes it; a daemon stopped removes
-// its own.
-func TestNetworkNamespaceMadeAhead(t *testing.T) {
-	d := withBusybox(t)
-	netnsDir := filepath.Join(d.dir, "exec", "netns")
-	br := d.args[slices.Index(d.args, "-b")+1]
-	warm := func() (pin, veth string) {
-		ents, _ := os.ReadDir(netnsDir)
-		for _, e := range ents {
-			if v, ok := strings.CutPrefix(e.Name(), ".warm-"); ok {
-				return filepath.Join(netnsDir, e.Name()), v
-			}
-		}
-		return "", ""
-	}
-	linkExists := func(name string) bool { return exec.Command("ip", "link", "show", name).Run() == nil }
-	waitFor(t, "a network namespace made ahead", func() bool { p, _ := warm(); return p != "" })
-	_, veth := warm()
-	if !linkExists(veth) {
-		t.Fatalf("the pair %s of the namespace made ahead is missing", veth)
-	}
-	if on := vethsOn(br); len(on) > 0 {
-		t.Errorf("ports on %s before any container: %v (the pair made ahead joins it with its container)", br, on)
-	}
-	id := d.mustDocker("run", "-d", "busybox", "sleep", "60")
-	if got := vethsOn(br); !slices.Equal(got, []string{veth}) {
-		t.Errorf("the container's port on %s: %v, want the pair made ahead, %s", br, got, veth)
-	}
-	if out := d.mustDocker("exec", id, "ip", "-o", "-4", "addr", "show", "eth0"); !strings.Contains(out, d.mustDocker("inspect", "-f", "{{.NetworkSettings.IPAddress}}", id)+"/") {
-		t.Errorf("eth0 in the container: %q", out)
-	}
-	d.mustDocker("rm", "-f", id)
-	waitFor(t, "the next network namespace made ahead", func() bool { p, _ := warm(); return p != "" })
-	pin, veth := warm()
-
-	d.cmd.Process.Signal(syscall.SIGKILL)
-	<-d.exited
-	d.exited <- nil
-	if !linkExists(veth) {
-		t.Fatalf("%s is gone with the killed daemon: nothing left to test", veth)
-	}
-	d2 := &daemon{t: t, dir: d.dir, sock: d.sock, pidfile: d.pidfile, dataRoot: d.dataRoot, log: d.log, args: d.args}
-	d2.cmd = rerun(d)
-	d2.start()
-	if _, err := os.Stat(pin); err == nil {
-		t.Errorf("the killed daemon's namespace made ahead %s remains", pin)
-	}
-	if linkExists(veth) {
-		t.Errorf("the killed daemon's pair %s remains", veth)
-	}
-	waitFor(t, "a network namespace made ahead by the restarted daemon", func() bool { p, _ := warm(); return p != "" })
-	pin, veth = warm()
-	d2.cmd.Process.Signal(syscall.SIGTERM)
-	err := <-d2.exited
-	d2.exited <- err
-	if _, err := os.Stat(pin); err == nil {
-		t.Errorf("the stopped daemon's namespace made ahead %s remains", pin)
-	}
-	if linkExists(veth) {
-		t.Errorf("the stopped daemon's pair %s remains", veth)
-	}
-	if m := mountsUnder(netnsDir); len(m) > 0 {
-		t.Errorf("mounts left under %s: %v", netnsDir, m)
 	}
 }
