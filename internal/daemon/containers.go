@@ -269,16 +269,16 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 		// the shim holds a short-lived container's exit until they have joined.
 		d.starts.notify(c.ID)
 	}
-	d.refillPools()
+	d.refillShims()
 	d.log.Debug("start", "container", c.ID, "mount", mounted.Sub(began), "bundle", bundled.Sub(mounted),
 		"network", networkReady.Sub(began), "runtime", time.Since(networkReady))
 	return pid, exited, err
 }
 
-// refillPools starts the shim the next start takes (and, in it, the runtime) once this start is
+// refillShims starts the shim the next start takes (and, in it, the runtime) once this start is
 // done: started during it, they would take the processor from it. They start up and prepare at
 // idle priority (see schedprio).
-func (d *Daemon) refillPools() { go d.shims.refill() }
+func (d *Daemon) refillShims() { go d.shims.refill() }
 
 // bundleDir is where the container's OCI bundle (config.json) is written at each start.
 func (d *Daemon) bundleDir(id string) string { return filepath.Join(d.execDir(id), "bundle") }

@@ -141,7 +141,7 @@ func New(ctx context.Context, cfg *Config, log *slog.Logger) (*Daemon, error) {
 	if rt := d.runtimes[d.cfg.DefaultRuntime]; rt.isBerths() {
 		d.shims.runtimeAhead = rt.Path
 	}
-	d.refillPools()
+	d.refillShims()
 	go d.startOnBoot()
 	return d, nil
 }
