@@ -69,11 +69,5 @@ func (a *RuntimeAhead) Discard() {
 	a.reap()
 }
 
-func (a *RuntimeAhead) reap() {
-	var ws unix.WaitStatus
-	for {
-		if _, err := unix.Wait4(a.pid, &ws, 0, nil); err != unix.EINTR {
-			return
-		}
-	}
-}
+// reap waits for the runtime to exit, as any runtime command is waited for (waitChild).
+func (a *RuntimeAhead) reap() { waitChild(a.pid, a.Path) }
