@@ -145,7 +145,8 @@ func (d *daemon) start() {
 var leakChecked sync.Map // *testing.T → true: its leak check is registered
 
 // containerProcesses maps the pids of the host's processes in a container cgroup of berthd's
-// (/berth/<id>) to that cgroup.
+// (/berth/<64-hex id>) to that cgroup. Only berthd's ids count: the runtime's tests, which may
+// run at the same time, name their containers' cgroups /berth/<test name>.
 func containerProcesses() map[int]string {
 	out := map[int]string{}
 	ents, _ := os.ReadDir("/proc")
@@ -159,13 +160,26 @@ func containerProcesses() map[int]string {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if _, path, ok := strings.Cut(line, ":/berth/"); ok {
-				out[pid] = "/berth/" + path
+			if _, id, ok := strings.Cut(line, ":/berth/"); ok && isContainerID(id) {
+				out[pid] = "/berth/" + id
 				break
 			}
 		}
 	}
 	return out
+}
+
+// isContainerID reports whether s has the shape of berthd's container ids.
+func isContainerID(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkNoContainerLeft fails the test if a container process it started outlived its daemons
