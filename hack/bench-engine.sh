@@ -113,8 +113,13 @@ S
 rm_all() { # rm_all dk|bt
 	local ids
 	ids=$("$1" ps -aq)
+	# dockerd 20.10 can lose a container's exit event when many are killed at once, and its
+	# rm -f then waits forever: fail the benchmark, saying so, rather than hang.
 	# shellcheck disable=SC2086
-	[ -z "$ids" ] || "$1" rm -f $ids >/dev/null
+	[ -z "$ids" ] || timeout -k 5 180 bash -c '"$0" rm -f "$@"' "$1" $ids >/dev/null || {
+		echo "bench-engine: $1 rm -f of $(wc -w <<<"$ids") containers failed or took over 180 s; run the benchmark again" >&2
+		return 1
+	}
 }
 export -f rm_all dk bt
 export dsock bsock root ENGINE_DOCKER_CLI
