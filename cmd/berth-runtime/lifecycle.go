@@ -31,7 +31,7 @@ func (c *createFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&c.noPivot, "no-pivot", false, "do not use pivot_root (for a root on a ramdisk)")
 	f.BoolVar(&c.noNewKeyring, "no-new-keyring", false, "accepted for runc compatibility")
 	f.IntVar(&c.preserveFds, "preserve-fds", 0, "accepted for runc compatibility; must be 0")
-	f.IntVar(&c.proceedFd, "proceed-fd", 0, "berth: wait on this fd for a byte before reading the spec, and another before starting the container's init (EOF cancels)")
+	f.IntVar(&c.proceedFd, "proceed-fd", 0, "berth: wait on this fd for a byte before reading the spec, another before starting the container's init and a third before the create is complete (EOF cancels)")
 }
 
 func (c *createFlags) opts(id string) (libct.CreateOpts, error) {

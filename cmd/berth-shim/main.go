@@ -29,7 +29,7 @@ const usage = `usage: berth-shim --id ID --bundle DIR --runtime PATH --state DIR
   --cgroup PATH          the container's cgroup path (default: read from the bundle)
   --ready-fd FD          signal (and close) FD once the start is decided
   --proceed-fd FD        read the go-aheads from FD (a byte each: the bundle is written, the
-                         network is set up) before running the runtime
+                         network namespace is made, the network is up) before running the runtime
   --runtime-proceeds     hand the go-aheads to the runtime (berth-runtime's --proceed-fd)
   --output PATH          append the shim's own output to PATH
   --args-fd FD           (alone) read the arguments from FD, NUL-separated: berthd starts a

@@ -199,9 +199,11 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	}
 	// Three things happen side by side: the network (a namespace, veths, netlink: the longest),
 	// the root filesystem and the bundle, and the start-up of the shim then of the runtime,
-	// which waits for the two go-aheads before it starts the container's init.
-	networked := make(chan error, 1)
-	go func() { networked <- d.setUpNetwork(c, netNS) }()
+	// which waits for the go-aheads: it reads the spec once the bundle is written, starts the
+	// container's init once the namespace and /etc files are made, and lets it run the
+	// container's process once the network is up.
+	prepared, networked := make(chan error, 1), make(chan error, 1)
+	go d.setUpNetwork(c, netNS, prepared, networked)
 	fail := func(err error) (int, <-chan *monitor.Exit, error) {
 		<-networked // the caller's cleanup must not race the set-up
 		return 0, nil, err
@@ -247,6 +249,10 @@ func (d *Daemon) startContainer(ctx context.Context, c *container.Container) (in
 	}
 	shim.bundleWritten()
 	bundled := time.Now()
+	if err := <-prepared; err != nil {
+		return failShim(err)
+	}
+	shim.namespaceReady()
 	if err := <-networked; err != nil {
 		shim.discard()
 		return 0, nil, err

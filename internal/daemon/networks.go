@@ -415,8 +415,10 @@ var zeroEndpointJSON = func() string {
 	return string(b)
 }()
 
-// attachNetwork connects a container whose namespace is pinned at nsPath to its networks.
-func (d *Daemon) attachNetwork(c *container.Container, nsPath string) (err error) {
+// reserveNetwork gives a container whose namespace is pinned at nsPath its endpoints on its
+// networks: addresses, interface names, published ports, recorded. What its init reads (the
+// /etc files) can be written from them; plumbNetwork then makes them real.
+func (d *Daemon) reserveNetwork(c *container.Container) (err error) {
 	if !onNetwork(c.HostConfig) {
 		return nil
 	}
@@ -445,25 +447,58 @@ func (d *Daemon) attachNetwork(c *container.Container, nsPath string) (err error
 		if d.noBridge(name) {
 			continue
 		}
-		if err := d.connectEndpoint(c, nsPath, name, nets[name]); err != nil {
+		if _, err := d.reserveEndpoint(c, name, nets[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// plumbNetwork makes the endpoints reserveNetwork gave a container: veths in its namespace at
+// nsPath, port rules, the embedded DNS server. A failure releases them all.
+func (d *Daemon) plumbNetwork(c *container.Container, nsPath string) (err error) {
+	n := d.net
+	n.mu.Lock()
+	eps := slices.Clone(n.eps[c.ID])
+	n.mu.Unlock()
+	if len(eps) == 0 {
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			d.releaseNetwork(c.ID)
+		}
+	}()
+	for _, ep := range eps {
+		if err := d.plumbEndpoint(c.ID, nsPath, ep); err != nil {
 			return err
 		}
 	}
 	return d.startDNS(c)
 }
 
-// connectEndpoint makes one endpoint of c on the network named name.
+// connectEndpoint makes one endpoint of c on the network named name, in its namespace at nsPath.
 func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es *nettypes.EndpointSettings) error {
+	ep, err := d.reserveEndpoint(c, name, es)
+	if err != nil {
+		return err
+	}
+	return d.plumbEndpoint(c.ID, nsPath, ep)
+}
+
+// reserveEndpoint records an endpoint of c on the network named name: its addresses, MAC,
+// interface name and (on a first endpoint) published ports, held.
+func (d *Daemon) reserveEndpoint(c *container.Container, name string, es *nettypes.EndpointSettings) (*endpoint, error) {
 	n := d.net
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	bn, err := n.byName(name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, ep := range n.eps[c.ID] {
 		if ep.Network == bn.def.ID {
-			return errdefs.Forbidden(fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, bn.def.Name))
+			return nil, errdefs.Forbidden(fmt.Errorf("endpoint with name %s already exists in network %s", c.Name, bn.def.Name))
 		}
 	}
 	var want, want6 netip.Addr
@@ -471,17 +506,17 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 		want, want6 = es.IPAMConfig.IPv4Address, es.IPAMConfig.IPv6Address
 	}
 	if want6.IsValid() && bn.ipam6 == nil {
-		return errdefs.InvalidArgument(fmt.Errorf("invalid IPv6 address %s: network %s has no IPv6", want6, bn.def.Name))
+		return nil, errdefs.InvalidArgument(fmt.Errorf("invalid IPv6 address %s: network %s has no IPv6", want6, bn.def.Name))
 	}
 	ip, err := bn.ipam.Allocate(c.ID, want)
 	if err != nil {
-		return errdefs.InvalidArgument(err)
+		return nil, errdefs.InvalidArgument(err)
 	}
 	var ip6 netip.Addr
 	if bn.ipam6 != nil {
 		if ip6, err = bn.ipam6.Allocate(c.ID, want6); err != nil {
 			bn.ipam.Release(c.ID, ip)
-			return errdefs.InvalidArgument(err)
+			return nil, errdefs.InvalidArgument(err)
 		}
 	}
 	release := func() {
@@ -517,35 +552,60 @@ func (d *Daemon) connectEndpoint(c *container.Container, nsPath, name string, es
 		if ep.Ports, held, err = d.portRules(c, ip, ip6); err != nil {
 			release()
 			if errdefs.Is(err, errdefs.KindInvalidArgument) {
-				return err
+				return nil, err
 			}
 			// A 500, as dockerd's.
-			return fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %v", strings.TrimPrefix(c.Name, "/"), hexs, err)
+			return nil, fmt.Errorf("driver failed programming external connectivity on endpoint %s (%s): %v", strings.TrimPrefix(c.Name, "/"), hexs, err)
 		}
 		n.reserved[c.ID] = held
 	}
 	n.eps[c.ID] = append(n.eps[c.ID], ep)
-	err = n.saveEndpoints(c.ID)
+	if err := n.saveEndpoints(c.ID); err != nil {
+		d.dropEndpoint(c.ID, ep)
+		return nil, err
+	}
+	return ep, nil
+}
+
+// plumbEndpoint makes a reserved endpoint of container id real: its veth, in the namespace at
+// nsPath, and its port rules. A failure undoes this endpoint only; the container's others stay.
+func (d *Daemon) plumbEndpoint(id, nsPath string, ep *endpoint) error {
+	n := d.net
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	bn := n.nets[ep.Network]
+	if bn == nil {
+		d.dropEndpoint(id, ep)
+		return errdefs.NotFound(fmt.Errorf("network %s not found", ep.Network))
+	}
+	mac, err := net.ParseMAC(ep.MAC)
 	if err == nil {
 		err = network.AttachVeth(nsPath, network.Interface{HostVeth: ep.HostVeth, Bridge: bn.def.Device, Name: ep.IfName,
 			Addr: ep.Addr, Gateway: ep.Gateway, Addr6: ep.Addr6, Gateway6: ep.Gateway6, MAC: mac})
 	}
 	if err == nil {
-		err = n.fw.AddPorts(c.ID, ep.Ports)
+		err = n.fw.AddPorts(id, ep.Ports)
 	}
-	if err != nil { // undo this endpoint only; the container's others stay
-		if len(ep.Ports) > 0 { // only a first endpoint has ports
-			n.fw.RemovePorts(c.ID)
-			n.releasePorts(c.ID)
-		}
-		n.eps[c.ID] = slices.DeleteFunc(n.eps[c.ID], func(e *endpoint) bool { return e == ep })
-		if len(n.eps[c.ID]) == 0 {
-			delete(n.eps, c.ID)
-		}
-		d.undoEndpoints([]*endpoint{ep}, false)
-		n.saveEndpoints(c.ID)
+	if err != nil {
+		d.dropEndpoint(id, ep)
 	}
 	return err
+}
+
+// dropEndpoint undoes one endpoint of container id: its port rules and reservations, its veth,
+// its addresses, its record. Callers hold n.mu.
+func (d *Daemon) dropEndpoint(id string, ep *endpoint) {
+	n := d.net
+	if len(ep.Ports) > 0 { // only a first endpoint has ports
+		n.fw.RemovePorts(id)
+		n.releasePorts(id)
+	}
+	n.eps[id] = slices.DeleteFunc(n.eps[id], func(e *endpoint) bool { return e == ep })
+	if len(n.eps[id]) == 0 {
+		delete(n.eps, id)
+	}
+	d.undoEndpoints([]*endpoint{ep}, false)
+	n.saveEndpoints(id)
 }
 
 // saveEndpoints records a container's endpoints. Callers hold n.mu.

@@ -106,14 +106,17 @@ func (s *spawnedShim) assign(args []string) error {
 // bundleWritten lets the shim run the runtime (the first go-ahead).
 func (s *spawnedShim) bundleWritten() { s.proceedW.Write([]byte{1}) }
 
-// networkReady lets the runtime start the container's init (the second).
+// namespaceReady lets the runtime start the container's init (the second).
+func (s *spawnedShim) namespaceReady() { s.proceedW.Write([]byte{1}) }
+
+// networkReady lets the init run the container's process (the third).
 func (s *spawnedShim) networkReady() {
 	s.proceedW.Write([]byte{1})
 	s.proceedW.Close()
 }
 
 // discard ends a shim given no container, or one whose container's start is given up before
-// its init was started: it (or the runtime) reads EOF and exits.
+// its process was started: it (or the runtime) reads EOF, undoes what it made and exits.
 func (s *spawnedShim) discard() {
 	s.args.Close()
 	s.proceedW.Close()

@@ -242,24 +242,35 @@ func containerHostname(c *container.Container) string {
 	return c.ID[:12]
 }
 
-// setUpNetwork makes what the container's network needs before it runs: its own namespace
-// (unless it shares the host's or another container's) with its interfaces, then its /etc files,
-// which name its address. It needs neither the root filesystem nor the spec, so the start does
-// it while it mounts the one, writes the other and starts the shim.
-func (d *Daemon) setUpNetwork(c *container.Container, netNS string) error {
-	if path := d.netnsPath(c.ID); netNS == path {
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return err
+// setUpNetwork makes what the container's network needs before it runs, in two steps, each
+// reported on its channel (a failure ends both): on prepared, what the init needs to start, its
+// own namespace (unless it shares the host's or another container's), its addresses and its
+// /etc files, which name them; on networked, its interfaces, port rules and DNS server, which
+// only its process needs. The caller releases what a failure leaves. It needs neither the root filesystem nor the spec, so the start does
+// it while it mounts the one, writes the other and starts the shim, and the init sets up while
+// the interfaces are made.
+func (d *Daemon) setUpNetwork(c *container.Container, netNS string, prepared, networked chan<- error) {
+	own := netNS == d.netnsPath(c.ID)
+	err := func() error {
+		if own {
+			if err := os.MkdirAll(filepath.Dir(netNS), 0o700); err != nil {
+				return err
+			}
+			network.RemoveNamespace(netNS) // a previous run's, if the daemon died before cleaning up
+			if err := network.NewNamespace(netNS); err != nil {
+				return err
+			}
+			if err := d.reserveNetwork(c); err != nil {
+				return err
+			}
 		}
-		network.RemoveNamespace(path) // a previous run's, if the daemon died before cleaning up
-		if err := network.NewNamespace(path); err != nil {
-			return err
-		}
-		if err := d.attachNetwork(c, path); err != nil {
-			return err
-		}
+		return d.writeEtcFiles(c, containerHostname(c), c.HostConfig.NetworkMode == "host")
+	}()
+	prepared <- err
+	if err == nil && own {
+		err = d.plumbNetwork(c, netNS)
 	}
-	return d.writeEtcFiles(c, containerHostname(c), c.HostConfig.NetworkMode == "host")
+	networked <- err
 }
 
 // userMounts turns Binds, Mounts and Tmpfs into OCI mounts. A missing -v source is made (a

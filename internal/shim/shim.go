@@ -61,15 +61,17 @@ type Options struct {
 	// runs has its init's pid written after the byte, in decimal, which spares the daemon a
 	// state request.
 	Ready *os.File
-	// Proceed, when given, carries the daemon's two go-aheads, a byte each: the bundle is
-	// written (the runtime may run), then the network is set up (the container's init may
+	// Proceed, when given, carries the daemon's three go-aheads, a byte each: the bundle is
+	// written (the runtime may run), the network namespace and the files the init mounts are
+	// made (the container's init may start), the network is up (the container's process may
 	// start). EOF instead means the daemon gave up the start. The shim starts up while the
-	// daemon mounts the root filesystem and writes the bundle, the runtime while it sets up
-	// the network.
+	// daemon mounts the root filesystem and writes the bundle, the runtime while it makes the
+	// namespace, the init while it sets up the network.
 	Proceed *os.File
 	// RuntimeProceeds: the runtime is berth-runtime, which takes Proceed itself (--proceed-fd):
-	// it is run at once, reads the spec after the first go-ahead and starts the container's
-	// init after the second. Other runtimes are run after both.
+	// it is run at once, reads the spec after the first go-ahead, starts the container's init
+	// after the second and lets it start the process after the third. Other runtimes are run
+	// after all three.
 	RuntimeProceeds bool
 	// RuntimeAhead, when given, is a runtime started before this shim had its container: the
 	// first runtime command (run) goes to it when it is Runtime and RuntimeProceeds.
@@ -244,11 +246,11 @@ func (s *shim) start() error {
 		outputs, s.stdin = stdio.outputs, stdio.in
 	}
 	if runtimeProceeds {
-		run.extraFiles = []*os.File{s.opts.Proceed} // both go-aheads are the runtime's
+		run.extraFiles = []*os.File{s.opts.Proceed} // the go-aheads are the runtime's
 		defer s.opts.Proceed.Close()
 	} else if s.opts.Proceed != nil {
 		defer s.opts.Proceed.Close()
-		for range 2 { // the bundle, the network
+		for range 3 { // the bundle, the namespace, the network
 			if err := awaitGoAhead(s.opts.Proceed); err != nil {
 				return err
 			}

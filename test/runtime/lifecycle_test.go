@@ -612,11 +612,31 @@ func TestEventsStats(t *testing.T) {
 }
 
 // TestRunWaitsForProceed checks berth's --proceed-fd: the runtime starts no init before the
-// second go-ahead byte, runs the container after it, and on EOF after the first gives up,
-// leaving no state and no cgroup behind.
+// second go-ahead byte, the init starts no process of the container's before the third, the
+// container runs after it, and on EOF instead of either the runtime gives up, leaving no
+// process, state or cgroup behind.
 func TestRunWaitsForProceed(t *testing.T) {
 	e := newEnv(t)
-	runWithProceed := func(id string, goAhead bool) (result, error) {
+	cgroupDirs := func(id string) []string {
+		return []string{"/sys/fs/cgroup/pids/berth-test-proceed/" + id, "/sys/fs/cgroup/berth-test-proceed/" + id}
+	}
+	// procs lists the processes in the container's cgroup, by command name.
+	procs := func(id string) (comms []string) {
+		for _, dir := range cgroupDirs(id) {
+			b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+			if err != nil {
+				continue
+			}
+			for _, pid := range strings.Fields(string(b)) {
+				comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+				comms = append(comms, strings.TrimSpace(string(comm)))
+			}
+			return comms
+		}
+		return nil
+	}
+	// runWithProceed runs a sleeper giving it goAheads go-aheads, one at a time, then EOF.
+	runWithProceed := func(id string, goAheads int) (result, error) {
 		bundle := e.bundle(sleeper(func(s *specs.Spec) { s.Linux.CgroupsPath = "/berth-test-proceed/" + id }))
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -635,24 +655,31 @@ func TestRunWaitsForProceed(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Until the go-ahead, the runtime has made its state directory at most: no init runs.
+		// Until the second go-ahead, no init runs.
 		time.Sleep(300 * time.Millisecond)
-		if st := e.rt("state", id); st.code == 0 && strings.Contains(st.stdout, `"pid"`) {
-			var s specs.State
-			if json.Unmarshal([]byte(st.stdout), &s) == nil && s.Pid > 0 {
-				t.Errorf("an init (pid %d) was started before the go-ahead", s.Pid)
+		if p := procs(id); len(p) > 0 {
+			t.Errorf("processes %v in the container's cgroup before any go-ahead", p)
+		}
+		if goAheads >= 1 {
+			w.Write([]byte{1}) // the bundle is written
+			time.Sleep(100 * time.Millisecond)
+			if p := procs(id); len(p) > 0 {
+				t.Errorf("processes %v in the container's cgroup before the second go-ahead", p)
 			}
 		}
-		w.Write([]byte{1}) // the bundle is written
-		time.Sleep(100 * time.Millisecond)
-		if st := e.rt("state", id); st.code == 0 && strings.Contains(st.stdout, `"pid"`) {
-			var s specs.State
-			if json.Unmarshal([]byte(st.stdout), &s) == nil && s.Pid > 0 {
-				t.Errorf("an init (pid %d) was started before the second go-ahead", s.Pid)
+		if goAheads >= 2 {
+			w.Write([]byte{1}) // the namespaces are made: the init builds the container
+			deadline := time.Now().Add(5 * time.Second)
+			for len(procs(id)) == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond)
+			if p := procs(id); len(p) != 1 || p[0] == "sleep" {
+				t.Errorf("processes in the container's cgroup before the third go-ahead: %v, want the init alone", p)
 			}
 		}
-		if goAhead {
-			w.Write([]byte{1}) // the network is set up
+		if goAheads >= 3 {
+			w.Write([]byte{1}) // the network is up
 		}
 		w.Close()
 		err = cmd.Wait()
@@ -661,31 +688,36 @@ func TestRunWaitsForProceed(t *testing.T) {
 	}
 
 	id := e.id()
-	if res, err := runWithProceed(id, true); err != nil {
-		t.Fatalf("run after the go-ahead: %v\n%s", err, res.stderr)
+	if res, err := runWithProceed(id, 3); err != nil {
+		t.Fatalf("run after the go-aheads: %v\n%s", err, res.stderr)
 	}
 	if st := e.ociState(id); st.Status != specs.StateRunning {
-		t.Errorf("after the go-ahead: %q, want running", st.Status)
+		t.Errorf("after the go-aheads: %q, want running", st.Status)
+	}
+	if p := procs(id); len(p) != 1 || p[0] != "sleep" {
+		t.Errorf("processes in the container's cgroup after the go-aheads: %v, want sleep", p)
 	}
 	e.mustRT("delete", "--force", id)
 
-	id = e.id()
-	res, err := runWithProceed(id, false)
-	if err == nil {
-		t.Fatal("run without the go-ahead succeeded")
-	}
-	if !strings.Contains(res.stderr, "cancelled") {
-		t.Errorf("run without the go-ahead: %q, want it to say the start was cancelled", res.stderr)
-	}
-	if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
-		t.Errorf("the cancelled container's state directory remains (%v)", err)
-	}
-	if out := e.rt("state", id); out.code == 0 {
-		t.Errorf("state of the cancelled container: %s", out.stdout)
-	}
-	for _, dir := range []string{"/sys/fs/cgroup/pids/berth-test-proceed/" + id, "/sys/fs/cgroup/berth-test-proceed/" + id} {
-		if _, err := os.Stat(dir); err == nil {
-			t.Errorf("the cancelled container's cgroup %s remains", dir)
+	for _, goAheads := range []int{1, 2} {
+		id = e.id()
+		res, err := runWithProceed(id, goAheads)
+		if err == nil {
+			t.Fatalf("run cancelled after %d go-aheads succeeded", goAheads)
+		}
+		if !strings.Contains(res.stderr, "cancelled") {
+			t.Errorf("run cancelled after %d go-aheads: %q, want it to say the start was cancelled", goAheads, res.stderr)
+		}
+		if _, err := os.Stat(filepath.Join(e.root, id)); !os.IsNotExist(err) {
+			t.Errorf("the cancelled container's state directory remains (%v)", err)
+		}
+		if out := e.rt("state", id); out.code == 0 {
+			t.Errorf("state of the cancelled container: %s", out.stdout)
+		}
+		for _, dir := range cgroupDirs(id) {
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("the cancelled container's cgroup %s remains (processes %v)", dir, procs(id))
+			}
 		}
 	}
 	for _, parent := range []string{"pids", "memory", "cpu", "cpuset", "devices", "freezer", "blkio", "cpuacct", "net_cls", "perf_event", "hugetlb", "systemd", "rdma", "unified", ""} {
@@ -737,7 +769,7 @@ func TestRunTakesItsCommandLineLater(t *testing.T) {
 	for _, f := range []*os.File{devnull, stdoutW, stderrW, proceedR} {
 		f.Close()
 	}
-	proceedW.Write([]byte{1, 1}) // the bundle, the network: through fd 3
+	proceedW.Write([]byte{1, 1, 1}) // the bundle, the namespaces, the network: through fd 3
 	proceedW.Close()
 	stdout, _ := io.ReadAll(stdoutR)
 	stderr, _ := io.ReadAll(stderrR)

@@ -74,10 +74,13 @@ type CreateOpts struct {
 	sealed *pendingExe
 	// bundleReady: Proceed's first go-ahead was read (by Run, before it read the spec).
 	bundleReady bool
-	// Proceed, when given, carries two go-aheads, a byte each: the bundle is written (the spec
-	// is read after it), then the init may start (read just before it is). EOF instead cancels
-	// the create. A berth extension (--proceed-fd): the runtime starts up while berthd writes
-	// the bundle, and reads the spec while berthd sets up the container's network.
+	// Proceed, when given, carries three go-aheads, a byte each: the bundle is written (the
+	// spec is read after it), the init may start (the namespaces and files it joins and mounts
+	// are made: read just before it is started), the create may complete (read last, so that
+	// a start follows at once). EOF instead cancels the create. A berth extension
+	// (--proceed-fd): the runtime starts up while berthd writes the bundle, reads the spec while
+	// it makes the container's network namespace, and the init builds the container while
+	// berthd sets up its network.
 	Proceed *os.File
 }
 
@@ -309,6 +312,14 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		}
 	}()
 	r.debug("init ready")
+	if o.Proceed != nil {
+		err := awaitGoAhead(o.Proceed)
+		o.Proceed.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.debug("create go-ahead received")
+	}
 	st.Pid = proc.pid
 	st.StartTime, _ = processStartTime(proc.pid)
 	st.CgroupPaths = cg.GetPaths()

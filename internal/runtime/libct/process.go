@@ -50,12 +50,13 @@ type spawnOpts struct {
 	onHooks func(pid int) error
 	// sealed is the init's executable, being prepared (see sealInit); spawn releases it.
 	sealed *pendingExe
-	// proceed, when given, is waited on before the init is started (see CreateOpts.Proceed).
+	// proceed, when given, is waited on (one go-ahead) before the init is started (see
+	// CreateOpts.Proceed).
 	proceed *os.File
 }
 
-// errCancelled is a create given up by its caller before the init was started.
-var errCancelled = errors.New("the start was cancelled before the container's init was started")
+// errCancelled is a create given up by its caller before it was complete.
+var errCancelled = errors.New("the start was cancelled before the container was created")
 
 // awaitGoAhead reads a go-ahead byte: EOF (the caller gave up) cancels.
 func awaitGoAhead(f *os.File) error {
@@ -239,13 +240,11 @@ func spawn(ctx context.Context, debug func(string, ...any), o spawnOpts) (_ *spa
 		attr.Sys = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
 	}
 	if o.proceed != nil {
-		err := awaitGoAhead(o.proceed) // the network
-		o.proceed.Close()
-		if err != nil {
+		if err := awaitGoAhead(o.proceed); err != nil { // the namespaces
 			child.Close()
 			return nil, err
 		}
-		debug("go-ahead received")
+		debug("init go-ahead received")
 	}
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFd), []string{filepath.Base(initPath), "init"}, attr)
 	if errors.Is(err, unix.EACCES) && !exeseal.IsSealed(exe) {
