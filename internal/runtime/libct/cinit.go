@@ -299,7 +299,7 @@ func planCgroupV1(w *planWriter, cfg *initproc.Config, pid int, dest string, fla
 	if err != nil {
 		return false
 	}
-	hiers, err := initproc.CgroupV1Hierarchies()
+	hiers, err := cgroupV1Hierarchies()
 	if err != nil {
 		return false
 	}

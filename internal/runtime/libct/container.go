@@ -286,7 +286,7 @@ func (r *Runtime) Create(ctx context.Context, o CreateOpts) (_ *State, retErr er
 		cfg: cfg, cloneflags: cloneflags, joins: joins,
 		uidMaps: spec.Linux.UIDMappings, gidMaps: spec.Linux.GIDMappings,
 		newCgroup: func() (cgroup.Manager, error) {
-			return cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, nil)
+			return cgroup.New(cgPath, spec.Linux.Resources, spec.Linux.Devices, cgroupV1Paths(cgPath))
 		},
 		cgroupOut: &cg, resources: true, stdio: o.Stdio, extra: extra, hugetlb: hasHugetlb(spec), sealed: sealed,
 		proceed: o.Proceed,

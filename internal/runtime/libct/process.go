@@ -81,10 +81,12 @@ var sealedAhead *pendingExe
 
 // Prepare does ahead of need what the next Run or Create would otherwise do first, for a
 // runtime started before its command line is known (berth-runtime --args-fd): it seals the
-// init's executable, and builds the spec's decoders (encoding/json builds a decoder for every
-// type the first time it meets it: a millisecond for a spec).
+// init's executable, reads the cgroup v1 hierarchies (see v1Hierarchies), and builds the spec's
+// decoders (encoding/json builds a decoder for every type the first time it meets it: a
+// millisecond for a spec).
 func Prepare() {
 	sealedAhead = sealInit()
+	prepareCgroupV1()
 	if b, err := DefaultSpecJSON(); err == nil {
 		if s, err := decodeSpec(b); err == nil {
 			// What a daemon's spec has beyond the default one.
