@@ -120,13 +120,19 @@ rm_all() { # rm_all dk|bt
 		echo "bench-engine: $1 rm -f of $(wc -w <<<"$ids") containers failed or took over 180 s; run the benchmark again" >&2
 		return 1
 	}
+	# Every repetition starts from none: one that did not would time starts among the last one's.
+	ids=$("$1" ps -aq) || return 1
+	[ -z "$ids" ] || {
+		echo "bench-engine: $1 still has $(wc -w <<<"$ids") containers after rm -f" >&2
+		return 1
+	}
 }
 export -f rm_all dk bt
-export dsock bsock root ENGINE_DOCKER_CLI
+export dsock bsock root engines_repo ENGINE_DOCKER_CLI
 sync
 hyperfine -N -r "$start_reps" ${HYPERFINE_FLAGS:-} --export-json "$work/start.json" \
-	--prepare "bash -c 'rm_all bt; sleep 2'" -n berth "bash $work/start50.sh $n_start env BERTH_HOST=$bsock $root/bin/berth" \
-	--prepare "bash -c 'rm_all dk; sleep 2'" -n docker "bash $work/start50.sh $n_start env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI" >"$work/start.txt"
+	--prepare "bash -c 'rm_all bt && sleep 2'" -n berth "bash $work/start50.sh $n_start env BERTH_HOST=$bsock $root/bin/berth" \
+	--prepare "bash -c 'rm_all dk && sleep 2'" -n docker "bash $work/start50.sh $n_start env DOCKER_HOST=$dsock $ENGINE_DOCKER_CLI" >"$work/start.txt"
 rm_seconds() { # time to remove the containers left by the last repetition
 	local t0 t1
 	t0=$(date +%s.%N)
