@@ -47,6 +47,8 @@ func command() *cobra.Command {
 					name = "hosts"
 				case "http-proxy", "https-proxy", "no-proxy":
 					name = "proxies"
+				case "log-opt":
+					name = "log-opts"
 				}
 				flagged[name] = f.Value.String()
 			})
@@ -73,6 +75,8 @@ func command() *cobra.Command {
 	f.StringVar(&cfg.FirewallBackend, "firewall-backend", cfg.FirewallBackend, "nftables or iptables (default: nftables when the kernel has it)")
 	f.StringVar(&cfg.DefaultRuntime, "default-runtime", cfg.DefaultRuntime, "OCI runtime for containers")
 	f.StringVarP(&cfg.LogLevel, "log-level", "l", cfg.LogLevel, "logging level: debug, info, warn, error, fatal")
+	f.StringVar(&cfg.LogDriver, "log-driver", cfg.LogDriver, "default log driver of containers: json-file or none")
+	f.StringToStringVar(&cfg.LogOpts, "log-opt", nil, "default log driver options (max-size=10m, max-file=3)")
 	f.BoolVarP(&cfg.Debug, "debug", "D", cfg.Debug, "debug logging")
 	f.BoolVar(&cfg.LiveRestore, "live-restore", cfg.LiveRestore, "keep containers running while the daemon is down")
 	f.BoolVar(&cfg.TLS, "tls", cfg.TLS, "use TLS (implied by --tlsverify)")

@@ -185,6 +185,11 @@ func (s *Server) containerRoutes(b ContainerBackend) {
 		if err != nil {
 			return err
 		}
+		if c.HostConfig != nil {
+			if err := logopts.Readable(c.HostConfig.LogConfig.Type); err != nil {
+				return err // before the stream's header
+			}
+		}
 		if c.Config != nil && c.Config.Tty {
 			w.Header().Set("Content-Type", "application/vnd.docker.raw-stream")
 		} else {

@@ -45,6 +45,8 @@ type containerOptions struct {
 	network, restart, cidfile      string
 	pidMode, ipcMode, utsMode      string
 	stopSignal                     string
+	logDriver                      string
+	logOpts                        []string
 	stopTimeout                    int
 	hostname, domainname, user     string
 	workdir, entrypoint            string
@@ -114,6 +116,8 @@ func addContainerFlags(f *pflag.FlagSet) *containerOptions {
 	f.Var(&o.cpus, "cpus", "Number of CPUs")
 	f.Int64VarP(&o.cpuShares, "cpu-shares", "c", 0, "CPU shares (relative weight)")
 	f.Int64Var(&o.pidsLimit, "pids-limit", 0, "Tune container pids limit (set -1 for unlimited)")
+	f.StringVar(&o.logDriver, "log-driver", "", "Logging driver for the container")
+	f.StringArrayVar(&o.logOpts, "log-opt", nil, "Log driver options")
 	f.BoolVar(&o.init, "init", false, "Run an init inside the container that forwards signals and reaps processes")
 	o.nets = addNetworkFlags(f)
 	f.StringVar(&o.health.cmd, "health-cmd", "", "Command to run to check health")
@@ -225,6 +229,9 @@ func (o *containerOptions) toConfig(args []string) (*ctypes.Config, *ctypes.Host
 			CPUShares: o.cpuShares, PidsLimit: &pids, Ulimits: o.ulimits.list(),
 		},
 	}
+	if host.LogConfig, err = o.logConfig(); err != nil {
+		return nil, nil, err
+	}
 	if o.rm && restart.Name != "" && restart.Name != ctypes.RestartPolicyDisabled {
 		return nil, nil, errors.New("conflicting options: cannot specify both --restart and --rm")
 	}
@@ -235,6 +242,24 @@ func (o *containerOptions) toConfig(args []string) (*ctypes.Config, *ctypes.Host
 		return nil, nil, err
 	}
 	return cfg, host, nil
+}
+
+// logConfig is --log-driver with its --log-opt key=value pairs (a key alone is an empty value),
+// as docker's CLI reads them.
+func (o *containerOptions) logConfig() (ctypes.LogConfig, error) {
+	lc := ctypes.LogConfig{Type: o.logDriver}
+	if len(o.logOpts) == 0 {
+		return lc, nil
+	}
+	if o.logDriver == "none" {
+		return lc, errors.New("invalid logging opts for driver none")
+	}
+	lc.Config = map[string]string{}
+	for _, kv := range o.logOpts {
+		k, v, _ := strings.Cut(kv, "=")
+		lc.Config[k] = v
+	}
+	return lc, nil
 }
 
 // config is the container's Healthcheck as docker's CLI builds it: nil without any flag (the

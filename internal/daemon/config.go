@@ -33,6 +33,10 @@ type Config struct {
 	DefaultRuntime string             `json:"default-runtime,omitempty"`
 	Runtimes       map[string]Runtime `json:"runtimes,omitempty"`
 	LogLevel       string             `json:"log-level,omitempty"`
+	// LogDriver and LogOpts are the containers' default log driver and its options (dockerd's
+	// log-driver and log-opts: a container that names no driver gets both).
+	LogDriver string            `json:"log-driver,omitempty"`
+	LogOpts   map[string]string `json:"log-opts,omitempty"`
 	Debug          bool               `json:"debug,omitempty"`
 	LiveRestore    bool               `json:"live-restore,omitempty"`
 	TLS            bool               `json:"tls,omitempty"`
@@ -71,6 +75,7 @@ func Defaults() *Config {
 		Bridge:         "",
 		DefaultRuntime: "berth-runtime",
 		LogLevel:       "info",
+		LogDriver:      "json-file",
 		LiveRestore:    true,
 
 		RegistryCertsDir: "/etc/berth/certs.d",
@@ -126,7 +131,7 @@ func (c *Config) MergeFile(path string, required bool, flagged map[string]string
 
 func jsonKeys() []string {
 	return []string{"hosts", "data-root", "exec-root", "pidfile", "group", "bridge", "bip", "firewall-backend", "default-runtime",
-		"runtimes", "log-level", "debug", "live-restore", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
+		"runtimes", "log-level", "log-driver", "log-opts", "debug", "live-restore", "tls", "tlsverify", "tlscacert", "tlscert", "tlskey",
 		"insecure-registries", "registry-mirrors", "proxies"}
 }
 
@@ -139,6 +144,9 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Hosts) == 0 {
 		return errors.New("no host to listen on (-H)")
+	}
+	if err := validateLogConfig(c.LogDriver, c.LogOpts); err != nil {
+		return fmt.Errorf("unable to configure the daemon's default log driver: %w", err)
 	}
 	switch c.FirewallBackend {
 	case "", "nftables", "iptables":

@@ -42,6 +42,9 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 	if err := validateHealthcheck(cfg.Healthcheck); err != nil {
 		return "", err
 	}
+	if err := d.mergeLogConfig(&host.LogConfig); err != nil {
+		return "", errdefs.InvalidArgument(err)
+	}
 	img, err := d.images.Resolve(ctx, cfg.Image)
 	if err != nil {
 		return "", err
@@ -96,20 +99,14 @@ func (d *Daemon) ContainerCreate(ctx context.Context, name string, cfg *ctypes.C
 }
 
 // setCreateDefaults records what Docker fills in at create, so inspect shows the same: the
-// hostname (the short id, or the host's on its network), the log driver, the IPC and cgroup
-// namespace modes and the runtime.
+// hostname (the short id, or the host's on its network), the IPC and cgroup namespace modes and
+// the runtime (the log driver: mergeLogConfig).
 func setCreateDefaults(cfg *ctypes.Config, host *ctypes.HostConfig, id, runtime string) {
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 		if host.NetworkMode == "host" || host.UTSMode.IsHost() {
 			cfg.Hostname, _ = os.Hostname()
 		}
-	}
-	if host.LogConfig.Type == "" {
-		host.LogConfig.Type = "json-file"
-	}
-	if host.LogConfig.Config == nil {
-		host.LogConfig.Config = map[string]string{}
 	}
 	if host.IpcMode == "" {
 		host.IpcMode = "private"
@@ -314,6 +311,15 @@ func (d *Daemon) launchShim(c *container.Container) (*spawnedShim, error) {
 	if err := os.MkdirAll(bundle, 0o700); err != nil {
 		return nil, err
 	}
+	logPath, maxSize, maxFiles := c.LogPath, int64(0), 1
+	if c.HostConfig.LogConfig.Type != logDriverNone {
+		var err error
+		if maxSize, maxFiles, err = logLimits(c.HostConfig.LogConfig); err != nil {
+			return nil, errdefs.InvalidArgument(fmt.Errorf("failed to initialize logging driver: %w", err))
+		}
+	} else {
+		logPath = os.DevNull
+	}
 	rt := d.runtimes[d.cfg.DefaultRuntime]
 	if err := os.MkdirAll(filepath.Join(d.cfg.ExecRoot, "shims"), 0o700); err != nil {
 		return nil, err
@@ -323,7 +329,8 @@ func (d *Daemon) launchShim(c *container.Container) (*spawnedShim, error) {
 	}
 	args := []string{"--id", c.ID, "--bundle", bundle, "--runtime", rt.Path,
 		"--runtime-root", filepath.Join(d.cfg.ExecRoot, "runtime"), "--state", d.shimDir(c.ID),
-		"--socket", d.shimSocket(c.ID), "--log", c.LogPath, "--cgroup", cgroupPath(c.ID),
+		"--socket", d.shimSocket(c.ID), "--log", logPath, "--log-max-size", strconv.FormatInt(maxSize, 10),
+		"--log-max-files", strconv.Itoa(maxFiles), "--cgroup", cgroupPath(c.ID),
 		"--output", filepath.Join(d.shimDir(c.ID), "shim.log"), "--ready-fd", "3", "--proceed-fd", "4"}
 	args = append(args, shimStdioArgs(c, d.attaching.count(c.ID))...)
 	if rt.isBerths() {

@@ -231,6 +231,9 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 		return false, err
 	}
 	tty = c.Config.Tty
+	if err := logopts.Readable(c.HostConfig.LogConfig.Type); err != nil {
+		return tty, err
+	}
 	stdout, stderr := w, w
 	if !tty {
 		stdout, stderr = stream.NewStdWriter(w, stream.Stdout), stream.NewStdWriter(w, stream.Stderr)
@@ -296,10 +299,17 @@ func (d *Daemon) ContainerLogs(ctx context.Context, ref string, o logopts.Option
 	}
 }
 
-// readLog reads the rotated files (oldest first) and the current one.
+// readLog reads the rotated files (oldest first: path.N ... path.1) and the current one.
 func readLog(path string) ([]jsonfile.Entry, int64, error) {
+	rotated := 0
+	for {
+		if _, err := os.Stat(path + "." + strconv.Itoa(rotated+1)); err != nil {
+			break
+		}
+		rotated++
+	}
 	var all []jsonfile.Entry
-	for i := jsonfile.DefaultMaxFiles; i >= 1; i-- {
+	for i := rotated; i >= 1; i-- {
 		es, _, err := readLogFrom(path+"."+strconv.Itoa(i), 0)
 		if err == nil {
 			all = append(all, es...)

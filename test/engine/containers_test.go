@@ -18,7 +18,13 @@ func withBusybox(t *testing.T) *daemon {
 // withBusyboxArgs is withBusybox with extra daemon arguments.
 func withBusyboxArgs(t *testing.T, args ...string) *daemon {
 	t.Helper()
-	d := startDaemon(t, args...)
+	return withBusyboxConfig(t, "{}", args...)
+}
+
+// withBusyboxConfig is withBusyboxArgs with a daemon.json of its own.
+func withBusyboxConfig(t *testing.T, daemonJSON string, args ...string) *daemon {
+	t.Helper()
+	d := startDaemonWith(t, nil, daemonJSON, args...)
 	tarPath, _ := busyboxTar(t)
 	if r := d.runIn(tarPath, dockerCLI, "import", "-c", `CMD ["sh"]`, "-", "busybox"); r.code != 0 {
 		t.Fatalf("import: %s", r.stderr)

@@ -2,7 +2,10 @@
 package logopts
 
 import (
+	"errors"
 	"time"
+
+	"github.com/berthproject/berth/internal/errdefs"
 )
 
 // Options are the query of GET /containers/{id}/logs.
@@ -15,4 +18,12 @@ type Options struct {
 // Keep reports whether an entry logged at t is within the window.
 func (o Options) Keep(t time.Time) bool {
 	return (o.Since.IsZero() || !t.Before(o.Since)) && (o.Until.IsZero() || !t.After(o.Until))
+}
+
+// Readable fails for a container whose log driver keeps no log (none), with dockerd's error.
+func Readable(driver string) error {
+	if driver == "none" {
+		return errdefs.NotImplemented(errors.New("configured logging driver does not support reading"))
+	}
+	return nil
 }
