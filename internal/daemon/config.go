@@ -35,15 +35,15 @@ type Config struct {
 	LogLevel       string             `json:"log-level,omitempty"`
 	// LogDriver and LogOpts are the containers' default log driver and its options (dockerd's
 	// log-driver and log-opts: a container that names no driver gets both).
-	LogDriver string            `json:"log-driver,omitempty"`
-	LogOpts   map[string]string `json:"log-opts,omitempty"`
-	Debug          bool               `json:"debug,omitempty"`
-	LiveRestore    bool               `json:"live-restore,omitempty"`
-	TLS            bool               `json:"tls,omitempty"`
-	TLSVerify      bool               `json:"tlsverify,omitempty"`
-	TLSCACert      string             `json:"tlscacert,omitempty"`
-	TLSCert        string             `json:"tlscert,omitempty"`
-	TLSKey         string             `json:"tlskey,omitempty"`
+	LogDriver   string            `json:"log-driver,omitempty"`
+	LogOpts     map[string]string `json:"log-opts,omitempty"`
+	Debug       bool              `json:"debug,omitempty"`
+	LiveRestore bool              `json:"live-restore,omitempty"`
+	TLS         bool              `json:"tls,omitempty"`
+	TLSVerify   bool              `json:"tlsverify,omitempty"`
+	TLSCACert   string            `json:"tlscacert,omitempty"`
+	TLSCert     string            `json:"tlscert,omitempty"`
+	TLSKey      string            `json:"tlskey,omitempty"`
 
 	// FirewallBackend is dockerd 28's option: "nftables", "iptables", or "" (nftables when the
 	// kernel has it, else iptables).
