@@ -246,9 +246,9 @@ func containerHostname(c *container.Container) string {
 // reported on its channel (a failure ends both): on prepared, what the init needs to start, its
 // own namespace (unless it shares the host's or another container's), its addresses and its
 // /etc files, which name them; on networked, its interfaces, port rules and DNS server, which
-// only its process needs. The caller releases what a failure leaves. It needs neither the root filesystem nor the spec, so the start does
-// it while it mounts the one, writes the other and starts the shim, and the init sets up while
-// the interfaces are made.
+// only its process needs. The caller releases what a failure leaves. It needs neither the root
+// filesystem nor the spec, so the start does it while it mounts the one, writes the other and
+// starts the shim, and the init sets up while the interfaces are made.
 func (d *Daemon) setUpNetwork(c *container.Container, netNS string, prepared, networked chan<- error) {
 	own := netNS == d.netnsPath(c.ID)
 	err := func() error {
