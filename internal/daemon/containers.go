@@ -21,6 +21,7 @@ import (
 
 	"github.com/berthproject/berth/internal/atomicfile"
 	"github.com/berthproject/berth/internal/container"
+	"github.com/berthproject/berth/internal/daemon/logopts"
 	"github.com/berthproject/berth/internal/errdefs"
 	"github.com/berthproject/berth/internal/monitor"
 	"github.com/berthproject/berth/internal/oci"
@@ -312,7 +313,7 @@ func (d *Daemon) launchShim(c *container.Container) (*spawnedShim, error) {
 		return nil, err
 	}
 	logPath, maxSize, maxFiles := c.LogPath, int64(0), 1
-	if c.HostConfig.LogConfig.Type != logDriverNone {
+	if c.HostConfig.LogConfig.Type != logopts.DriverNone {
 		var err error
 		if maxSize, maxFiles, err = logLimits(c.HostConfig.LogConfig); err != nil {
 			return nil, errdefs.InvalidArgument(fmt.Errorf("failed to initialize logging driver: %w", err))

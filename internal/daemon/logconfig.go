@@ -8,14 +8,12 @@ import (
 	"github.com/docker/go-units"
 	ctypes "github.com/moby/moby/api/types/container"
 
+	"github.com/berthproject/berth/internal/daemon/logopts"
 	"github.com/berthproject/berth/internal/logs/jsonfile"
 )
 
-// Log drivers: the shim writes json-file logs itself; none keeps no log (and logs cannot be read).
-const (
-	logDriverJSONFile = "json-file"
-	logDriverNone     = "none"
-)
+// logDriverJSONFile is the log driver the shim writes itself; the other is logopts.DriverNone.
+const logDriverJSONFile = "json-file"
 
 // jsonFileOpts are the options Docker's json-file driver takes. berth's shim applies max-size and
 // max-file; the others (which add attributes to each entry) are accepted and not applied (see
@@ -26,7 +24,7 @@ var jsonFileOpts = map[string]bool{"max-size": true, "max-file": true, "compress
 // validateLogConfig checks a log driver and its option names as dockerd does when a container is
 // created (their values are read when it starts, see logLimits).
 func validateLogConfig(driver string, opts map[string]string) error {
-	if driver == logDriverNone {
+	if driver == logopts.DriverNone {
 		return nil
 	}
 	switch ctypes.LogMode(opts["mode"]) {

@@ -20,9 +20,12 @@ func (o Options) Keep(t time.Time) bool {
 	return (o.Since.IsZero() || !t.Before(o.Since)) && (o.Until.IsZero() || !t.After(o.Until))
 }
 
+// DriverNone is the log driver that keeps no log.
+const DriverNone = "none"
+
 // Readable fails for a container whose log driver keeps no log (none), with dockerd's error.
 func Readable(driver string) error {
-	if driver == "none" {
+	if driver == DriverNone {
 		return errdefs.NotImplemented(errors.New("configured logging driver does not support reading"))
 	}
 	return nil
