@@ -22,30 +22,39 @@ import (
 // was read while the process is in the same hierarchies and each is still mounted where it was.
 var v1Hierarchies struct {
 	sync.Mutex
-	list []initproc.CgroupV1Hierarchy
-	key  string // v1Key when list was read
+	list    []initproc.CgroupV1Hierarchy
+	key     string // v1Key when list was read
+	checked bool   // list was read or checked by this command (not ahead of it): no check again
 }
 
-// prepareCgroupV1 reads the cgroup v1 hierarchies ahead of need (see v1Hierarchies).
+// prepareCgroupV1 reads the cgroup v1 hierarchies ahead of need (see v1Hierarchies); the
+// command that comes later checks them once.
 func prepareCgroupV1() {
 	if !cgroup.V2() {
 		cgroupV1Hierarchies()
+		v1Hierarchies.Lock()
+		v1Hierarchies.checked = false
+		v1Hierarchies.Unlock()
 	}
 }
 
 // cgroupV1Hierarchies is initproc.CgroupV1Hierarchies, remembered (see v1Hierarchies).
 func cgroupV1Hierarchies() ([]initproc.CgroupV1Hierarchy, error) {
-	key := v1Key()
 	v1Hierarchies.Lock()
 	defer v1Hierarchies.Unlock()
+	if v1Hierarchies.list != nil && v1Hierarchies.checked {
+		return v1Hierarchies.list, nil
+	}
+	key := v1Key()
 	if v1Hierarchies.list != nil && key != "" && key == v1Hierarchies.key && stillCgroupMounts(v1Hierarchies.list) {
+		v1Hierarchies.checked = true
 		return v1Hierarchies.list, nil
 	}
 	list, err := initproc.CgroupV1Hierarchies()
 	if err != nil {
 		return nil, err
 	}
-	v1Hierarchies.list, v1Hierarchies.key = list, key
+	v1Hierarchies.list, v1Hierarchies.key, v1Hierarchies.checked = list, key, true
 	return list, nil
 }
 
